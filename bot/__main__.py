@@ -1,0 +1,82 @@
+"""The `glutebot` command: argument parsing and wiring, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.adapters.console import ConsoleChat
+from bot.app import open_core
+from bot.config import ConfigError, Settings
+from bot.store import StoreError
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "run":
+            from bot.runner import run
+
+            return asyncio.run(run(settings))
+        asyncio.run(_chat(settings, args.user))
+    except StoreError as exc:
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glutebot",
+        description="A coaching bot for sleepy glutes. With no command, chat in the terminal.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    chat = commands.add_parser("chat", help="chat with glutebot in this terminal (default)")
+    commands.add_parser("run", help="serve Telegram and/or Discord, whichever tokens are set")
+    for target in (parser, chat):
+        target.add_argument(
+            "--user",
+            default=_os_user(),
+            help="your local identity, so several people can share one database",
+        )
+    parser.set_defaults(command="chat")
+    return parser
+
+
+async def _chat(settings: Settings, user: str) -> None:
+    local_tz = datetime.now(UTC).astimezone().tzinfo or UTC
+    async with open_core(settings.db_path, default_tz=local_tz) as core:
+        await ConsoleChat(core, user, sys.stdin, sys.stdout).run()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "me"
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"glutebot: {message}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The terminal front end: lines in from stdin, messages out to stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.app import Core
+from bot.model import ChatRef, Incoming, Platform, Reply
+
+LOCAL_CHAT = "local"
+
+
+class ConsoleChat:
+    def __init__(self, core: Core, user: str, stdin: TextIO, stdout: TextIO) -> None:
+        self._core = core
+        self._chat = ChatRef(Platform.CONSOLE, user_id=user, chat_id=LOCAL_CHAT)
+        self._user = user
+        self._stdin = stdin
+        self._stdout = stdout
+        # Keys must be unique across runs, or the engine would take a new line for a
+        # redelivery of an old one.
+        self._session = uuid.uuid4().hex[:12]
+        self._count = 0
+
+    async def run(self) -> None:
+        """Chats until end of input."""
+        await self._say("/start")
+        while True:
+            line = await asyncio.to_thread(self._read_line)
+            if line is None:
+                return
+            if line.strip():
+                await self._say(line)
+
+    def _read_line(self) -> str | None:
+        if self._stdin.isatty():
+            self._stdout.write("> ")
+            self._stdout.flush()
+        line = self._stdin.readline()
+        return line.rstrip("\r\n") if line else None
+
+    async def _say(self, text: str) -> None:
+        self._count += 1
+        incoming = Incoming(
+            chat=self._chat,
+            event_key=f"console:{self._session}:{self._count}",
+            text=text,
+            display_name=self._user,
+        )
+        self._show(await self._core.engine.handle(incoming))
+
+    def _show(self, replies: Iterable[Reply]) -> None:
+        for reply in replies:
+            rendered = self._core.renderer.render(reply, Platform.CONSOLE)
+            lines = [rendered.text]
+            lines += [f"  {n}. {button.label}" for n, button in enumerate(rendered.buttons, 1)]
+            self._stdout.write("\n".join(lines) + "\n\n")
+        self._stdout.flush()

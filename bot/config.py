@@ -1,0 +1,100 @@
+"""Settings from the environment, then `.env`, then defaults. Tokens never show in a repr."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+class ConfigError(Exception):
+    """A setting has a value glutebot can't use; the message names it."""
+
+
+class Secret:
+    """A token: usable through `reveal()`, masked everywhere else (repr, str, logs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: Secret | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    discord_token: Secret | None = None
+    db_path: Path = Path("glutebot.db")
+    log_level: str = "INFO"
+    reminder_grace: timedelta = timedelta(hours=2)
+    ignored_reminder_limit: int = 5
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        values = _read(os.environ if environ is None else environ, env_file)
+        return cls(
+            telegram_token=_secret(values.get("TELEGRAM_BOT_TOKEN")),
+            telegram_api_url=values.get("TELEGRAM_API_URL") or cls.telegram_api_url,
+            discord_token=_secret(values.get("DISCORD_BOT_TOKEN")),
+            db_path=Path(values.get("GLUTEBOT_DB") or cls.db_path),
+            log_level=_log_level(values.get("GLUTEBOT_LOG_LEVEL") or cls.log_level),
+            reminder_grace=timedelta(
+                minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120)
+            ),
+            ignored_reminder_limit=_positive_int(values, "GLUTEBOT_IGNORED_REMINDER_LIMIT", 5),
+        )
+
+
+def _read(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    # The real environment wins over .env, so an operator can override a file value.
+    from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
+    merged = {key: value for key, value in from_file.items() if value is not None}
+    merged.update(environ)
+    return merged
+
+
+def _secret(value: str | None) -> Secret | None:
+    value = (value or "").strip()
+    return Secret(value) if value else None
+
+
+def _log_level(name: str) -> str:
+    level = name.strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"GLUTEBOT_LOG_LEVEL={name!r} is not a log level (try INFO or DEBUG)")
+    return level
+
+
+def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
+    if not raw:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name}={raw!r} must be a whole number above zero")
+    return number

@@ -1,0 +1,84 @@
+"""Walks the symptom check (bot/flows/check.py) one question per message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.engine.menus import main_menu
+from bot.engine.turn import Answer, Turn, action, stamp
+from bot.flows import check
+from bot.model import Choice, Reply
+from bot.parse import Word
+
+BACK = Choice("back", "back")
+AFTER_RESULT = (action("bridge", "start_now"), action("menu", "later"))
+
+
+class CheckFlow:
+    name = "check"
+
+    def start(self, turn: Turn) -> list[Reply]:
+        turn.go(self.name, 0, {"answers": {}})
+        return [Reply("check/intro", private=True), *self.prompt(turn)]
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        step = turn.conversation.step
+        question = check.QUESTIONS[step]
+        context = {"number": step + 1, "total": len(check.QUESTIONS)}
+        return [
+            Reply(
+                question.template,
+                context,
+                choices=stamp(self.name, step, self.choices(turn)),
+                private=True,
+            )
+        ]
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        step = turn.conversation.step
+        back = (BACK,) if step > 0 else ()
+        return (*check.QUESTIONS[step].choices, *back)
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        step = turn.conversation.step
+        answers = dict(turn.conversation.data.get("answers", {}))
+        if answer.value == BACK.value or answer.word is Word.BACK:
+            turn.go(self.name, max(step - 1, 0), {"answers": answers})
+            return self.prompt(turn)
+        question = check.QUESTIONS[step]
+        if answer.value not in question.points:
+            return None
+        answers[question.id] = answer.value
+        flag = check.red_flag(answers)
+        if flag is not None:
+            turn.go("menu")
+            return [Reply(f"check/{flag}", private=True), main_menu()]
+        if step + 1 < len(check.QUESTIONS):
+            turn.go(self.name, step + 1, {"answers": answers})
+            return self.prompt(turn)
+        return [await self._result(turn, answers)]
+
+    async def _result(self, turn: Turn, answers: dict[str, str]) -> Reply:
+        result = check.score(answers)
+        first = await turn.store.checks.first(turn.user.id)
+        turn.writes.append(
+            turn.store.checks.save(
+                turn.user.id,
+                at=turn.now,
+                band=result.band,
+                score=result.score,
+                symptom_count=result.symptom_count,
+                answers=answers,
+            )
+        )
+        turn.go("menu")
+        context = {
+            "band": str(result.band),
+            "symptoms": result.symptoms,
+            "risks": result.risks,
+            "symptom_count": result.symptom_count,
+            "symptom_total": len(check.SYMPTOM_IDS),
+            "first_count": first.symptom_count if first else None,
+            "first_date": first.taken_at.astimezone(turn.tz).date() if first else None,
+        }
+        return Reply("check/result", context, choices=AFTER_RESULT, private=True)

@@ -1,0 +1,267 @@
+"""The engine: one platform-neutral entry point, `Engine.handle(Incoming) -> [Reply]`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.engine import training
+from bot.engine.checkup import CheckFlow
+from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
+from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, echo
+from bot.engine.walkthrough import WalkFlow
+from bot.flows.exercises import EXERCISES
+from bot.model import Choice, Incoming, Reply
+from bot.parse import Command, Done, Said, Word, normalise, parse, parse_done
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# A conversation left this long is offered "continue, or start over?" before going on.
+IDLE_AFTER = timedelta(hours=24)
+MENUS = ("menu", "learn")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        labels: Mapping[str, str],
+        clock: Clock = utc_now,
+        default_tz: tzinfo = UTC,
+    ) -> None:
+        self._store = store
+        self._labels = {key: normalise(text) for key, text in labels.items()}
+        self._clock = clock
+        self._default_tz = default_tz
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._check = CheckFlow()
+        self._walks = {ex_id: WalkFlow(ex) for ex_id, ex in EXERCISES.items()}
+        self._flows: dict[str, Flow] = {}
+        self._resume = ResumeFlow(self._flows)
+        flows: list[Flow] = [
+            ActionMenu("menu", "menu", MAIN_MENU),
+            ActionMenu("learn", "learn", LEARN_MENU),
+            self._check,
+            *self._walks.values(),
+            ForgetFlow(),
+            self._resume,
+        ]
+        self._flows.update({flow.name: flow for flow in flows})
+        self._actions: dict[str, Callable[[Turn], Awaitable[list[Reply]]]] = {
+            "start": self._start,
+            "menu": self._menu,
+            "check": self._start_check,
+            "workout": training.workout,
+            "learn": self._learn,
+            "stats": training.stats,
+            "undo": training.undo,
+            "help": self._help,
+            "cancel": self._cancel,
+            "forget": self._forget,
+            "done": self._done,
+            **{ex_id: self._walk(ex_id) for ex_id in EXERCISES},
+        }
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        chat = incoming.chat
+        lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
+        async with lock:
+            if await self._store.events.seen(incoming.event_key):
+                return []
+            turn = await self._begin(incoming)
+            try:
+                replies = await self._dispatch(turn)
+            except Exception:
+                # A bug must not cost the person their place: nothing is written, they
+                # get an apology, and the log gets the details.
+                log.exception("failed to handle %s", incoming.event_key)
+                return [Reply("error")]
+            await self._commit(turn, replies)
+            return replies
+
+    async def _begin(self, incoming: Incoming) -> Turn:
+        now = self._clock()
+        user = await self._store.users.ensure(incoming.chat, incoming.display_name, now)
+        conversation = await self._store.conversations.load(user.id)
+        tz = ZoneInfo(user.tz) if user.tz else self._default_tz
+        return Turn(incoming, user, conversation, now, tz, self._store)
+
+    async def _commit(self, turn: Turn, replies: list[Reply]) -> None:
+        writes = list(turn.writes)
+        user_id = None if turn.forgotten else turn.user.id
+        if user_id is not None:
+            shown = self._shown(replies)
+            conversation = (
+                replace(turn.conversation, offered=shown) if shown else turn.conversation
+            )
+            writes.append(self._store.conversations.save(user_id, conversation, turn.now))
+        writes.append(self._store.events.mark(turn.incoming.event_key, user_id, turn.now))
+        await self._store.db.apply(writes)
+
+    async def _dispatch(self, turn: Turn) -> list[Reply]:
+        if turn.incoming.choice is not None:
+            return await self._pressed(turn, turn.incoming.choice)
+        intent = parse(turn.incoming.text)
+        if isinstance(intent, Command):
+            return await self._command(turn, intent)
+        if isinstance(intent, Done):
+            return await training.log(turn, intent)
+        return await self._said(turn, intent)
+
+    async def _command(self, turn: Turn, command: Command) -> list[Reply]:
+        if command.name == "done":
+            return await training.log(turn, parse_done(command.arg))
+        if command.name == "start" and command.arg:
+            payload = normalise(command.arg)
+            if payload in self._actions and payload != "start":
+                return await self._actions[payload](turn)
+        handler = self._actions.get(command.name)
+        if handler is None:
+            unknown = Reply("unknown_command", {"command": echo(command.name)})
+            return [unknown, *self._prompt_if_busy(turn)]
+        return await handler(turn)
+
+    async def _said(self, turn: Turn, said: Said) -> list[Reply]:
+        global_words = {Word.HELP: self._help, Word.CANCEL: self._cancel, Word.UNDO: training.undo}
+        if said.word in global_words:
+            return await global_words[said.word](turn)
+        flow = self._flows[turn.conversation.flow]
+        if self._idle(turn):
+            return self._resume.park(turn)
+        choice = self._match(turn, flow, said)
+        if choice is not None and choice.startswith(f"{ACTION_PREFIX}:"):
+            return await self._run_action(turn, choice)
+        if choice is not None and not self._current(turn, choice):
+            choice = None
+        value = choice.rsplit(":", 1)[-1] if choice else None
+        replies = await flow.answer(turn, Answer(value, said.word, said.number, said.text))
+        if replies is not None:
+            return replies
+        if said.word is Word.MENU:
+            return await self._menu(turn)
+        if said.word is Word.STATS:
+            return await training.stats(turn)
+        return self._not_understood(turn, said.text)
+
+    async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
+        if value.startswith(f"{ACTION_PREFIX}:"):
+            return await self._run_action(turn, value)
+        if not self._current(turn, value):
+            return [Reply("stale_button")]
+        choice = value.rsplit(":", 1)[-1]
+        flow = self._flows[turn.conversation.flow]
+        replies = await flow.answer(turn, Answer(choice, None, None, choice))
+        return replies if replies is not None else self._not_understood(turn, choice)
+
+    async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
+        _, name, nonce = [*value.split(":", 2), ""][:3]
+        if name == "done" and nonce:
+            # A button pressed twice (or by a double tap) logs once: its key is the
+            # message it came with, not the press.
+            key = f"button:{nonce}"
+            return await training.log(turn, Done(), event_key=key)
+        handler = self._actions.get(name)
+        return await handler(turn) if handler else [Reply("stale_button")]
+
+    def _match(self, turn: Turn, flow: Flow, said: Said) -> str | None:
+        """The choice a typed answer picks, among those last shown: by its number, its
+        label, or a word meaning its value ("y" for Yes)."""
+        shown = turn.conversation.offered or self._shown(flow.prompt(turn))
+        if said.number is not None:
+            return shown[said.number - 1].value if 1 <= said.number <= len(shown) else None
+        typed = normalise(said.text)
+        for choice in shown:
+            if typed and typed == self._labels.get(choice.label):
+                return choice.value
+            if said.word is not None and choice.value.endswith(f":{said.word.value}"):
+                return choice.value
+        return None
+
+    @staticmethod
+    def _shown(replies: list[Reply]) -> tuple[Choice, ...]:
+        shown = [reply.choices for reply in replies if reply.choices]
+        return shown[-1] if shown else ()
+
+    @staticmethod
+    def _current(turn: Turn, choice: str) -> bool:
+        flow, _, rest = choice.partition(":")
+        step = rest.partition(":")[0]
+        return flow == turn.conversation.flow and step == str(turn.conversation.step)
+
+    def _idle(self, turn: Turn) -> bool:
+        c = turn.conversation
+        if c.flow in MENUS or c.flow == self._resume.name or c.updated_at is None:
+            return False
+        return turn.now - c.updated_at > IDLE_AFTER
+
+    def _not_understood(self, turn: Turn, text: str) -> list[Reply]:
+        misses = turn.missed()
+        flow = self._flows[turn.conversation.flow]
+        context = {
+            "text": echo(text),
+            "explain": misses >= 2,
+            "in_flow": turn.conversation.flow not in MENUS,
+            "platform": str(turn.incoming.chat.platform),
+        }
+        return [Reply("not_understood", context), *flow.prompt(turn)]
+
+    def _prompt_if_busy(self, turn: Turn) -> list[Reply]:
+        if turn.conversation.flow in MENUS:
+            return []
+        return self._flows[turn.conversation.flow].prompt(turn)
+
+    async def _start(self, turn: Turn) -> list[Reply]:
+        conversation = turn.conversation
+        if conversation.flow not in MENUS and conversation.flow != self._resume.name:
+            return self._resume.park(turn)
+        if conversation.flow == self._resume.name:
+            return self._resume.prompt(turn)
+        returning = conversation.updated_at is not None
+        turn.go("menu")
+        return [Reply("welcome", {"returning": returning}), main_menu()]
+
+    async def _menu(self, turn: Turn) -> list[Reply]:
+        turn.go("menu")
+        return [main_menu()]
+
+    async def _learn(self, turn: Turn) -> list[Reply]:
+        turn.go("learn")
+        return self._flows["learn"].prompt(turn)
+
+    async def _start_check(self, turn: Turn) -> list[Reply]:
+        return self._check.start(turn)
+
+    def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
+        async def start(turn: Turn) -> list[Reply]:
+            return self._walks[exercise].start(turn)
+
+        return start
+
+    async def _help(self, turn: Turn) -> list[Reply]:
+        context = {"platform": str(turn.incoming.chat.platform)}
+        return [Reply("help", context), *self._prompt_if_busy(turn)]
+
+    async def _cancel(self, turn: Turn) -> list[Reply]:
+        was_busy = turn.conversation.flow not in MENUS
+        turn.go("menu")
+        return [Reply("cancelled", {"was_busy": was_busy}), main_menu()]
+
+    async def _forget(self, turn: Turn) -> list[Reply]:
+        turn.go("forget")
+        return self._flows["forget"].prompt(turn)
+
+    async def _done(self, turn: Turn) -> list[Reply]:
+        return await training.log(turn, Done())

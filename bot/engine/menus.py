@@ -1,0 +1,96 @@
+"""Menus, the forget-me confirmation and the "continue where you left off?" question."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.engine.turn import Answer, Flow, Turn, action, stamp
+from bot.model import Choice, Reply
+
+MAIN_MENU = (
+    action("check", "menu_check"),
+    action("workout", "menu_workout"),
+    action("learn", "menu_learn"),
+    action("stats", "menu_progress"),
+    action("help", "menu_help"),
+)
+LEARN_MENU = (
+    action("bridge", "learn_bridge"),
+    action("lunge", "learn_lunge"),
+    action("menu", "back_to_menu"),
+)
+
+
+class ActionMenu:
+    """A list of actions; the engine runs whichever is picked."""
+
+    def __init__(self, name: str, template: str, actions: tuple[Choice, ...]) -> None:
+        self.name = name
+        self._template = template
+        self._actions = actions
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        return [Reply(self._template, choices=self._actions)]
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        return self._actions
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        return None
+
+
+def main_menu() -> Reply:
+    return Reply("menu", choices=MAIN_MENU)
+
+
+class ForgetFlow:
+    name = "forget"
+    _choices = (Choice("yes", "forget_yes"), Choice("no", "forget_no"))
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        return [Reply("forget/confirm", choices=stamp(self.name, 0, self._choices), private=True)]
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        return self._choices
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        if answer.value == "yes":
+            turn.writes.append(turn.store.users.forget(turn.user.id))
+            turn.forgotten = True
+            return [Reply("forget/done", private=True)]
+        if answer.value == "no":
+            turn.go("menu")
+            return [Reply("forget/kept", private=True), main_menu()]
+        return None
+
+
+class ResumeFlow:
+    """Asked when someone comes back to a conversation left idle for a long time."""
+
+    name = "resume"
+    _choices = (Choice("continue", "resume_continue"), Choice("restart", "resume_restart"))
+
+    def __init__(self, flows: Mapping[str, Flow]) -> None:
+        self._flows = flows
+
+    def park(self, turn: Turn) -> list[Reply]:
+        c = turn.conversation
+        turn.go(self.name, 0, {"flow": c.flow, "step": c.step, "data": dict(c.data)})
+        return self.prompt(turn)
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        context = {"flow": turn.conversation.data.get("flow", "")}
+        return [Reply("resume", context, choices=stamp(self.name, 0, self._choices))]
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        return self._choices
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        if answer.value not in ("continue", "restart"):
+            return None
+        parked = turn.conversation.data
+        if answer.value == "continue":
+            turn.go(parked["flow"], parked["step"], parked["data"])
+        else:
+            turn.go(parked["flow"], 0, {})
+        return self._flows[parked["flow"]].prompt(turn)

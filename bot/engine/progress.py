@@ -1,0 +1,64 @@
+"""A person's progress, worked out from their rep log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from bot.flows import programme
+from bot.flows.programme import DayTotal
+
+
+@dataclass(frozen=True)
+class Progress:
+    totals: dict[str, int]
+    today: dict[str, int]
+    targets: dict[str, int]
+    sessions_this_week: int
+    sessions_goal: int
+    streak: int
+    week: int
+    complete: bool
+
+    @property
+    def plan(self) -> dict[str, int]:
+        return programme.session_plan(self.targets)
+
+    def context(self) -> dict[str, object]:
+        return {
+            "totals": self.totals,
+            "today": self.today,
+            "targets": self.targets,
+            "plan": self.plan,
+            "sessions_this_week": self.sessions_this_week,
+            "sessions_goal": self.sessions_goal,
+            "streak": self.streak,
+            "week": min(self.week, programme.WEEKS),
+            "weeks": programme.WEEKS,
+            "complete": self.complete,
+        }
+
+
+def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
+    day_totals = list(day_totals)
+    days = sorted({t.day for t in day_totals})
+    first = days[0] if days else None
+    week = programme.programme_week(first, today)
+    this_week = programme.week_start(today)
+    totals: dict[str, int] = {}
+    today_totals: dict[str, int] = {}
+    for t in day_totals:
+        totals[t.exercise] = totals.get(t.exercise, 0) + t.reps
+        if t.day == today:
+            today_totals[t.exercise] = today_totals.get(t.exercise, 0) + t.reps
+    return Progress(
+        totals=totals,
+        today=today_totals,
+        targets=programme.targets(day_totals),
+        sessions_this_week=sum(1 for d in days if programme.week_start(d) == this_week),
+        sessions_goal=programme.sessions_goal(week),
+        streak=programme.streak(days, today),
+        week=week,
+        complete=week > programme.WEEKS,
+    )

@@ -1,0 +1,109 @@
+"""Logging reps, undoing them, and showing the workout and progress."""
+
+from __future__ import annotations
+
+from bot.engine.progress import Progress, progress
+from bot.engine.turn import Turn, action
+from bot.flows.exercises import EXERCISES
+from bot.flows.programme import DayTotal
+from bot.model import Reply
+from bot.parse import MAX_REPS_PER_ENTRY, Done
+
+
+async def my_progress(turn: Turn) -> Progress:
+    return progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
+
+
+def remembered_exercise(turn: Turn) -> str | None:
+    """The exercise just walked through, which a bare "done" refers to."""
+    exercise = turn.conversation.data.get("exercise")
+    return exercise if exercise in EXERCISES else None
+
+
+async def log(turn: Turn, done: Done, event_key: str | None = None) -> list[Reply]:
+    if done.problem is not None:
+        return [Reply("log_problem", {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY})]
+    key = event_key or turn.incoming.event_key
+    if await turn.store.reps.has_event(turn.user.id, key):
+        return [Reply("already_logged")]
+    totals = await turn.store.reps.day_totals(turn.user.id)
+    before = progress(totals, turn.today)
+    entries = _entries(turn, done, before)
+    for exercise, reps in entries.items():
+        turn.writes.append(
+            turn.store.reps.log(
+                turn.user.id,
+                exercise,
+                reps,
+                at=turn.now,
+                local_day=turn.today,
+                event_key=key,
+                community=turn.incoming.chat.community,
+            )
+        )
+    after = progress(
+        [*totals, *(DayTotal(turn.today, ex, reps) for ex, reps in entries.items())], turn.today
+    )
+    raised = {ex: after.targets[ex] for ex in entries if after.targets[ex] > before.targets[ex]}
+    new_streak = after.streak > before.streak
+    context = {
+        "entries": [
+            {"exercise": ex, "reps": reps, "per_side": EXERCISES[ex].per_side}
+            for ex, reps in entries.items()
+        ],
+        "raised": raised,
+        "new_streak": new_streak,
+        "progress": after.context(),
+    }
+    quiet = turn.incoming.chat.community is not None and not raised and not new_streak
+    return [Reply("logged", context, logged=True, quiet=quiet)]
+
+
+def _entries(turn: Turn, done: Done, now: Progress) -> dict[str, int]:
+    exercise = done.exercise or remembered_exercise(turn)
+    if done.reps is not None:
+        return {exercise or "bridge": done.reps}
+    if exercise is not None:
+        return {exercise: now.targets[exercise]}
+    return dict(now.targets)
+
+
+async def undo(turn: Turn) -> list[Reply]:
+    last = await turn.store.reps.last_entry(turn.user.id)
+    if last is None:
+        return [Reply("undo_nothing")]
+    event_key, entries = last
+    turn.writes.append(turn.store.reps.delete_event(turn.user.id, event_key))
+    context = {
+        "entries": [
+            {"exercise": e.exercise, "reps": e.reps, "per_side": EXERCISES[e.exercise].per_side}
+            for e in entries
+            if e.exercise in EXERCISES
+        ],
+        "day": entries[0].local_day,
+        "today": turn.today,
+    }
+    return [Reply("undone", context, private=True)]
+
+
+async def workout(turn: Turn) -> list[Reply]:
+    mine = await my_progress(turn)
+    turn.go("menu")
+    choices = (
+        action("done", "done_workout", turn.nonce()),
+        action("bridge", "how_bridge"),
+        action("lunge", "how_lunge"),
+    )
+    return [Reply("workout", {"progress": mine.context()}, choices=choices)]
+
+
+async def stats(turn: Turn) -> list[Reply]:
+    mine = await my_progress(turn)
+    first = await turn.store.checks.first(turn.user.id)
+    latest = await turn.store.checks.latest(turn.user.id)
+    context = {
+        "progress": mine.context(),
+        "first_check": first,
+        "latest_check": latest if latest != first else None,
+    }
+    return [Reply("stats", context, private=True)]

@@ -1,0 +1,88 @@
+"""One message being handled: who, where in the conversation, and what it will write."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, tzinfo
+from typing import Any, Protocol
+
+from bot.model import Choice, Incoming, Reply
+from bot.parse import Word
+from bot.store import Store, Write
+from bot.store.conversations import Conversation
+from bot.store.users import User
+
+# Longest piece of user text the bot ever echoes back.
+ECHO_LIMIT = 80
+
+# Button values: "do:<action>[:<nonce>]" works whenever it is pressed; a flow's own
+# buttons are "<flow>:<step>:<value>" and go stale once the conversation moves on.
+ACTION_PREFIX = "do"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply to the current question: the choice it picked (if any) and the raw text."""
+
+    value: str | None
+    word: Word | None
+    number: int | None
+    text: str
+
+
+@dataclass
+class Turn:
+    incoming: Incoming
+    user: User
+    conversation: Conversation
+    now: datetime
+    tz: tzinfo
+    store: Store
+    writes: list[Write] = field(default_factory=list)
+    forgotten: bool = False
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+    def go(self, flow: str, step: int = 0, data: Mapping[str, Any] | None = None) -> None:
+        self.conversation = replace(
+            self.conversation, flow=flow, step=step, data=dict(data or {}), misses=0
+        )
+
+    def missed(self) -> int:
+        self.conversation = replace(self.conversation, misses=self.conversation.misses + 1)
+        return self.conversation.misses
+
+    def nonce(self) -> str:
+        """Short and unique to this event: ties a one-shot button to the message it came with."""
+        return hashlib.blake2s(self.incoming.event_key.encode(), digest_size=6).hexdigest()
+
+
+class Flow(Protocol):
+    name: str
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        """The current step's message: sent on arrival, re-prompts and resumes."""
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        """What the current step offers, before stamping."""
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        """Handle an answer; None when it doesn't fit the current step."""
+
+
+def stamp(flow: str, step: int, choices: Sequence[Choice]) -> tuple[Choice, ...]:
+    return tuple(Choice(f"{flow}:{step}:{c.value}", c.label) for c in choices)
+
+
+def action(name: str, label: str | None = None, nonce: str | None = None) -> Choice:
+    value = f"{ACTION_PREFIX}:{name}" + (f":{nonce}" if nonce else "")
+    return Choice(value, label or name)
+
+
+def echo(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"

@@ -1,0 +1,57 @@
+"""Walks an exercise (bot/flows/exercises.py) one step per message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.engine.progress import progress
+from bot.engine.turn import Answer, Turn, action, stamp
+from bot.flows.exercises import Exercise
+from bot.model import Choice, Reply
+from bot.parse import Word
+
+NEXT = Choice("next", "next")
+BACK = Choice("back", "back")
+
+
+class WalkFlow:
+    def __init__(self, exercise: Exercise) -> None:
+        self.exercise = exercise
+        self.name = f"walk_{exercise.id}"
+
+    def start(self, turn: Turn) -> list[Reply]:
+        turn.go(self.name, 0, {"exercise": self.exercise.id})
+        return self.prompt(turn)
+
+    def prompt(self, turn: Turn) -> list[Reply]:
+        step = turn.conversation.step
+        context = {"step": step + 1, "steps": len(self.exercise.steps)}
+        choices = (*stamp(self.name, step, self.choices(turn)), action("menu", "stop_walk"))
+        return [Reply(self.exercise.step_template(step), context, choices=choices)]
+
+    def choices(self, turn: Turn) -> Sequence[Choice]:
+        return (NEXT, BACK) if turn.conversation.step > 0 else (NEXT,)
+
+    async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        step = turn.conversation.step
+        data = turn.conversation.data
+        if answer.value == BACK.value or answer.word is Word.BACK:
+            turn.go(self.name, max(step - 1, 0), data)
+            return self.prompt(turn)
+        if answer.value != NEXT.value and answer.word not in (Word.NEXT, Word.YES):
+            return None
+        if step + 1 < len(self.exercise.steps):
+            turn.go(self.name, step + 1, data)
+            return self.prompt(turn)
+        return [await self._finish(turn)]
+
+    async def _finish(self, turn: Turn) -> Reply:
+        mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
+        turn.go("menu", data={"exercise": self.exercise.id})
+        context = {
+            "exercise": self.exercise.id,
+            "target": mine.targets[self.exercise.id],
+            "per_side": self.exercise.per_side,
+        }
+        choices = (action("done", "done_now", turn.nonce()), action("menu", "later"))
+        return Reply("exercise/finish", context, choices=choices)

@@ -1,0 +1,127 @@
+"""The symptom check as data: questions in order, their choices and their points.
+
+Scoring rule (also in the README): each symptom scores yes = 2, sometimes = 1, no = 0
+(at most 8); the risk factors add up to 4 more. The band is
+  likely   when symptoms >= 5, or symptoms >= 3 and risk >= 2;
+  possible when symptoms >= 2, or symptoms >= 1 and risk >= 2;
+  unlikely otherwise.
+A "yes" to either red-flag question ends the check with advice to see a professional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.model import Choice
+
+
+class Kind(StrEnum):
+    URGENT_FLAG = "urgent_flag"
+    RED_FLAG = "red_flag"
+    SYMPTOM = "symptom"
+    RISK = "risk"
+
+
+class Band(StrEnum):
+    UNLIKELY = "unlikely"
+    POSSIBLE = "possible"
+    LIKELY = "likely"
+
+
+YES = Choice("yes", "yes")
+NO = Choice("no", "no")
+SOMETIMES = Choice("sometimes", "sometimes")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    kind: Kind
+    choices: tuple[Choice, ...]
+    points: Mapping[str, int]
+
+    @property
+    def template(self) -> str:
+        return f"check/q_{self.id}"
+
+
+def _yes_no(id: str, kind: Kind) -> Question:
+    return Question(id, kind, (YES, NO), {"yes": 1, "no": 0})
+
+
+def _symptom(id: str) -> Question:
+    return Question(id, Kind.SYMPTOM, (YES, SOMETIMES, NO), {"yes": 2, "sometimes": 1, "no": 0})
+
+
+QUESTIONS: tuple[Question, ...] = (
+    _yes_no("bladder_saddle", Kind.URGENT_FLAG),
+    _yes_no("red_flags", Kind.RED_FLAG),
+    _symptom("numb_after_sitting"),
+    _symptom("weaker_lifts"),
+    _symptom("stiff_joints"),
+    _symptom("lower_leg_pain"),
+    Question(
+        "sitting_hours",
+        Kind.RISK,
+        (Choice("under4", "under4"), Choice("4to8", "4to8"), Choice("over8", "over8")),
+        {"under4": 0, "4to8": 1, "over8": 2},
+    ),
+    Question(
+        "running",
+        Kind.RISK,
+        tuple(Choice(value, value) for value in ("run_only", "run_strength", "no_run")),
+        {"run_only": 1, "run_strength": 0, "no_run": 0},
+    ),
+    _yes_no("posture", Kind.RISK),
+)
+SYMPTOM_IDS = tuple(q.id for q in QUESTIONS if q.kind is Kind.SYMPTOM)
+BY_ID = {q.id: q for q in QUESTIONS}
+
+
+@dataclass(frozen=True)
+class Result:
+    band: Band
+    score: int
+    risk: int
+    symptoms: tuple[str, ...]
+    risks: tuple[str, ...]
+
+    @property
+    def symptom_count(self) -> int:
+        return len(self.symptoms)
+
+
+def red_flag(answers: Mapping[str, str]) -> Kind | None:
+    """The first red flag answered yes, if any."""
+    for question in QUESTIONS:
+        flagged = answers.get(question.id) == "yes"
+        if flagged and question.kind in (Kind.URGENT_FLAG, Kind.RED_FLAG):
+            return question.kind
+    return None
+
+
+def score(answers: Mapping[str, str]) -> Result:
+    def points(kind: Kind) -> dict[str, int]:
+        return {
+            q.id: q.points[answers[q.id]]
+            for q in QUESTIONS
+            if q.kind is kind and answers.get(q.id) in q.points
+        }
+
+    symptoms, risks = points(Kind.SYMPTOM), points(Kind.RISK)
+    score, risk = sum(symptoms.values()), sum(risks.values())
+    if score >= 5 or (score >= 3 and risk >= 2):
+        band = Band.LIKELY
+    elif score >= 2 or (score >= 1 and risk >= 2):
+        band = Band.POSSIBLE
+    else:
+        band = Band.UNLIKELY
+    return Result(
+        band=band,
+        score=score,
+        risk=risk,
+        symptoms=tuple(id for id, value in symptoms.items() if value),
+        risks=tuple(id for id, value in risks.items() if value),
+    )

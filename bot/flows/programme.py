@@ -1,0 +1,88 @@
+"""The four-week programme and the progression rule, computed from the rep log.
+
+Targets are derived from history rather than stored, so /undo or a forgotten day can
+never leave a stale target behind. Rule (also in the README): an exercise's target rises
+by its step after the full target was logged in two sessions in a row (a session is one
+local day), up to its maximum: the bridge from 20 by 4 up to 50, the lunge from 5 by 1
+up to 10 per side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.flows.exercises import EXERCISES, Exercise
+
+WEEKS = 4
+BRIDGE_SETS = 2
+# Sessions to aim for in each programme week: ease in with two, then three.
+SESSIONS_GOAL = (2, 2, 3, 3)
+STREAK_SESSIONS = 2
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    day: date
+    exercise: str
+    reps: int
+
+
+def target_after(exercise: Exercise, totals: Iterable[DayTotal]) -> int:
+    target, full_in_a_row = exercise.start_target, 0
+    for total in sorted(totals, key=lambda t: t.day):
+        if total.exercise != exercise.id:
+            continue
+        full_in_a_row = full_in_a_row + 1 if total.reps >= target else 0
+        if full_in_a_row == 2:
+            target = min(target + exercise.target_step, exercise.max_target)
+            full_in_a_row = 0
+    return target
+
+
+def targets(totals: Iterable[DayTotal]) -> dict[str, int]:
+    totals = list(totals)
+    return {exercise_id: target_after(ex, totals) for exercise_id, ex in EXERCISES.items()}
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def programme_week(first_day: date | None, today: date) -> int:
+    """1-based week of the programme; WEEKS + 1 or more once it is complete."""
+    if first_day is None:
+        return 1
+    return (today - first_day).days // 7 + 1
+
+
+def sessions_goal(week: int) -> int:
+    return SESSIONS_GOAL[min(week, WEEKS) - 1]
+
+
+def streak(session_days: Iterable[date], today: date) -> int:
+    """Weeks in a row, up to this one, with at least STREAK_SESSIONS sessions. The
+    current week only adds to the streak; it can't break it before it is over."""
+    per_week: dict[date, int] = {}
+    for day in set(session_days):
+        per_week[week_start(day)] = per_week.get(week_start(day), 0) + 1
+    week = week_start(today)
+    count = 0
+    if per_week.get(week, 0) >= STREAK_SESSIONS:
+        count += 1
+    week -= timedelta(days=7)
+    while per_week.get(week, 0) >= STREAK_SESSIONS:
+        count += 1
+        week -= timedelta(days=7)
+    return count
+
+
+def session_plan(current_targets: Mapping[str, int]) -> dict[str, int]:
+    bridge = current_targets["bridge"]
+    return {
+        "bridge_sets": BRIDGE_SETS,
+        "bridge_reps_per_set": -(-bridge // BRIDGE_SETS),
+        "bridge_total": bridge,
+        "lunge_per_side": current_targets["lunge"],
+    }

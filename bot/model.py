@@ -1,0 +1,72 @@
+"""The platform-neutral vocabulary shared by the engine, the store and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Who is talking, and where replies go.
+
+    `user_id` identifies the person on that platform; `chat_id` is where a reply is
+    posted (a Telegram chat, a Discord channel or DM). `community` is the group the
+    message came from when it matters for shared views (a Discord guild id).
+    """
+
+    platform: Platform
+    user_id: str
+    chat_id: str
+    community: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: typed text, a command, or a pressed button.
+
+    `event_key` is unique per platform event (e.g. "tg:u:1234", "dc:m:987"): the engine
+    handles each key at most once, so redelivered events change nothing.
+    `choice` is set when a button was pressed; its value is a `Choice.value`.
+    """
+
+    chat: ChatRef
+    event_key: str
+    text: str = ""
+    choice: str | None = None
+    display_name: str = ""
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button or numbered option. `label` names an entry in messages/<locale>/labels.toml."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: a template under messages/<locale>/ and its data.
+
+    `private` replies hold personal data: adapters show them only to the person who asked
+    (Telegram private chat, Discord ephemeral or DM). `logged` marks the acknowledgement of
+    a rep log, which some platforms show as a reaction as well; `quiet` says that reaction
+    alone is enough in a group chat (nothing new to tell).
+    """
+
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    private: bool = False
+    logged: bool = False
+    quiet: bool = False

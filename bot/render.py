@@ -1,0 +1,168 @@
+"""Turns a `Reply` into the text a platform shows.
+
+Templates are written in a tiny HTML subset (<b>, <i>, <code>; a tag never spans lines)
+and rendered with autoescape, so anything a user typed arrives as escaped text. The
+result is then walked once and re-emitted in the platform's own markup: Telegram HTML,
+Discord markdown, or plain text for the console. User text can therefore never become
+markup on any platform, and it is never template source.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jinja2
+
+from bot.model import Choice, Platform, Reply
+
+MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
+TEMPLATE_SUFFIX = ".j2"
+
+# Longest message each platform accepts, in characters.
+LIMITS = {Platform.TELEGRAM: 4096, Platform.DISCORD: 2000, Platform.CONSOLE: 100_000}
+
+_MARKS = {
+    Platform.TELEGRAM: {"b": ("<b>", "</b>"), "i": ("<i>", "</i>"), "code": ("<code>", "</code>")},
+    Platform.DISCORD: {"b": ("**", "**"), "i": ("*", "*"), "code": ("`", "`")},
+    Platform.CONSOLE: {"b": ("", ""), "i": ("", ""), "code": ("", "")},
+}
+
+
+@dataclass(frozen=True)
+class Button:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+class Renderer:
+    def __init__(self, locale: str = "en", messages_dir: Path = MESSAGES_DIR) -> None:
+        root = messages_dir / locale
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(root),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.labels: Mapping[str, str] = tomllib.loads(
+            (root / "labels.toml").read_text(encoding="utf-8")
+        )["labels"]
+
+    def template_names(self) -> list[str]:
+        return [
+            name.removesuffix(TEMPLATE_SUFFIX)
+            for name in self._env.list_templates(extensions=[TEMPLATE_SUFFIX.lstrip(".")])
+            if not name.rsplit("/", 1)[-1].startswith("_")
+        ]
+
+    def render(self, reply: Reply, platform: Platform) -> Rendered:
+        source = self._env.get_template(reply.template + TEMPLATE_SUFFIX).render(reply.context)
+        return Rendered(
+            text=to_platform(source, platform),
+            buttons=tuple(self.button(choice) for choice in reply.choices),
+        )
+
+    def button(self, choice: Choice) -> Button:
+        return Button(choice.value, self.labels[choice.label])
+
+
+def to_platform(markup: str, platform: Platform) -> str:
+    lines = (_Converter(platform).convert(line) for line in markup.strip().splitlines())
+    text = "\n".join(line.rstrip() for line in lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+class _Converter(HTMLParser):
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(convert_charrefs=True)
+        self._platform = platform
+        self._out: list[str] = []
+
+    def convert(self, line: str) -> str:
+        self._out = []
+        self.reset()
+        self.feed(line)
+        self.close()
+        return "".join(self._out)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._out.append(_MARKS[self._platform].get(tag, ("", ""))[0])
+
+    def handle_endtag(self, tag: str) -> None:
+        self._out.append(_MARKS[self._platform].get(tag, ("", ""))[1])
+
+    def handle_data(self, data: str) -> None:
+        self._out.append(escape(data, self._platform))
+
+
+_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[\]()])")
+_DISCORD_LINE_START = re.compile(r"^(\s*)([>#\-+]|\d+\.)", re.MULTILINE)
+
+
+def escape(text: str, platform: Platform) -> str:
+    """Make literal text safe for the platform's markup."""
+    if platform is Platform.TELEGRAM:
+        return html.escape(text, quote=False)
+    if platform is Platform.DISCORD:
+        text = _DISCORD_SPECIAL.sub(r"\\\1", text)
+        return _DISCORD_LINE_START.sub(r"\1\\\2", text)
+    return text
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Cut text into messages of at most `limit` characters, at paragraph breaks if
+    possible, then at line breaks; a single overlong line is cut hard."""
+    parts: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        for piece in _fit(paragraph, limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                parts.append(current)
+                current = piece
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def _fit(paragraph: str, limit: int) -> list[str]:
+    if len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    for line in paragraph.split("\n"):
+        while len(line) > limit:
+            cut = _safe_cut(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        if pieces and len(pieces[-1]) + 1 + len(line) <= limit:
+            pieces[-1] = f"{pieces[-1]}\n{line}"
+        else:
+            pieces.append(line)
+    return pieces
+
+
+def _safe_cut(line: str, limit: int) -> int:
+    # Never cut inside an HTML entity or tag: Telegram rejects a message that ends
+    # with half of "&amp;" or "<b".
+    chunk = line[:limit]
+    cut = limit
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = chunk.rfind(opener)
+        if start > 0 and closer not in chunk[start:]:
+            cut = min(cut, start)
+    return cut

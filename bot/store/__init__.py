@@ -1,0 +1,31 @@
+"""All SQL lives in this package, behind one `Store` with a part per concern."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store.checks import CheckStore
+from bot.store.conversations import ConversationStore
+from bot.store.db import Database, StoreError, Write
+from bot.store.events import EventStore
+from bot.store.reps import RepStore
+from bot.store.users import UserStore
+
+__all__ = ["Store", "StoreError", "Write"]
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.users = UserStore(db)
+        self.conversations = ConversationStore(db)
+        self.events = EventStore(db)
+        self.reps = RepStore(db)
+        self.checks = CheckStore(db)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,68 @@
+"""Where each person is in a conversation, saved after every message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.model import Choice
+from bot.store.db import Database, Write, sql_write
+
+# The choices last shown travel inside the data column, so a typed "2" after a restart
+# still means what the person saw as option 2.
+_OFFERED = "_offered"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    flow: str = "menu"
+    step: int = 0
+    data: Mapping[str, Any] = field(default_factory=dict)
+    misses: int = 0
+    updated_at: datetime | None = None
+    offered: tuple[Choice, ...] = ()
+
+
+class ConversationStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load(self, user_id: int) -> Conversation:
+        row = await self._db.fetchone("SELECT * FROM conversations WHERE user_id = ?", (user_id,))
+        if row is None:
+            return Conversation()
+        data = json.loads(row["data"])
+        offered = tuple(Choice(value, label) for value, label in data.pop(_OFFERED, []))
+        return Conversation(
+            flow=row["flow"],
+            step=row["step"],
+            data=data,
+            misses=row["misses"],
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            offered=offered,
+        )
+
+    def save(self, user_id: int, conversation: Conversation, now: datetime) -> Write:
+        return sql_write(
+            "INSERT INTO conversations (user_id, flow, step, data, misses, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
+            " flow = excluded.flow, step = excluded.step, data = excluded.data,"
+            " misses = excluded.misses, updated_at = excluded.updated_at",
+            (
+                user_id,
+                conversation.flow,
+                conversation.step,
+                json.dumps(
+                    {
+                        **conversation.data,
+                        _OFFERED: [[c.value, c.label] for c in conversation.offered],
+                    },
+                    ensure_ascii=False,
+                ),
+                conversation.misses,
+                now.isoformat(),
+            ),
+        )

@@ -1,0 +1,92 @@
+"""The rep log: every entry carries the event that caused it, so none is logged twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.flows.programme import DayTotal
+from bot.store.db import Database, Write, sql_write
+
+
+@dataclass(frozen=True)
+class RepEntry:
+    id: int
+    exercise: str
+    reps: int
+    local_day: date
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One line of a leaderboard."""
+
+    display_name: str
+    reps: int
+    sessions: int
+
+
+class RepStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def log(
+        self,
+        user_id: int,
+        exercise: str,
+        reps: int,
+        *,
+        at: datetime,
+        local_day: date,
+        event_key: str,
+        community: str | None = None,
+    ) -> Write:
+        return sql_write(
+            "INSERT INTO rep_logs"
+            " (user_id, exercise, reps, logged_at, local_day, community, event_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key, exercise) DO NOTHING",
+            (user_id, exercise, reps, at.isoformat(), local_day.isoformat(), community, event_key),
+        )
+
+    def delete_event(self, user_id: int, event_key: str) -> Write:
+        return sql_write(
+            "DELETE FROM rep_logs WHERE user_id = ? AND event_key = ?", (user_id, event_key)
+        )
+
+    async def has_event(self, user_id: int, event_key: str) -> bool:
+        row = await self._db.fetchone(
+            "SELECT 1 FROM rep_logs WHERE user_id = ? AND event_key = ?", (user_id, event_key)
+        )
+        return row is not None
+
+    async def last_entry(self, user_id: int) -> tuple[str, list[RepEntry]] | None:
+        """The newest log action (one "done" may log several exercises) and its event key."""
+        rows = await self._db.fetchall(
+            "SELECT id, exercise, reps, local_day, event_key FROM rep_logs"
+            " WHERE user_id = ? AND event_key ="
+            " (SELECT event_key FROM rep_logs WHERE user_id = ? ORDER BY id DESC LIMIT 1)"
+            " ORDER BY id",
+            (user_id, user_id),
+        )
+        if not rows:
+            return None
+        entries = [RepEntry(r[0], r[1], r[2], date.fromisoformat(r[3])) for r in rows]
+        return rows[0]["event_key"], entries
+
+    async def day_totals(self, user_id: int) -> list[DayTotal]:
+        rows = await self._db.fetchall(
+            "SELECT local_day, exercise, SUM(reps) FROM rep_logs WHERE user_id = ?"
+            " GROUP BY local_day, exercise ORDER BY local_day",
+            (user_id,),
+        )
+        return [DayTotal(date.fromisoformat(day), exercise, reps) for day, exercise, reps in rows]
+
+    async def leaderboard(self, community: str, since: date | None, limit: int) -> list[Standing]:
+        rows = await self._db.fetchall(
+            "SELECT u.display_name, SUM(r.reps), COUNT(DISTINCT r.local_day)"
+            " FROM rep_logs r JOIN users u ON u.id = r.user_id"
+            " WHERE r.community = ? AND r.local_day >= ? AND u.leaderboard_hidden = 0"
+            " GROUP BY u.id ORDER BY 2 DESC, 3 DESC, u.display_name LIMIT ?",
+            (community, (since or date.min).isoformat(), limit),
+        )
+        return [Standing(name, reps, sessions) for name, reps, sessions in rows]

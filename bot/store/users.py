@@ -1,0 +1,89 @@
+"""People, and everything that forgetting them removes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.model import ChatRef
+from bot.store.db import Database, Row, Write, sql_write
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str
+    tz: str | None
+    leaderboard_hidden: bool
+    blocked: bool
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        platform=row["platform"],
+        platform_user_id=row["platform_user_id"],
+        display_name=row["display_name"],
+        tz=row["tz"],
+        leaderboard_hidden=bool(row["leaderboard_hidden"]),
+        blocked=bool(row["blocked"]),
+    )
+
+
+class UserStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, platform: str, platform_user_id: str) -> User | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
+            (platform, platform_user_id),
+        )
+        return _user(row) if row else None
+
+    async def by_id(self, user_id: int) -> User | None:
+        row = await self._db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def ensure(self, chat: ChatRef, display_name: str, now: datetime) -> User:
+        """The user behind a chat, created on first contact; a changed name is kept."""
+        user = await self.get(chat.platform, chat.user_id)
+        if user and (user.display_name == display_name or not display_name):
+            return user
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
+                " DO UPDATE SET display_name = excluded.display_name, blocked = 0",
+                (chat.platform, chat.user_id, display_name, now.isoformat()),
+            )
+        user = await self.get(chat.platform, chat.user_id)
+        assert user is not None
+        return user
+
+    def set_timezone(self, user_id: int, tz: str) -> Write:
+        return sql_write("UPDATE users SET tz = ? WHERE id = ?", (tz, user_id))
+
+    def set_leaderboard_hidden(self, user_id: int, hidden: bool) -> Write:
+        return sql_write(
+            "UPDATE users SET leaderboard_hidden = ? WHERE id = ?", (int(hidden), user_id)
+        )
+
+    async def mark_blocked(self, platform: str, platform_user_id: str) -> None:
+        """The person blocked the bot: stop sending them anything scheduled."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE users SET blocked = 1 WHERE platform = ? AND platform_user_id = ?",
+                (platform, platform_user_id),
+            )
+            await conn.execute(
+                "UPDATE schedules SET enabled = 0, next_due_utc = NULL WHERE user_id ="
+                " (SELECT id FROM users WHERE platform = ? AND platform_user_id = ?)",
+                (platform, platform_user_id),
+            )
+
+    def forget(self, user_id: int) -> Write:
+        # Every table about a person references users ON DELETE CASCADE.
+        return sql_write("DELETE FROM users WHERE id = ?", (user_id,))
