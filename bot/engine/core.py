@@ -169,9 +169,9 @@ class Engine:
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, nonce = [*value.split(":", 2), ""][:3]
         if name == "done" and nonce:
-            # A button pressed twice (or by a double tap) logs once: its key is the
-            # message it came with, not the press.
-            key = f"button:{nonce}"
+            # A button pressed twice (or by a double tap) logs once per person: its key
+            # is the message it came with and who pressed it, not the press.
+            key = f"button:{nonce}:{turn.user.id}"
             return await training.log(turn, Done(), event_key=key)
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply("stale_button")]
