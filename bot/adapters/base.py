@@ -1,0 +1,34 @@
+"""What every platform adapter offers the runner and the scheduler.
+
+Adapters translate: platform events in → `Incoming` → `Engine.handle` → `Reply` →
+platform calls out. They hold no conversation logic, no SQL and no wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
+
+from bot.model import ChatRef, Platform, Reply
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    # The person blocked the bot, or the bot lost access to the channel: don't retry.
+    GONE = "gone"
+    # A passing failure (network, rate limit, server error): worth trying again later.
+    RETRY = "retry"
+
+
+class Adapter(Protocol):
+    platform: Platform
+
+    async def start(self) -> None:
+        """Connect and begin handling events; returns once running."""
+
+    async def stop(self) -> None:
+        """Stop taking new events, finish those in flight, disconnect."""
+
+    async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
+        """Send replies nobody asked for just now (scheduled prompts, reminders)."""

@@ -1,0 +1,132 @@
+"""The symptom check, one question per message, end to end through the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import Core, open_core
+from bot.model import Incoming
+from tests.transcript import Chat, FakeClock
+
+LIKELY = ["No", "No", "Yes", "Sometimes", "Yes", "No", "More than 8 hours",
+          "I run, no strength work", "No"]  # fmt: skip
+CLEAR = ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]
+
+
+async def take_check(chat: Chat, answers: list[str]) -> str:
+    said = await chat.say("/check")
+    assert "not a diagnosis" in said.text
+    for number, answer in enumerate(answers, 1):
+        assert f"Question {number} of 9" in chat.last.text if chat.last else False
+        said = await chat.tap(answer)
+    return said.text
+
+
+async def test_check_walks_every_question_and_scores_likely(chat: Chat) -> None:
+    result = await take_check(chat, LIKELY)
+    assert "glute amnesia is likely" in result
+    assert "3 of 4 symptoms" in result
+    assert "numb or sore bum after sitting" in result
+    assert "long hours sitting" in result
+    assert "fully reversible" in result
+    assert "2 to 3 short glute workouts a week for about four weeks" in result
+    assert chat.last is not None
+    assert chat.last.labels == ["Start with the glute bridge", "Later"]
+
+
+async def test_no_symptoms_scores_unlikely(chat: Chat) -> None:
+    assert "glute amnesia is unlikely" in await take_check(chat, CLEAR)
+
+
+async def test_typed_answers_numbers_and_synonyms_work(chat: Chat) -> None:
+    await chat.say("/check")
+    typed = ["n", "nope", "yeah", "a bit", "y", "2", "3", "i run, no strength work", "no"]
+    for answer in typed:
+        said = await chat.say(answer)
+    assert "glute amnesia is likely" in said.text
+
+
+async def test_urgent_red_flag_ends_the_check_without_a_plan(chat: Chat) -> None:
+    await chat.say("/check")
+    said = await chat.tap("Yes")
+    assert "medical help now" in said.text
+    assert "workouts a week" not in said.text
+    assert "check/urgent_flag" in said.templates
+    assert "Question" not in said.text
+
+
+async def test_other_red_flag_sends_to_a_professional(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.tap("Yes")
+    assert "doctor or physiotherapist" in said.text
+    assert "exercise plan" in said.text
+    assert "Question" not in said.text
+
+
+async def test_back_returns_to_the_previous_question(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("back")
+    assert "Question 1 of 9" in said.text
+    said = await chat.tap("No")
+    assert "Question 2 of 9" in said.text
+
+
+async def test_a_later_check_shows_the_change_since_the_first(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await take_check(chat, LIKELY)
+    clock.advance(days=30)
+    result = await take_check(chat, ["No", "No", "Yes", "No", "No", "No", "4 to 8 hours",
+                                     "I don't run", "No"])  # fmt: skip
+    assert "1 of 4 symptoms (down from 3 on 02 Mar)" in result
+
+
+async def test_nonsense_answer_reprompts_then_explains(chat: Chat) -> None:
+    await chat.say("/check")
+    first = await chat.say("purple")
+    assert 'didn\'t understand "purple"' in first.text
+    assert "Question 1 of 9" in first.text
+    assert "Type the number" not in first.text
+    second = await chat.say("banana")
+    assert "Type the number of one of the options" in second.text
+    assert "Question 1 of 9" in second.text
+    assert chat.last is not None
+    assert chat.last.labels == ["Yes", "No"]
+
+
+async def test_restart_mid_check_resumes_at_the_same_question(
+    core: Core, db_path: Path, clock: FakeClock
+) -> None:
+    chat = Chat(core)
+    await chat.say("/check")
+    await chat.tap("No")
+    await chat.tap("No")
+    async with open_core(db_path, clock=clock) as second:
+        again = Chat(second)
+        said = await again.say("yes")
+        assert "Question 4 of 9" in said.text
+        said = await again.say("/start")
+        assert "continue where you left off" in said.text
+        said = await again.tap("Continue")
+        assert "Question 4 of 9" in said.text
+
+
+async def test_idle_for_a_day_asks_to_continue_or_start_over(chat: Chat, clock: FakeClock) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    clock.advance(hours=25)
+    said = await chat.say("no")
+    assert "continue where you left off, or start over" in said.text
+    said = await chat.tap("Start over")
+    assert "Question 1 of 9" in said.text
+
+
+async def test_stale_button_gets_a_polite_answer(chat: Chat) -> None:
+    await chat.say("/check")
+    old_yes = chat.button("No")
+    await chat.tap("No")
+    said = await chat.send(Incoming(chat.ref, "stale-1", choice=old_yes))
+    assert said.templates == ["stale_button"]
+    assert "earlier message" in said.text

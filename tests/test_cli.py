@@ -1,0 +1,80 @@
+"""The `glutebot` command in a subprocess, as a person would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+JOURNEY = [
+    "1",  # menu: check my symptoms
+    "no", "no", "yes", "sometimes", "yes", "no", "3", "1", "no",  # the nine questions
+    "1",  # result: start with the glute bridge
+    "next", "next", "next", "next", "next",  # five steps, then the target
+    "done 20",
+    "/stats",
+]  # fmt: skip
+
+
+def glutebot(
+    tmp_path: Path, stdin: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    environ |= {"GLUTEBOT_DB": str(tmp_path / "cli.db"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_full_journey_through_a_pipe(tmp_path: Path) -> None:
+    result = glutebot(tmp_path, "\n".join(JOURNEY) + "\n", "--user", "sam")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("not a diagnosis") < out.index("Question 1 of 9")
+    assert "glute amnesia is likely" in out
+    assert "Glute bridge · step 5 of 5" in out
+    assert "target right now: 20" in out
+    assert "Logged 20 glute bridges." in out
+    assert "Glute bridges: 20 in total" in out
+    assert "  1. Check my symptoms" in out
+    assert result.stderr == ""
+
+
+def test_end_of_input_exits_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
+    first = glutebot(tmp_path, "/check\nno\n", "chat", "--user", "kim")
+    assert first.returncode == 0
+    assert "Question 2 of 9" in first.stdout
+    second = glutebot(tmp_path, "1\n", "--user", "kim")
+    assert "continue where you left off" in second.stdout
+    assert "Question 2 of 9" in second.stdout.split("continue where you left off")[1]
+
+
+def test_users_are_kept_apart(tmp_path: Path) -> None:
+    glutebot(tmp_path, "done 15\n", "--user", "ann")
+    other = glutebot(tmp_path, "/stats\n", "--user", "ben")
+    assert "No reps logged yet" in other.stdout
+
+
+def test_an_unusable_database_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("not a database" * 50)
+    result = glutebot(tmp_path, "", env={"GLUTEBOT_DB": str(bad)})
+    assert result.returncode == 1
+    assert result.stderr.startswith("glutebot: cannot use database")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = glutebot(tmp_path, "", env={"GLUTEBOT_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2
+    assert "GLUTEBOT_LOG_LEVEL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secret, Settings
+
+
+def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
+    settings = Settings.load(environ={}, env_file=tmp_path / ".env")
+    assert settings.telegram_token is None
+    assert settings.discord_token is None
+    assert settings.telegram_api_url == "https://api.telegram.org"
+    assert settings.db_path == Path("glutebot.db")
+    assert settings.log_level == "INFO"
+
+
+def test_environment_wins_over_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GLUTEBOT_DB=from-file.db\nDISCORD_BOT_TOKEN=file-token\n")
+    settings = Settings.load(environ={"GLUTEBOT_DB": "from-env.db"}, env_file=env_file)
+    assert settings.db_path == Path("from-env.db")
+    assert settings.discord_token == Secret("file-token")
+
+
+def test_tokens_never_show_in_reprs() -> None:
+    settings = Settings.load(environ={"TELEGRAM_BOT_TOKEN": "123:SECRET"}, env_file=None)
+    assert "SECRET" not in repr(settings)
+    assert "SECRET" not in str(settings)
+    assert settings.telegram_token is not None
+    assert settings.telegram_token.reveal() == "123:SECRET"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GLUTEBOT_LOG_LEVEL", "LOUD"), ("GLUTEBOT_REMINDER_GRACE_MINUTES", "-5")],
+)
+def test_bad_values_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.load(environ={name: value}, env_file=None)

@@ -1,0 +1,112 @@
+"""Menus, help, cancel, unknown input and forget-me."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.test_check import LIKELY
+from tests.transcript import Chat
+
+
+async def test_start_welcomes_with_disclaimer_and_menu(chat: Chat) -> None:
+    said = await chat.say("/start")
+    assert "glute amnesia" in said.text
+    assert "not a diagnosis" in said.text
+    assert said.labels == ["Check my symptoms", "Today's workout", "Learn an exercise",
+                           "My progress", "Help"]  # fmt: skip
+
+
+async def test_menu_numbers_and_labels_pick_options(chat: Chat) -> None:
+    await chat.say("/start")
+    said = await chat.say("3")
+    assert said.labels == ["Glute bridge", "Lunge", "Main menu"]
+    said = await chat.say("lunge")
+    assert "The lunge" in said.text
+    await chat.say("/menu")
+    said = await chat.say("today's workout")
+    assert "Today's workout" in said.text
+
+
+async def test_result_choices_are_numbered_as_shown(chat: Chat) -> None:
+    await chat.say("/check")
+    for answer in LIKELY:
+        await chat.tap(answer)
+    said = await chat.say("1")
+    assert "The glute bridge" in said.text
+
+
+async def test_start_deep_link_payload_opens_that_flow(chat: Chat) -> None:
+    said = await chat.say("/start check")
+    assert "Question 1 of 9" in said.text
+
+
+async def test_help_mid_flow_keeps_the_place(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("help")
+    assert "Logging reps" in said.text
+    assert "not a diagnosis" in said.text
+    assert "Question 2 of 9" in said.text
+
+
+async def test_cancel_mid_flow_returns_to_the_menu(chat: Chat) -> None:
+    await chat.say("/bridge")
+    said = await chat.say("cancel")
+    assert "stopped there" in said.text
+    assert "What would you like to do?" in said.text
+    said = await chat.say("next")
+    assert "didn't understand" in said.text
+
+
+async def test_unknown_command_is_named_and_the_flow_goes_on(chat: Chat) -> None:
+    await chat.say("/check")
+    said = await chat.say("/frobnicate now")
+    assert "don't know the command /frobnicate" in said.text
+    assert "Question 1 of 9" in said.text
+
+
+async def test_gibberish_at_the_menu_gets_guidance(chat: Chat) -> None:
+    await chat.say("asdf")
+    said = await chat.say("qwerty")
+    assert 'Try "done" to log your workout' in said.text
+    assert said.labels[0] == "Check my symptoms"
+
+
+async def test_forget_asks_first_and_no_keeps_everything(chat: Chat, db_path: Path) -> None:
+    await chat.say("done 10")
+    said = await chat.say("/forget")
+    assert "can't be undone" in said.text
+    said = await chat.tap("No, keep my data")
+    assert "kept everything" in said.text
+    assert count(db_path, "rep_logs") == 1
+
+
+async def test_forget_deletes_every_row_about_the_user(chat: Chat, db_path: Path) -> None:
+    other = Chat(chat.core, user="bob", name="Bob")
+    await other.say("done 5")
+    await chat.say("/check")
+    for answer in LIKELY:
+        await chat.tap(answer)
+    await chat.say("done")
+    await chat.say("/forget")
+    said = await chat.tap("Yes, delete everything")
+    assert "deleted everything" in said.text
+    dump = "\n".join(sqlite3.connect(db_path).iterdump())
+    assert "alice" not in dump
+    assert "Alice" not in dump
+    with sqlite3.connect(db_path) as conn:
+        (bob_id,) = conn.execute("SELECT id FROM users").fetchone()
+        for table in ("conversations", "rep_logs", "checks", "schedules"):
+            ids = {row[0] for row in conn.execute(f"SELECT user_id FROM {table}")}
+            assert ids <= {bob_id}, table
+        assert conn.execute(
+            "SELECT COUNT(*) FROM events WHERE user_id != ?", (bob_id,)
+        ).fetchone() == (0,)
+    said = await chat.say("hi")
+    assert "What would you like to do?" in said.text
+
+
+def count(db_path: Path, table: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

@@ -1,0 +1,142 @@
+"""Templates render under StrictUndefined; user text is escaped on every platform."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from bot.model import Choice, Platform, Reply
+from bot.render import LIMITS, Renderer, split_message, to_platform
+from bot.store.checks import CheckRecord
+
+PROGRESS = {
+    "totals": {"bridge": 40, "lunge": 10},
+    "today": {"bridge": 20},
+    "targets": {"bridge": 24, "lunge": 6},
+    "plan": {"bridge_sets": 2, "bridge_reps_per_set": 12, "bridge_total": 24,
+             "lunge_per_side": 6},
+    "sessions_this_week": 1, "sessions_goal": 2, "streak": 1, "week": 2, "weeks": 4,
+    "complete": False,
+}  # fmt: skip
+CHECK = CheckRecord(datetime(2026, 3, 2, tzinfo=UTC), "likely", 5, 3)
+ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True}
+STEP = {"step": 1, "steps": 5}
+QUESTION = {"number": 1, "total": 9}
+
+# One sample context per template: a new template without a sample fails the suite.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "welcome": {"returning": False},
+    "menu": {},
+    "learn": {},
+    "help": {"platform": "console"},
+    "cancelled": {"was_busy": True},
+    "not_understood": {"text": "x", "explain": True, "in_flow": True, "platform": "telegram"},
+    "unknown_command": {"command": "x"},
+    "stale_button": {},
+    "error": {},
+    "resume": {"flow": "walk_bridge"},
+    "already_logged": {},
+    "log_problem": {"problem": "too_many", "max": 500},
+    "logged": {
+        "entries": [ENTRY],
+        "raised": {"lunge": 6},
+        "new_streak": True,
+        "progress": PROGRESS,
+    },
+    "undone": {"entries": [ENTRY], "day": date(2026, 3, 1), "today": date(2026, 3, 2)},
+    "undo_nothing": {},
+    "workout": {"progress": PROGRESS},
+    "stats": {"progress": PROGRESS, "first_check": CHECK, "latest_check": CHECK},
+    "forget/confirm": {},
+    "forget/done": {},
+    "forget/kept": {},
+    "check/intro": {},
+    "check/urgent_flag": {},
+    "check/red_flag": {},
+    "check/result": {
+        "band": "possible",
+        "symptoms": ["weaker_lifts"],
+        "risks": ["posture"],
+        "symptom_count": 1,
+        "symptom_total": 4,
+        "first_count": 3,
+        "first_date": date(2026, 2, 1),
+    },
+    "exercise/finish": {"exercise": "lunge", "target": 6, "per_side": True},
+}
+
+
+def sample(name: str) -> dict[str, Any]:
+    if name.startswith("check/q_"):
+        return QUESTION
+    if name.startswith(("exercise/bridge_", "exercise/lunge_")):
+        return STEP
+    return SAMPLES[name]
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def test_every_template_has_a_sample(renderer: Renderer) -> None:
+    for name in renderer.template_names():
+        assert sample(name) is not None, name
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_every_template_renders_on_every_platform(renderer: Renderer, platform: Platform) -> None:
+    for name in renderer.template_names():
+        text = renderer.render(Reply(name, sample(name)), platform).text
+        assert text.strip(), name
+        assert "{{" not in text, name
+        assert "{%" not in text, name
+        assert len(text) <= LIMITS[platform], name
+
+
+def test_every_label_key_used_by_choices_exists(renderer: Renderer) -> None:
+    from bot.engine import menus, walkthrough
+    from bot.engine.checkup import AFTER_RESULT
+    from bot.flows.check import QUESTIONS
+
+    choices: list[Choice] = [*menus.MAIN_MENU, *menus.LEARN_MENU, *AFTER_RESULT,
+                             walkthrough.NEXT, walkthrough.BACK]  # fmt: skip
+    choices += [c for q in QUESTIONS for c in q.choices]
+    for choice in choices:
+        assert renderer.button(choice).label
+
+
+HOSTILE = "<b>&amp; *bold* _x_ {{ 7*7 }} {% if 1 %}x{% endif %} `code` @everyone 🍑"
+
+
+def test_user_text_is_never_markup_or_template(renderer: Renderer) -> None:
+    reply = Reply("not_understood", {"text": HOSTILE, "explain": False, "in_flow": False,
+                                     "platform": "telegram"})  # fmt: skip
+    telegram = renderer.render(reply, Platform.TELEGRAM).text
+    assert "&lt;b&gt;&amp;amp; *bold*" in telegram
+    assert "{{ 7*7 }}" in telegram
+    assert "49" not in telegram
+    discord = renderer.render(reply, Platform.DISCORD).text
+    assert "<b>&amp; \\*bold\\* \\_x\\_" in discord
+    assert "\\`code\\`" in discord
+    console = renderer.render(reply, Platform.CONSOLE).text
+    assert HOSTILE in console
+
+
+def test_template_markup_becomes_platform_markup() -> None:
+    markup = "<b>Bold</b> and <i>it</i> &amp; more"
+    assert to_platform(markup, Platform.TELEGRAM) == "<b>Bold</b> and <i>it</i> &amp; more"
+    assert to_platform(markup, Platform.DISCORD) == "**Bold** and *it* & more"
+    assert to_platform(markup, Platform.CONSOLE) == "Bold and it & more"
+
+
+def test_split_prefers_paragraphs_and_respects_the_limit() -> None:
+    text = "\n\n".join(["a" * 30, "b" * 30, "c" * 30])
+    assert split_message(text, 70) == ["a" * 30 + "\n\n" + "b" * 30, "c" * 30]
+    long = "x" * 25 + " &amp; " + "y" * 25
+    parts = split_message(long, 28)
+    assert all(len(p) <= 28 for p in parts)
+    assert "".join(parts) == long
+    assert not any(p.endswith(("&", "&amp")) for p in parts)

@@ -1,0 +1,72 @@
+"""Opening, migrating and refusing databases."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.store import Store, StoreError
+from bot.store.schema import SCHEMA_VERSION
+
+
+async def test_a_new_file_gets_the_current_schema_in_wal_mode(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+        assert await store.db.version() == SCHEMA_VERSION
+        row = await store.db.fetchone("PRAGMA journal_mode")
+        assert row is not None
+        assert row[0] == "wal"
+    finally:
+        await store.close()
+
+
+async def test_reopening_keeps_the_data(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.db.apply([])
+    async with store.db.transaction() as conn:
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    await store.close()
+    store = await Store.open(db_path)
+    try:
+        row = await store.db.fetchone("SELECT value FROM meta WHERE key = 'k'")
+        assert row is not None
+        assert row[0] == "v"
+    finally:
+        await store.close()
+
+
+async def test_a_newer_schema_is_refused_with_a_clear_message(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this glutebot knows"):
+        await Store.open(db_path)
+
+
+async def test_a_corrupt_file_is_refused_with_a_clear_message(db_path: Path) -> None:
+    await asyncio.to_thread(db_path.write_bytes, b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot use database"):
+        await Store.open(db_path)
+
+
+async def test_an_unwritable_path_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot"):
+        await Store.open(tmp_path / "missing-dir" / "x.db")
+
+
+async def test_a_failed_transaction_writes_nothing(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+
+        async def fail_midway() -> None:
+            async with store.db.transaction() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await fail_midway()
+        assert await store.db.fetchone("SELECT * FROM meta") is None
+    finally:
+        await store.close()

@@ -1,0 +1,197 @@
+"""Walk-throughs, logging reps, undo, progress and the progression rule."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.model import Incoming
+from tests.transcript import Chat, FakeClock
+
+
+async def walk_bridge(chat: Chat) -> str:
+    said = await chat.say("/bridge")
+    assert "step 1 of 5" in said.text
+    assert "exercise mat" in said.text
+    for step in range(2, 6):
+        said = await chat.tap("Next ➡")
+        assert f"step {step} of 5" in said.text
+    said = await chat.tap("Next ➡")
+    return said.text
+
+
+async def test_bridge_walkthrough_ends_with_target_and_heel_tip(chat: Chat) -> None:
+    finish = await walk_bridge(chat)
+    assert "target right now: 20" in finish
+    assert "push through your heels" in finish
+
+
+async def test_lunge_walkthrough_has_five_steps_and_per_side_target(chat: Chat) -> None:
+    said = await chat.say("/lunge")
+    assert "step 1 of 5" in said.text
+    assert "60 to 90 cm" in said.text
+    for _ in range(5):
+        said = await chat.say("next")
+    assert "target right now: 5 on each side" in said.text
+
+
+async def test_back_and_stop_during_a_walkthrough(chat: Chat) -> None:
+    await chat.say("/bridge")
+    await chat.say("next")
+    said = await chat.say("back")
+    assert "step 1 of 5" in said.text
+    said = await chat.tap("Stop")
+    assert "What would you like to do?" in said.text
+
+
+async def test_done_after_walkthrough_logs_that_exercise_at_target(chat: Chat) -> None:
+    await walk_bridge(chat)
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges." in said.text
+    assert said.replies[0].logged
+
+
+async def test_done_at_the_menu_logs_the_whole_session(chat: Chat) -> None:
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+    assert "1 of 2 sessions" in said.text
+
+
+@pytest.mark.parametrize(
+    ("text", "logged"),
+    [
+        ("done 15", "Logged 15 glute bridges."),
+        ("/done 15", "Logged 15 glute bridges."),
+        ("done 12 lunges", "Logged 12 lunges per side."),
+        ("done bridge 20", "Logged 20 glute bridges."),
+        ("done 8 per side", "Logged 8 lunges per side."),
+        ("Done 1 bridge", "Logged 1 glute bridge."),
+    ],
+)
+async def test_done_with_counts_logs_exactly_that(chat: Chat, text: str, logged: str) -> None:
+    said = await chat.say(text)
+    assert logged in said.text
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("done 0", "Nothing to log"),
+        ("done -5", "negative"),
+        ("done 501", "more than 500"),
+        ("done 99999999999999999999", "more than 500"),
+        ("done twenty", "whole number"),
+        ("done 12.5", "whole number"),
+        ("done 20 squats", "only know the glute bridge and the lunge"),
+    ],
+)
+async def test_absurd_counts_are_corrected_and_log_nothing(
+    chat: Chat, db_path: Path, text: str, hint: str
+) -> None:
+    said = await chat.say(text)
+    assert hint in said.text
+    assert "Nothing was logged." in said.text
+    assert rows(db_path, "SELECT COUNT(*) FROM rep_logs") == [(0,)]
+
+
+async def test_undo_removes_the_last_entry_and_says_which(chat: Chat, db_path: Path) -> None:
+    await chat.say("done 15")
+    await chat.say("done 6 lunges")
+    said = await chat.say("undo")
+    assert "Removed your last log: 6 lunges per side." in said.text
+    assert rows(db_path, "SELECT exercise, reps FROM rep_logs") == [("bridge", 15)]
+    await chat.say("/undo")
+    said = await chat.say("/undo")
+    assert "nothing to undo" in said.text
+
+
+async def test_undo_of_a_whole_session_removes_both_exercises(chat: Chat) -> None:
+    await chat.say("done")
+    said = await chat.say("undo")
+    assert "20 glute bridges and 5 lunges per side" in said.text
+
+
+async def test_a_redelivered_event_logs_once(chat: Chat, db_path: Path) -> None:
+    first = await chat.say("done 15", key="tg:update:7")
+    again = await chat.say("done 15", key="tg:update:7")
+    assert "Logged 15" in first.text
+    assert again.replies == []
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(15,)]
+
+
+async def test_a_double_tapped_done_button_logs_once(chat: Chat, db_path: Path) -> None:
+    await chat.say("/workout")
+    button = chat.button("I did it ✅")
+    first = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
+    second = await chat.send(Incoming(chat.ref, "tap-2", choice=button))
+    assert "Logged 20 glute bridges and 5 lunges" in first.text
+    assert "Already logged" in second.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(25,)]
+
+
+async def test_workout_shows_this_weeks_session(chat: Chat) -> None:
+    said = await chat.say("/workout")
+    assert "week 1 of 4" in said.text
+    assert "Glute bridge: 2 sets of 10" in said.text
+    assert "Lunge: 5 on each side" in said.text
+    assert "push through your heels" in said.text
+
+
+async def test_bridge_target_rises_after_two_full_sessions_in_a_row(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("done")
+    clock.advance(days=2)
+    said = await chat.say("done")
+    assert "bridge target goes up to 24" in said.text
+    assert "lunge target goes up to 6 per side" in said.text
+    said = await chat.say("/workout")
+    assert "2 sets of 12" in said.text
+    assert "6 on each side" in said.text
+
+
+async def test_a_short_session_resets_the_run(chat: Chat, clock: FakeClock) -> None:
+    await chat.say("done")
+    clock.advance(days=1)
+    await chat.say("done 10")
+    clock.advance(days=1)
+    said = await chat.say("done")
+    assert "goes up" not in said.text.replace("lunge target goes up", "")
+
+
+async def test_stats_shows_totals_week_streak_and_targets(chat: Chat, clock: FakeClock) -> None:
+    said = await chat.say("/stats")
+    assert "No reps logged yet" in said.text
+    for _ in range(2):  # two sessions in the week of 2 March
+        await chat.say("done")
+        clock.advance(days=1)
+    clock.advance(days=5)  # the next week
+    await chat.say("done 30")
+    said = await chat.say("/stats")
+    assert "Glute bridges: 70 in total" in said.text
+    assert "Lunges: 10 per side in total" in said.text
+    assert "This week: 1 of 2 sessions" in said.text
+    assert "Streak: 1 week with two or more sessions" in said.text
+    assert "Programme: week 2 of 4" in said.text
+    assert "Targets now: 24 bridges, 6 lunges per side" in said.text
+    assert said.replies[0].private
+
+
+async def test_programme_completes_after_four_weeks_and_suggests_a_recheck(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("/check")
+    for answer in ["No", "No", "Yes", "No", "No", "No", "Under 4 hours", "I don't run", "No"]:
+        await chat.tap(answer)
+    await chat.say("done")
+    clock.advance(days=29)
+    said = await chat.say("/stats")
+    assert "Programme: complete!" in said.text
+    assert "Time for a re-check" in said.text
+
+
+def rows(db_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db_path) as conn:
+        return list(conn.execute(sql))

@@ -1,0 +1,85 @@
+"""A fake front end that drives the engine like a person, for transcript tests."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.app import Core
+from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.render import Rendered
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+_keys = itertools.count(1)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class Said:
+    replies: list[Reply]
+    rendered: list[Rendered]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(r.text for r in self.rendered)
+
+    @property
+    def labels(self) -> list[str]:
+        return [b.label for r in self.rendered for b in r.buttons]
+
+    @property
+    def templates(self) -> list[str]:
+        return [r.template for r in self.replies]
+
+
+class Chat:
+    def __init__(
+        self,
+        core: Core,
+        user: str = "alice",
+        platform: Platform = Platform.CONSOLE,
+        community: str | None = None,
+        name: str = "Alice",
+    ) -> None:
+        self.core = core
+        self.ref = ChatRef(platform, user_id=user, chat_id=f"chat-{user}", community=community)
+        self.name = name
+        self.last: Said | None = None
+
+    async def say(self, text: str, *, key: str | None = None) -> Said:
+        return await self.send(Incoming(self.ref, key or self._key(), text=text,
+                                        display_name=self.name))  # fmt: skip
+
+    async def tap(self, label: str, *, key: str | None = None) -> Said:
+        assert self.last is not None, "nothing to tap yet"
+        value = self.button(label)
+        return await self.send(Incoming(self.ref, key or self._key(), choice=value,
+                                        display_name=self.name))  # fmt: skip
+
+    def button(self, label: str) -> str:
+        assert self.last is not None
+        for rendered in self.last.rendered:
+            for button in rendered.buttons:
+                if button.label == label:
+                    return button.value
+        raise AssertionError(f"no button {label!r} in {self.last.labels}")
+
+    async def send(self, incoming: Incoming) -> Said:
+        replies = await self.core.engine.handle(incoming)
+        rendered = [self.core.renderer.render(r, self.ref.platform) for r in replies]
+        self.last = Said(replies, rendered)
+        return self.last
+
+    def _key(self) -> str:
+        return f"test:{next(_keys)}"
