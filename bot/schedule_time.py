@@ -1,0 +1,209 @@
+"""Local times, weekdays and timezones as people type them, and the next time a schedule runs.
+
+Pure functions. Errors carry the bad value and no wording: templates say it to the user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, available_timezones
+
+Days = tuple[int, ...]
+"""Weekdays as `date.weekday()` numbers (Monday 0), sorted, no repeats, never empty."""
+
+EVERY_DAY: Days = (0, 1, 2, 3, 4, 5, 6)
+WEEKDAYS: Days = (0, 1, 2, 3, 4)
+WEEKENDS: Days = (5, 6)
+
+
+class ScheduleInputError(ValueError):
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class InvalidTime(ScheduleInputError):
+    pass
+
+
+class InvalidDays(ScheduleInputError):
+    pass
+
+
+class UnknownTimezone(ScheduleInputError):
+    pass
+
+
+class Run(NamedTuple):
+    due_utc: datetime
+    local_day: date
+
+
+_TIME = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(?:([ap])\.?\s*m\.?)?")
+
+
+def parse_local_time(text: str) -> time:
+    match = _TIME.fullmatch(text.strip().lower())
+    if not match:
+        raise InvalidTime(text)
+    hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
+    if half is None and match[2] is None:
+        raise InvalidTime(text)  # a bare "7" could mean 07:00 or 19:00
+    if half is not None:
+        if not 1 <= hour <= 12:
+            raise InvalidTime(text)
+        hour = hour % 12 + (12 if half == "p" else 0)
+    if hour > 23 or minute > 59:
+        raise InvalidTime(text)
+    return time(hour, minute)
+
+
+_DAY_WORDS = {
+    **dict.fromkeys(("mon", "monday"), 0),
+    **dict.fromkeys(("tue", "tues", "tuesday"), 1),
+    **dict.fromkeys(("wed", "weds", "wednesday"), 2),
+    **dict.fromkeys(("thu", "thur", "thurs", "thursday"), 3),
+    **dict.fromkeys(("fri", "friday"), 4),
+    **dict.fromkeys(("sat", "saturday"), 5),
+    **dict.fromkeys(("sun", "sunday"), 6),
+}
+_GROUP_WORDS = {
+    **dict.fromkeys(("daily", "everyday", "all"), EVERY_DAY),
+    **dict.fromkeys(("weekdays", "weekday"), WEEKDAYS),
+    **dict.fromkeys(("weekends", "weekend"), WEEKENDS),
+}
+_FILLER = {"and", "every", "on"}
+_SHORT_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_days(text: str) -> Days:
+    normalized = re.sub(r"\s*[-\u2013]\s*", "-", text.strip().lower())
+    normalized = re.sub(r"\bevery\s+day\b", "daily", normalized)
+    days: set[int] = set()
+    for token in re.split(r"[\s,;&+/]+", normalized):
+        if token and token not in _FILLER:
+            days.update(_token_days(token, text))
+    if not days:
+        raise InvalidDays(text)
+    return tuple(sorted(days))
+
+
+def _token_days(token: str, text: str) -> Iterable[int]:
+    if token in _GROUP_WORDS:
+        return _GROUP_WORDS[token]
+    first, dash, last = token.partition("-")
+    if dash:
+        start, end = _day_word(first, text), _day_word(last, text)
+        return [(start + step) % 7 for step in range((end - start) % 7 + 1)]
+    return [_day_word(token, text)]
+
+
+def _day_word(word: str, text: str) -> int:
+    if word in _DAY_WORDS:
+        return _DAY_WORDS[word]
+    if word.endswith("s") and word[:-1] in _DAY_WORDS:  # "mondays"
+        return _DAY_WORDS[word[:-1]]
+    raise InvalidDays(text)
+
+
+def format_days(days: Iterable[int]) -> str:
+    """The canonical spelling, which `parse_days` reads back: "daily", "mon,wed,fri"..."""
+    ordered = tuple(sorted(set(days)))
+    for word in ("daily", "weekdays", "weekends"):
+        if ordered == _GROUP_WORDS[word]:
+            return word
+    return ",".join(_SHORT_NAMES[day] for day in ordered)
+
+
+# Names zoneinfo lists that are not places a person lives in.
+_NOT_PLACES = {"localtime", "Factory", "posixrules"}
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    names = {name.lower(): name for name in available_timezones() - _NOT_PLACES}
+    names["utc"] = "UTC"
+    return names
+
+
+def _zone_key(text: str) -> str:
+    return text.strip().replace(" ", "_").lower()
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    canonical = _zone_names().get(_zone_key(name))
+    if canonical is None:
+        raise UnknownTimezone(name)
+    return ZoneInfo(canonical)
+
+
+def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
+    """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York."""
+    key = _zone_key(prefix)
+
+    def rank(name: str) -> tuple[bool, bool, str]:
+        return (not name.lower().startswith(key), "/" not in name, name)
+
+    matches = [
+        name
+        for name in _zone_names().values()
+        if any(part.lower().startswith(key) for part in (name, *name.split("/")[1:]))
+    ]
+    return sorted(matches, key=rank)[:limit]
+
+
+def instant_on(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """When `at` happens on `day` in `tz`, in UTC.
+
+    A wall time that occurs twice (clocks going back) means its first occurrence; one that
+    does not occur (clocks going forward) means the first instant after the gap.
+    """
+    wall = datetime.combine(day, at, tzinfo=tz)  # fold=0: the first occurrence
+    utc = wall.astimezone(UTC)
+    if _same_wall(utc.astimezone(tz), wall):
+        return utc
+    return _gap_end(wall)
+
+
+def _same_wall(a: datetime, b: datetime) -> bool:
+    return (a.date(), a.time()) == (b.date(), b.time())
+
+
+def _gap_end(wall: datetime) -> datetime:
+    # In a gap, fold=0 reads the wall time with the offset from before the transition and
+    # fold=1 with the offset from after it; the transition lies between the two readings.
+    # Transitions fall on whole seconds, so a binary search over seconds finds it exactly.
+    before = wall.utcoffset()
+    early = wall.replace(fold=1).astimezone(UTC)
+    late = wall.astimezone(UTC)
+    low, high = 0, int((late - early).total_seconds())
+    while low < high:
+        middle = (low + high) // 2
+        if (early + timedelta(seconds=middle)).astimezone(wall.tzinfo).utcoffset() == before:
+            low = middle + 1
+        else:
+            high = middle
+    return early + timedelta(seconds=low)
+
+
+def next_run(at: time, tz: ZoneInfo, days: Iterable[int], after: datetime) -> Run:
+    """The first scheduled local day whose time comes strictly after `after`."""
+    if after.tzinfo is None:
+        raise ValueError("after must be timezone-aware")
+    allowed = frozenset(days)
+    if not allowed or not allowed <= set(EVERY_DAY):
+        raise InvalidDays(str(sorted(allowed)))
+    # Start a day early: around a transition at midnight the previous local day's time can
+    # still lie ahead of `after`.
+    first = after.astimezone(tz).date() - timedelta(days=1)
+    for offset in range(9):
+        day = first + timedelta(days=offset)
+        if day.weekday() in allowed:
+            due = instant_on(day, at, tz)
+            if due > after:
+                return Run(due, day)
+    raise AssertionError("an allowed weekday always comes within nine days")

@@ -1,0 +1,246 @@
+"""One loop that sends each schedule's daily prompt when it falls due, at most once a day.
+
+The loop sleeps until the earliest due time (or until `wake()`), handles every due row,
+and plans again. Sending itself is injected (`deliver`): the wiring renders the day's
+prompt through the engine and sends it through the platform's adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from bot.model import Platform
+from bot.pacing import Pacer, Sleep
+from bot.schedule_time import Run, instant_on, next_run
+from bot.store.schedules import DisabledReason, Schedule, ScheduleKind, ScheduleStore
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryOutcome(StrEnum):
+    SENT = "sent"
+    GONE = "gone"  # blocked by the user, or the channel can't be reached: disable it
+    RETRY = "retry"  # nothing was sent and trying again later may work
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt to send: the schedule as it was due, the local day it is for, and whether
+    it is the one question, after too many ignored reminders, whether to keep going."""
+
+    schedule: Schedule
+    local_day: date
+    asks_to_continue: bool = False
+
+
+Deliver = Callable[[Prompt], Awaitable[DeliveryOutcome]]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Limits:
+    rate: float  # messages per second, all chats together
+    per_chat: float  # seconds between two messages to one chat
+
+
+# Below the platforms' published limits (Telegram: 30/s overall, about 1/s per chat;
+# Discord: 50/s global, 5 per 5 s per channel) so normal operation never meets a 429.
+DEFAULT_LIMITS: Mapping[Platform, Limits] = {
+    Platform.TELEGRAM: Limits(rate=25.0, per_chat=1.0),
+    Platform.DISCORD: Limits(rate=40.0, per_chat=1.0),
+}
+
+
+def pacers_for(
+    limits: Mapping[Platform, Limits],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> dict[Platform, Pacer]:
+    return {
+        platform: Pacer(limit.rate, limit.per_chat, clock=clock, sleep=sleep)
+        for platform, limit in limits.items()
+    }
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: ScheduleStore,
+        deliver: Deliver,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        grace: timedelta = timedelta(hours=2),
+        pacers: Mapping[Platform, Pacer] | None = None,
+        *,
+        pause_after: int = 5,
+        concurrency: int = 16,
+        batch: int = 500,
+        max_nap: timedelta = timedelta(hours=1),
+        retry_after: timedelta = timedelta(minutes=1),
+    ) -> None:
+        self._store = store
+        self._deliver = deliver
+        self._clock = clock
+        self._sleep = sleep
+        self._grace = grace
+        self._pacers = pacers_for(DEFAULT_LIMITS, sleep=sleep) if pacers is None else pacers
+        self._pause_after = pause_after
+        self._slots = asyncio.Semaphore(concurrency)
+        self._batch = batch
+        self._max_nap = max_nap.total_seconds()
+        self._retry_after = retry_after
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._stopped.set()
+
+    def wake(self) -> None:
+        """Plan again now: call after creating, changing, enabling or deleting a schedule."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._stopping = False
+        self._stopped.clear()
+        try:
+            while not self._stopping:
+                # Cleared before reading the store, so a change made while a pass runs
+                # still cuts the following nap short.
+                self._wake.clear()
+                delay = await self._pass()
+                if not self._stopping:
+                    await self._nap(delay)
+        finally:
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Send nothing new, let prompts already claimed go out, and return when `run` has."""
+        self._stopping = True
+        self._wake.set()
+        await self._stopped.wait()
+
+    async def run_once(self) -> bool:
+        """Handle the prompts due now; True if a full batch was handled and more may be due."""
+        schedules = await self._store.due(self._clock(), self._batch)
+        await asyncio.gather(*(self._handle(schedule) for schedule in schedules))
+        return len(schedules) == self._batch
+
+    async def _pass(self) -> float:
+        try:
+            if await self.run_once():
+                return 0.0
+            due = await self._store.next_due()
+        except Exception:
+            log.exception("scheduler pass failed; trying again in a minute")
+            return 60.0
+        if due is None:
+            return self._max_nap
+        # Still due right after a pass means it fell due during the pass or lost a race;
+        # a second's pause keeps a row that can't move on from spinning the loop.
+        return min(max((due - self._clock()).total_seconds(), 1.0), self._max_nap)
+
+    async def _nap(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)  # let other tasks run between full batches
+            return
+        tasks = [
+            asyncio.ensure_future(self._sleep(seconds)),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _handle(self, schedule: Schedule) -> None:
+        async with self._slots:
+            if self._stopping:
+                return
+            try:
+                await self._send_or_skip(schedule)
+            except Exception:
+                log.exception("schedule %s (%s) failed", schedule.id, schedule.owner)
+
+    async def _send_or_skip(self, schedule: Schedule) -> None:
+        assert schedule.next_day is not None
+        now = self._clock()
+        day = schedule.next_day
+        scheduled = instant_on(day, schedule.local_time, schedule.tz)
+        late = now - scheduled
+        already_sent = schedule.last_sent_day is not None and day <= schedule.last_sent_day
+        if already_sent or late >= self._grace:
+            # The next run that is still within the grace window, if any, goes out late.
+            after = max(now - self._grace, scheduled)
+            log.info(
+                "schedule %s (%s): skipping %s, %s late", schedule.id, schedule.owner, day, late
+            )
+            await self._store.skip(schedule, self._run_after(schedule, after), now)
+            return
+        await self._claim_and_send(schedule, day, now)
+
+    async def _claim_and_send(self, schedule: Schedule, day: date, now: datetime) -> None:
+        # Claim first, then send. The claim commits the day's "sent" mark together with the
+        # next due time, so a restart (or a second process) never sends that day again.
+        # The price: a crash between the claim and the send loses that prompt, and with it
+        # any other claimed prompts still waiting for their pacing slot (at most
+        # `concurrency`, about a second's worth). Pacing after the claim keeps the slot right
+        # before the send. Sending first would repeat prompts instead, and at most once per
+        # day is the promise.
+        asks = schedule.kind is ScheduleKind.REMINDER and schedule.ignored >= self._pause_after
+        following = None if asks else self._run_after(schedule, now)
+        if following is None:
+            claimed = await self._store.claim_pause(schedule, now)
+        else:
+            claimed = await self._store.claim_send(schedule, following, now)
+        if not claimed:
+            return  # changed or claimed elsewhere since it was read; the next pass sees it
+        pacer = self._pacers.get(schedule.platform)
+        if pacer is not None:
+            await pacer.wait(schedule.target)
+        outcome = await self._deliver_once(Prompt(schedule, day, asks))
+        await self._settle(schedule, following, outcome)
+
+    async def _deliver_once(self, prompt: Prompt) -> DeliveryOutcome:
+        try:
+            return await self._deliver(prompt)
+        except Exception:
+            # It may have gone out before failing: never retried, as at most once requires.
+            log.exception("schedule %s: delivery failed", prompt.schedule.id)
+            return DeliveryOutcome.SENT
+
+    async def _settle(
+        self, schedule: Schedule, following: Run | None, outcome: DeliveryOutcome
+    ) -> None:
+        now = self._clock()
+        if outcome is DeliveryOutcome.GONE:
+            log.warning(
+                "schedule %s (%s) disabled: %s chat %s is gone (blocked or no access)",
+                schedule.id,
+                schedule.owner,
+                schedule.platform,
+                schedule.target,
+            )
+            await self._store.disable(schedule.id, DisabledReason.GONE, now)
+        elif outcome is DeliveryOutcome.RETRY:
+            retry_at = self._retry_at(schedule, now)
+            if retry_at is None:
+                log.warning("schedule %s: giving up on %s", schedule.id, schedule.next_day)
+            else:
+                await self._store.release(schedule, following, retry_at, now)
+
+    def _retry_at(self, schedule: Schedule, now: datetime) -> datetime | None:
+        """Later each time (1, 2, 4... minutes), and never past the grace window."""
+        assert schedule.next_day is not None
+        retry_at = now + self._retry_after * 2 ** min(schedule.attempts, 16)
+        due = instant_on(schedule.next_day, schedule.local_time, schedule.tz)
+        return retry_at if retry_at - due < self._grace else None
+
+    def _run_after(self, schedule: Schedule, moment: datetime) -> Run:
+        return next_run(schedule.local_time, schedule.tz, schedule.days, moment)
