@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -23,12 +23,22 @@ class Core:
 
 @asynccontextmanager
 async def open_core(
-    db_path: Path, *, default_tz: tzinfo = UTC, clock: Clock = utc_now
+    db_path: Path,
+    *,
+    default_tz: tzinfo = UTC,
+    clock: Clock = utc_now,
+    on_schedule_change: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[Core]:
     renderer = Renderer()
     store = await Store.open(db_path)
     try:
-        engine = Engine(store, renderer.labels, clock=clock, default_tz=default_tz)
+        engine = Engine(
+            store,
+            renderer.labels,
+            clock=clock,
+            default_tz=default_tz,
+            on_schedule_change=on_schedule_change,
+        )
         yield Core(store, renderer, engine)
     finally:
         await store.close()

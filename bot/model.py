@@ -14,6 +14,16 @@ class Platform(StrEnum):
     DISCORD = "discord"
 
 
+class Delivery(StrEnum):
+    """How sending something nobody asked for just now (a scheduled prompt) went."""
+
+    SENT = "sent"
+    # The person blocked the bot, or the bot lost access to the channel: don't retry.
+    GONE = "gone"
+    # Nothing was sent, and trying again later may work (network, rate limit, 5xx).
+    RETRY = "retry"
+
+
 @dataclass(frozen=True)
 class ChatRef:
     """Who is talking, and where replies go.
@@ -61,7 +71,8 @@ class Reply:
     `private` replies hold personal data: adapters show them only to the person who asked
     (Telegram private chat, Discord ephemeral or DM). `logged` marks the acknowledgement of
     a rep log, which some platforms show as a reaction as well; `quiet` says that reaction
-    alone is enough in a group chat (nothing new to tell).
+    alone is enough in a group chat (nothing new to tell). `to` sends the reply to another
+    chat than the one the message came from (an admin's /prompt posts in the workout channel).
     """
 
     template: str
@@ -70,3 +81,4 @@ class Reply:
     private: bool = False
     logged: bool = False
     quiet: bool = False
+    to: ChatRef | None = None

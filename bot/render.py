@@ -105,20 +105,23 @@ class _Converter(HTMLParser):
         self._out.append(_MARKS[self._platform].get(tag, ("", ""))[1])
 
     def handle_data(self, data: str) -> None:
-        self._out.append(escape(data, self._platform))
+        at_line_start = not "".join(self._out).strip()
+        self._out.append(escape(data, self._platform, at_line_start=at_line_start))
 
 
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[\]()])")
-_DISCORD_LINE_START = re.compile(r"^(\s*)([>#\-+]|\d+\.)", re.MULTILINE)
+# Discord markdown: characters that format anywhere, and what formats only at a line's
+# start (headings, quotes, subtext). Masked links need "[", so escaping it is enough.
+_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[])")
+_DISCORD_LINE_START = re.compile(r"^(\s*)(#|>|-#)")
 
 
-def escape(text: str, platform: Platform) -> str:
+def escape(text: str, platform: Platform, *, at_line_start: bool = True) -> str:
     """Make literal text safe for the platform's markup."""
     if platform is Platform.TELEGRAM:
         return html.escape(text, quote=False)
     if platform is Platform.DISCORD:
         text = _DISCORD_SPECIAL.sub(r"\\\1", text)
-        return _DISCORD_LINE_START.sub(r"\1\\\2", text)
+        return _DISCORD_LINE_START.sub(r"\1\\\2", text) if at_line_start else text
     return text
 
 

@@ -13,20 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
-from bot.model import Platform
+from bot.model import Delivery, Platform
 from bot.pacing import Pacer, Sleep
 from bot.schedule_time import Run, instant_on, next_run
 from bot.store.schedules import DisabledReason, Schedule, ScheduleKind, ScheduleStore
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryOutcome(StrEnum):
-    SENT = "sent"
-    GONE = "gone"  # blocked by the user, or the channel can't be reached: disable it
-    RETRY = "retry"  # nothing was sent and trying again later may work
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,7 @@ class Prompt:
     asks_to_continue: bool = False
 
 
-Deliver = Callable[[Prompt], Awaitable[DeliveryOutcome]]
+Deliver = Callable[[Prompt], Awaitable[Delivery]]
 Clock = Callable[[], datetime]
 
 
@@ -207,19 +200,19 @@ class Scheduler:
         outcome = await self._deliver_once(Prompt(schedule, day, asks))
         await self._settle(schedule, following, outcome)
 
-    async def _deliver_once(self, prompt: Prompt) -> DeliveryOutcome:
+    async def _deliver_once(self, prompt: Prompt) -> Delivery:
         try:
             return await self._deliver(prompt)
         except Exception:
             # It may have gone out before failing: never retried, as at most once requires.
             log.exception("schedule %s: delivery failed", prompt.schedule.id)
-            return DeliveryOutcome.SENT
+            return Delivery.SENT
 
     async def _settle(
-        self, schedule: Schedule, following: Run | None, outcome: DeliveryOutcome
+        self, schedule: Schedule, following: Run | None, outcome: Delivery
     ) -> None:
         now = self._clock()
-        if outcome is DeliveryOutcome.GONE:
+        if outcome is Delivery.GONE:
             log.warning(
                 "schedule %s (%s) disabled: %s chat %s is gone (blocked or no access)",
                 schedule.id,
@@ -228,7 +221,7 @@ class Scheduler:
                 schedule.target,
             )
             await self._store.disable(schedule.id, DisabledReason.GONE, now)
-        elif outcome is DeliveryOutcome.RETRY:
+        elif outcome is Delivery.RETRY:
             retry_at = self._retry_at(schedule, now)
             if retry_at is None:
                 log.warning("schedule %s: giving up on %s", schedule.id, schedule.next_day)

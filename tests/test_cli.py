@@ -78,3 +78,11 @@ def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "GLUTEBOT_LOG_LEVEL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_without_any_token_says_so_and_exits_2(tmp_path: Path) -> None:
+    result = glutebot(tmp_path, "", "run")
+    assert result.returncode == 2
+    assert "no platform token is set" in result.stderr
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from bot.model import Choice, Platform, Reply
 from bot.render import LIMITS, Renderer, split_message, to_platform
 from bot.store.checks import CheckRecord
+from bot.store.reps import Standing
 
 PROGRESS = {
     "totals": {"bridge": 40, "lunge": 10},
@@ -65,6 +66,45 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "first_date": date(2026, 2, 1),
     },
     "exercise/finish": {"exercise": "lunge", "target": 6, "per_side": True},
+    "remind/console": {},
+    "remind/none": {},
+    "remind/off": {},
+    "remind/kept": {},
+    "remind/current": {"time": time(7, 30), "tz": "Europe/London", "days": "mon,wed,fri"},
+    "remind/ask_time": {"default_days": "mon,wed,fri"},
+    "remind/ask_zone": {"default_days": "mon,wed,fri"},
+    "remind/ask_days": {"default_days": "mon,wed,fri"},
+    "remind/invalid": {"field": "UnknownTimezone", "value": "Mars/Olympus"},
+    "remind/set": {
+        "time": time(7, 30),
+        "tz": "Europe/London",
+        "days": "weekdays",
+        "next": datetime(2026, 3, 3, 7, 30, tzinfo=UTC),
+    },
+    "remind/pause": {},
+    "remind/workout": {"progress": PROGRESS},
+    "daily_post": {"plan": PROGRESS["plan"], "day": date(2026, 3, 2)},
+    "community/server_only": {},
+    "community/admin_only": {},
+    "community/setup_usage": {},
+    "community/setup_invalid": {"field": "InvalidTime", "value": "25:00"},
+    "community/setup_no_access": {},
+    "community/setup_done": {
+        "channel": "123",
+        "time": time(7, 30),
+        "tz": "Europe/Berlin",
+        "days": "mon,wed,fri",
+        "next": datetime(2026, 3, 4, 7, 30, tzinfo=UTC),
+    },
+    "community/prompt_posted": {"channel": "123"},
+    "community/leaderboard_visibility": {"hidden": True},
+    "community/leaderboard": {
+        "week": [Standing("Ann <3", 40, 2)],
+        "all_time": [],
+        "week_start": date(2026, 3, 2),
+        "week_end": date(2026, 3, 8),
+        "hidden": False,
+    },
 }
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Platform
+from bot.model import Delivery, Platform
 from bot.pacing import Pacer
 from bot.schedule_time import Run, parse_days, parse_local_time, parse_timezone
-from bot.scheduler import Deliver, DeliveryOutcome, Prompt, Scheduler
+from bot.scheduler import Deliver, Prompt, Scheduler
 from bot.store.db import Database
 from bot.store.schedules import (
     DisabledReason,
@@ -26,7 +26,7 @@ from bot.store.schedules import (
 from tests.test_pacing import SLACK
 from tests.test_pacing import VirtualClock as PacingClock
 
-SENT, GONE, RETRY = DeliveryOutcome.SENT, DeliveryOutcome.GONE, DeliveryOutcome.RETRY
+SENT, GONE, RETRY = Delivery.SENT, Delivery.GONE, Delivery.RETRY
 
 
 class VirtualClock(PacingClock):
@@ -49,13 +49,13 @@ class Recorder:
     """The injected `deliver`: records what went out and when, answers with `outcomes`."""
 
     def __init__(
-        self, clock: VirtualClock, outcomes: Callable[[Prompt], DeliveryOutcome] | None = None
+        self, clock: VirtualClock, outcomes: Callable[[Prompt], Delivery] | None = None
     ) -> None:
         self.clock = clock
         self.sent: list[tuple[float, Prompt]] = []
         self._outcomes = outcomes or (lambda prompt: SENT)
 
-    async def __call__(self, prompt: Prompt) -> DeliveryOutcome:
+    async def __call__(self, prompt: Prompt) -> Delivery:
         self.sent.append((self.clock.monotonic(), prompt))
         return self._outcomes(prompt)
 
@@ -349,7 +349,7 @@ async def test_a_crash_between_claim_and_send_loses_that_prompt_only(
     clock.set(utc(2026, 6, 1, 6, 0))
     sending = asyncio.Event()
 
-    async def hang(prompt: Prompt) -> DeliveryOutcome:
+    async def hang(prompt: Prompt) -> Delivery:
         sending.set()
         await asyncio.Event().wait()  # the process dies here, mid-send
         return SENT
@@ -510,7 +510,7 @@ async def test_a_failing_delivery_is_logged_and_not_retried(
 ) -> None:
     await store.upsert(channel("g1"), clock.utc())
 
-    def explode(prompt: Prompt) -> DeliveryOutcome:
+    def explode(prompt: Prompt) -> Delivery:
         raise RuntimeError("boom")
 
     deliver = Recorder(clock, explode)

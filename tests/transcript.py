@@ -29,10 +29,12 @@ class FakeClock:
 class Said:
     replies: list[Reply]
     rendered: list[Rendered]
+    plain: list[str]
 
     @property
     def text(self) -> str:
-        return "\n\n".join(r.text for r in self.rendered)
+        """What was said, as plain text whatever the platform, for assertions on wording."""
+        return "\n\n".join(self.plain)
 
     @property
     def labels(self) -> list[str]:
@@ -76,9 +78,13 @@ class Chat:
         raise AssertionError(f"no button {label!r} in {self.last.labels}")
 
     async def send(self, incoming: Incoming) -> Said:
-        replies = await self.core.engine.handle(incoming)
-        rendered = [self.core.renderer.render(r, self.ref.platform) for r in replies]
-        self.last = Said(replies, rendered)
+        return await self.send_replies(await self.core.engine.handle(incoming))
+
+    async def send_replies(self, replies: list[Reply]) -> Said:
+        """Show replies as if the bot had sent them to this chat."""
+        render = self.core.renderer.render
+        rendered = [render(r, self.ref.platform) for r in replies]
+        self.last = Said(replies, rendered, [render(r, Platform.CONSOLE).text for r in replies])
         return self.last
 
     def _key(self) -> str:

@@ -7,18 +7,15 @@ platform calls out. They hold no conversation logic, no SQL and no wording.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Protocol
 
-from bot.model import ChatRef, Platform, Reply
+from bot.model import ChatRef, Delivery, Platform, Reply
+
+__all__ = ["Adapter", "Delivery", "StartError"]
 
 
-class Delivery(StrEnum):
-    SENT = "sent"
-    # The person blocked the bot, or the bot lost access to the channel: don't retry.
-    GONE = "gone"
-    # A passing failure (network, rate limit, server error): worth trying again later.
-    RETRY = "retry"
+class StartError(Exception):
+    """A platform refused to start (bad token, unreachable): one clear, token-free line."""
 
 
 class Adapter(Protocol):

@@ -10,15 +10,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.engine import training
+from bot.engine import community, training
 from bot.engine.checkup import CheckFlow
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
-from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, echo
+from bot.engine.progress import progress
+from bot.engine.reminders import RemindFlow
+from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import WalkFlow
 from bot.flows.exercises import EXERCISES
-from bot.model import Choice, Incoming, Reply
+from bot.model import ChatRef, Choice, Incoming, Reply
 from bot.parse import Command, Done, Said, Word, normalise, parse, parse_done
+from bot.scheduler import Prompt
 from bot.store import Store
+from bot.store.schedules import ScheduleKind, reminder_owner
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,10 @@ class Engine:
         labels: Mapping[str, str],
         clock: Clock = utc_now,
         default_tz: tzinfo = UTC,
+        on_schedule_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._on_schedule_change = on_schedule_change
         self._labels = {key: normalise(text) for key, text in labels.items()}
         self._clock = clock
         self._default_tz = default_tz
@@ -48,6 +54,7 @@ class Engine:
             weakref.WeakValueDictionary()
         )
         self._check = CheckFlow()
+        self._remind = RemindFlow()
         self._walks = {ex_id: WalkFlow(ex) for ex_id, ex in EXERCISES.items()}
         self._flows: dict[str, Flow] = {}
         self._resume = ResumeFlow(self._flows)
@@ -57,6 +64,7 @@ class Engine:
             self._check,
             *self._walks.values(),
             ForgetFlow(),
+            self._remind,
             self._resume,
         ]
         self._flows.update({flow.name: flow for flow in flows})
@@ -72,7 +80,18 @@ class Engine:
             "cancel": self._cancel,
             "forget": self._forget,
             "done": self._done,
+            "stop": self._remind.off,
+            "remind_off": self._remind.off,
+            "remind_keep": self._remind.keep,
+            "remind_change": self._remind_change,
+            "prompt": community.prompt_now,
             **{ex_id: self._walk(ex_id) for ex_id in EXERCISES},
+        }
+        # Commands whose words after the name matter ("/remind 07:30 Europe/Berlin").
+        self._commands_with_args: dict[str, Callable[[Turn, str], Awaitable[list[Reply]]]] = {
+            "remind": self._remind.start,
+            "setup": community.setup,
+            "leaderboard": community.leaderboard,
         }
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -90,7 +109,9 @@ class Engine:
                 log.exception("failed to handle %s", incoming.event_key)
                 return [Reply("error")]
             await self._commit(turn, replies)
-            return replies
+        if turn.schedules_changed:
+            self._on_schedule_change()
+        return replies
 
     async def _begin(self, incoming: Incoming) -> Turn:
         now = self._clock()
@@ -103,6 +124,8 @@ class Engine:
         writes = list(turn.writes)
         user_id = None if turn.forgotten else turn.user.id
         if user_id is not None:
+            # Any message from someone counts as an answer to their reminders.
+            writes.append(self._store.schedules.reset_ignored_write(reminder_owner(user_id)))
             shown = self._shown(replies)
             conversation = (
                 replace(turn.conversation, offered=shown) if shown else turn.conversation
@@ -128,6 +151,8 @@ class Engine:
             payload = normalise(command.arg)
             if payload in self._actions and payload != "start":
                 return await self._actions[payload](turn)
+        if command.name in self._commands_with_args:
+            return await self._commands_with_args[command.name](turn, command.arg)
         handler = self._actions.get(command.name)
         if handler is None:
             unknown = Reply("unknown_command", {"command": echo(command.name)})
@@ -265,3 +290,30 @@ class Engine:
 
     async def _done(self, turn: Turn) -> list[Reply]:
         return await training.log(turn, Done())
+
+    async def _remind_change(self, turn: Turn) -> list[Reply]:
+        return self._remind.ask(turn)
+
+    async def scheduled(self, prompt: Prompt) -> list[Reply]:
+        """What a schedule sends when it falls due: a channel's workout post, a person's
+        reminder, or the one question whether to keep unanswered reminders."""
+        schedule = prompt.schedule
+        chat = ChatRef(schedule.platform, "", schedule.target, schedule.community)
+        nonce = f"s{schedule.id}d{prompt.local_day.toordinal()}"
+        if schedule.kind is ScheduleKind.CHANNEL:
+            return [community.daily_post(chat, prompt.local_day, nonce)]
+        if prompt.asks_to_continue:
+            keep_or_stop = (
+                action("remind_keep", "remind_keep"),
+                action("remind_off", "remind_off"),
+            )
+            return [Reply("remind/pause", choices=keep_or_stop)]
+        assert schedule.user_id is not None
+        totals = await self._store.reps.day_totals(schedule.user_id)
+        mine = progress(totals, prompt.local_day)
+        choices = (
+            action("done", "done_workout", nonce),
+            action("bridge", "how_bridge"),
+            action("lunge", "how_lunge"),
+        )
+        return [Reply("remind/workout", {"progress": mine.context()}, choices=choices)]

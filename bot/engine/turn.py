@@ -42,6 +42,7 @@ class Turn:
     store: Store
     writes: list[Write] = field(default_factory=list)
     forgotten: bool = False
+    schedules_changed: bool = False
 
     @property
     def today(self) -> date:

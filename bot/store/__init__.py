@@ -9,6 +9,7 @@ from bot.store.conversations import ConversationStore
 from bot.store.db import Database, StoreError, Write
 from bot.store.events import EventStore
 from bot.store.reps import RepStore
+from bot.store.schedules import ScheduleStore
 from bot.store.users import UserStore
 
 __all__ = ["Store", "StoreError", "Write"]
@@ -22,6 +23,7 @@ class Store:
         self.events = EventStore(db)
         self.reps = RepStore(db)
         self.checks = CheckStore(db)
+        self.schedules = ScheduleStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

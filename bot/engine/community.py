@@ -1,0 +1,107 @@
+"""A server's shared side: the daily workout post, its set-up, and the leaderboard."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from bot.engine.turn import Turn, action, echo
+from bot.flows import programme
+from bot.flows.exercises import EXERCISES
+from bot.model import ChatRef, Reply
+from bot.schedule_time import (
+    ScheduleInputError,
+    format_days,
+    next_run,
+    parse_days,
+    parse_local_time,
+    parse_timezone,
+)
+from bot.store.schedules import ScheduleKind, ScheduleSpec, channel_owner
+
+LEADERBOARD_SIZE = 10
+_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
+
+
+def daily_post(chat: ChatRef, day: date, nonce: str) -> Reply:
+    """The day's workout for everyone: the programme's starting session, plus a Done
+    button that logs each member's own session once."""
+    starting = {ex_id: ex.start_target for ex_id, ex in EXERCISES.items()}
+    context = {"plan": programme.session_plan(starting), "day": day}
+    done = action("done", "done_post", nonce)
+    return Reply("daily_post", context, choices=(done,), to=chat)
+
+
+async def setup(turn: Turn, arg: str) -> list[Reply]:
+    chat = turn.incoming.chat
+    if chat.community is None:
+        return [Reply("community/server_only", private=True)]
+    if not turn.incoming.is_admin:
+        return [Reply("community/admin_only", private=True)]
+    words = arg.split()
+    channel = _CHANNEL.fullmatch(words[0]) if words else None
+    if channel is None or len(words) < 3:
+        return [Reply("community/setup_usage", private=True)]
+    try:
+        at = parse_local_time(words[1])
+        zone = parse_timezone(words[2])
+        days = parse_days(" ".join(words[3:]) or "mon,wed,fri")
+    except ScheduleInputError as error:
+        problem = {"field": type(error).__name__, "value": echo(error.value)}
+        return [Reply("community/setup_invalid", problem, private=True)]
+    channel_id = channel.group(1) or channel.group(2)
+    spec = ScheduleSpec(
+        kind=ScheduleKind.CHANNEL,
+        owner=channel_owner(chat.platform, chat.community),
+        platform=chat.platform,
+        target=channel_id,
+        local_time=at,
+        tz=zone,
+        days=days,
+        community=chat.community,
+    )
+    turn.writes.append(turn.store.schedules.upsert_write(spec, turn.now))
+    turn.schedules_changed = True
+    context: dict[str, object] = {
+        "channel": channel_id,
+        "time": at,
+        "tz": zone.key,
+        "days": format_days(days),
+        "next": next_run(at, zone, days, turn.now).due_utc.astimezone(zone),
+    }
+    return [Reply("community/setup_done", context, private=True)]
+
+
+async def prompt_now(turn: Turn) -> list[Reply]:
+    chat = turn.incoming.chat
+    if chat.community is None:
+        return [Reply("community/server_only", private=True)]
+    if not turn.incoming.is_admin:
+        return [Reply("community/admin_only", private=True)]
+    schedule = await turn.store.schedules.get(channel_owner(chat.platform, chat.community))
+    channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=chat.community)
+    if schedule is not None:
+        channel = ChatRef(chat.platform, "", schedule.target, chat.community)
+    post = daily_post(channel, turn.today, turn.nonce())
+    return [post, Reply("community/prompt_posted", {"channel": channel.chat_id}, private=True)]
+
+
+async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
+    chat = turn.incoming.chat
+    word = arg.strip().lower()
+    if word in ("hide", "show"):
+        hidden = word == "hide"
+        turn.writes.append(turn.store.users.set_leaderboard_hidden(turn.user.id, hidden))
+        return [Reply("community/leaderboard_visibility", {"hidden": hidden}, private=True)]
+    if chat.community is None:
+        return [Reply("community/server_only", private=True)]
+    week_start = programme.week_start(turn.today)
+    reps = turn.store.reps
+    context = {
+        "week": await reps.leaderboard(chat.community, week_start, LEADERBOARD_SIZE),
+        "all_time": await reps.leaderboard(chat.community, None, LEADERBOARD_SIZE),
+        "week_start": week_start,
+        "week_end": week_start + timedelta(days=6),
+        "hidden": turn.user.leaderboard_hidden,
+    }
+    return [Reply("community/leaderboard", context)]

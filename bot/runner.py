@@ -1,0 +1,110 @@
+"""`glutebot run`: every platform whose token is set, and the scheduler, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.adapters.base import Adapter, StartError
+from bot.app import Core, open_core
+from bot.config import Settings
+from bot.engine import utc_now
+from bot.model import ChatRef, Delivery, Platform
+from bot.scheduler import Deliver, Prompt, Scheduler
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = (
+    "no platform token is set. Set TELEGRAM_BOT_TOKEN and/or DISCORD_BOT_TOKEN "
+    "(see .env.example), or run `glutebot chat` to try glutebot in this terminal."
+)
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    if settings.telegram_token is None and settings.discord_token is None:
+        print(f"glutebot: {NO_TOKEN}", file=sys.stderr)
+        return 2
+    stop = stop or _stop_on_signals()
+    scheduler: Scheduler | None = None
+
+    def wake_scheduler() -> None:
+        if scheduler is not None:
+            scheduler.wake()
+
+    async with open_core(settings.db_path, on_schedule_change=wake_scheduler) as core:
+        adapters = _adapters(core, settings)
+        try:
+            await _start_all(adapters)
+        except StartError as exc:
+            print(f"glutebot: {exc}", file=sys.stderr)
+            return 1
+        scheduler = Scheduler(
+            core.store.schedules,
+            _deliverer(core, {adapter.platform: adapter for adapter in adapters}),
+            clock=utc_now,
+            grace=settings.reminder_grace,
+            pause_after=settings.ignored_reminder_limit,
+        )
+        scheduling = asyncio.create_task(scheduler.run(), name="scheduler")
+        log.info("glutebot is running on %s", ", ".join(a.platform for a in adapters))
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await scheduler.stop()
+            scheduling.cancel()
+            await asyncio.gather(scheduling, return_exceptions=True)
+            for adapter in reversed(adapters):
+                await adapter.stop()
+    return 0
+
+
+def _adapters(core: Core, settings: Settings) -> list[Adapter]:
+    # Imported here so the console chat never pays for loading the platform libraries.
+    adapters: list[Adapter] = []
+    if settings.telegram_token is not None:
+        from bot.adapters.telegram_adapter import TelegramAdapter
+
+        adapters.append(TelegramAdapter.from_settings(core, settings))
+    if settings.discord_token is not None:
+        from bot.adapters.discord_adapter import DiscordAdapter
+
+        adapters.append(DiscordAdapter.from_settings(core, settings))
+    return adapters
+
+
+async def _start_all(adapters: Sequence[Adapter]) -> None:
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+    except StartError:
+        for adapter in reversed(started):
+            await adapter.stop()
+        raise
+
+
+def _deliverer(core: Core, adapters: dict[Platform, Adapter]) -> Deliver:
+    async def deliver(prompt: Prompt) -> Delivery:
+        schedule = prompt.schedule
+        adapter = adapters.get(schedule.platform)
+        if adapter is None:
+            log.warning("%s is not running: schedule %s waits", schedule.platform, schedule.id)
+            return Delivery.RETRY
+        replies = await core.engine.scheduled(prompt)
+        chat = ChatRef(schedule.platform, schedule.target, schedule.target, schedule.community)
+        return await adapter.deliver(chat, replies)
+
+    return deliver
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

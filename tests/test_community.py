@@ -1,0 +1,110 @@
+"""A Discord server's shared side through the engine: /setup, /prompt, the leaderboard."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.app import Core
+from bot.model import ChatRef, Incoming, Platform
+from bot.store.schedules import channel_owner
+from tests.transcript import Chat, FakeClock
+
+GUILD = "900"
+_keys = itertools.count()
+
+
+def member(core: Core, user: str, name: str) -> Chat:
+    chat = Chat(core, user=user, platform=Platform.DISCORD, community=GUILD, name=name)
+    chat.ref = ChatRef(Platform.DISCORD, user_id=user, chat_id="555", community=GUILD)
+    return chat
+
+
+async def say(chat: Chat, text: str, admin: bool = False) -> str:
+    said = await chat.send(
+        Incoming(chat.ref, f"dc:{next(_keys)}", text=text, display_name=chat.name, is_admin=admin)
+    )
+    return said.text
+
+
+async def test_setup_is_for_admins_only(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    assert "Manage Server permission" in await say(ann, "/setup 555 07:30 Europe/Berlin mon")
+    assert await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD)) is None
+
+
+async def test_setup_validates_every_part_and_saves_nothing_when_wrong(core: Core) -> None:
+    boss = member(core, "2", "Boss")
+    assert "isn't a time" in await say(boss, "/setup 555 25:00 Europe/Berlin mon", admin=True)
+    assert "isn't a time zone" in await say(boss, "/setup 555 07:30 Moon/Base mon", admin=True)
+    assert "list of days" in await say(boss, "/setup 555 07:30 UTC someday", admin=True)
+    assert "for example" in await say(boss, "/setup", admin=True)
+    assert await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD)) is None
+
+
+async def test_setup_saves_and_confirms_the_next_local_post(core: Core) -> None:
+    boss = member(core, "2", "Boss")
+    text = await say(boss, "/setup <#555> 07:30 Europe/Berlin mon,wed,fri", admin=True)
+    assert "in <#555> at 07:30 (Europe/Berlin) on Mon, Wed and Fri" in text
+    assert "First post: Wednesday 04 March at 07:30" in text
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    assert schedule.target == "555"
+
+
+async def test_prompt_posts_the_workout_to_the_configured_channel(core: Core) -> None:
+    boss = member(core, "2", "Boss")
+    await say(boss, "/setup 777 07:30 UTC daily", admin=True)
+    said = await boss.send(Incoming(boss.ref, "p1", text="/prompt", is_admin=True))
+    post, confirmation = said.replies
+    assert post.to is not None
+    assert post.to.chat_id == "777"
+    assert "Today's glute workout" in said.plain[0]
+    assert said.rendered[0].buttons[0].label == "Done ✅"
+    assert confirmation.private
+
+
+async def test_each_member_pressing_the_posts_button_logs_once(core: Core) -> None:
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    said = await boss.send(Incoming(boss.ref, "p2", text="/prompt", is_admin=True))
+    button = said.rendered[0].buttons[0].value
+    for chat, key in ((ann, "i1"), (ann, "i2"), (boss, "i3")):
+        await chat.send(Incoming(chat.ref, key, choice=button, display_name=chat.name))
+    board = await say(ann, "/leaderboard")
+    assert "Ann: 25 reps, 1 session" in board
+    assert "Boss: 25 reps, 1 session" in board
+    assert board.count("25 reps") == 4  # two members, this week and all time
+
+
+async def test_done_in_the_channel_is_quiet_unless_there_is_news(
+    core: Core, clock: FakeClock
+) -> None:
+    ann = member(core, "1", "Ann")
+    said = await ann.send(Incoming(ann.ref, "m1", text="done", display_name="Ann"))
+    assert said.replies[0].logged
+    assert said.replies[0].quiet
+    clock.advance(days=1)
+    said = await ann.send(Incoming(ann.ref, "m2", text="done", display_name="Ann"))
+    assert not said.replies[0].quiet
+    assert "target goes up" in said.text
+
+
+async def test_leaderboard_hides_those_who_opt_out(core: Core) -> None:
+    ann, bob = member(core, "1", "Ann <b>"), member(core, "3", "Bob")
+    await say(ann, "done 30")
+    await say(bob, "done 10")
+    board = await say(bob, "/leaderboard")
+    assert "1. Ann <b>: 30 reps, 1 session" in board
+    assert "2. Bob: 10 reps" in board
+    assert "hidden from leaderboards" in await say(ann, "/leaderboard hide")
+    board = await say(bob, "/leaderboard")
+    assert "Ann" not in board
+    assert "1. Bob: 10 reps" in board
+
+
+async def test_leaderboard_counts_only_this_server(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    await say(ann, "done 30")
+    elsewhere = Chat(core, user="9", platform=Platform.DISCORD, community="other", name="Zed")
+    await elsewhere.say("done 50")
+    board = await say(ann, "/leaderboard")
+    assert "Zed" not in board

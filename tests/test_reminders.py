@@ -1,0 +1,131 @@
+"""/remind, /stop and the messages schedules send, through the engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Core, open_core
+from bot.model import Platform
+from bot.scheduler import Prompt
+from bot.store.schedules import reminder_owner
+from tests.transcript import Chat, FakeClock
+
+
+@pytest.fixture
+async def woken(db_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Core, list[int]]]:
+    calls: list[int] = []
+    async with open_core(db_path, clock=clock, on_schedule_change=lambda: calls.append(1)) as c:
+        yield c, calls
+
+
+@pytest.fixture
+def tg(woken: tuple[Core, list[int]]) -> Chat:
+    return Chat(woken[0], user="42", platform=Platform.TELEGRAM)
+
+
+async def reminder(core: Core, user_id: int = 1):  # type: ignore[no-untyped-def]
+    return await core.store.schedules.get(reminder_owner(user_id))
+
+
+async def test_remind_asks_time_zone_and_days_then_saves(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    core, calls = woken
+    said = await tg.say("/remind")
+    assert "What time suits you" in said.text
+    said = await tg.say("7:30am")
+    assert "Which time zone" in said.text
+    said = await tg.tap("London")
+    assert "Which days?" in said.text
+    said = await tg.tap("Mon, Wed, Fri")
+    assert "at 07:30 (Europe/London) on Mon, Wed and Fri" in said.text
+    assert "Wednesday 04 March at 07:30" in said.text  # 2 March 09:00 UTC has passed 07:30
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.enabled
+    assert schedule.target == "42"
+    assert calls == [1]
+    user = await core.store.users.get("telegram", "42")
+    assert user is not None
+    assert user.tz == "Europe/London"
+
+
+async def test_the_timezone_is_asked_once(tg: Chat) -> None:
+    await tg.say("/remind 07:00 Europe/Berlin daily")
+    said = await tg.say("/remind")
+    assert "Your reminder comes at 07:00 (Europe/Berlin) every day" in said.text
+    await tg.tap("Change it")
+    said = await tg.say("18:00")
+    assert "Which days?" in said.text
+
+
+async def test_typed_nonsense_reprompts_without_saving(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    await tg.say("/remind")
+    said = await tg.say("25:99")
+    assert "didn't understand" in said.text
+    assert "What time suits you" in said.text
+    await tg.say("08:15")
+    said = await tg.say("Mars/Olympus_Mons")
+    assert "Which time zone" in said.text
+    assert await reminder(woken[0]) is None
+
+
+async def test_inline_remind_reports_the_bad_part(tg: Chat) -> None:
+    said = await tg.say("/remind 07:30 Atlantis/Lost mon")
+    assert 'don\'t know the time zone "Atlantis/Lost"' in said.text
+    said = await tg.say("/remind 7 UTC")
+    assert "as a time" in said.text
+
+
+async def test_stop_and_remind_off_turn_it_off(tg: Chat, woken: tuple[Core, list[int]]) -> None:
+    await tg.say("/remind 06:45 UTC weekdays")
+    said = await tg.say("/stop")
+    assert "Reminders are off" in said.text
+    schedule = await reminder(woken[0])
+    assert schedule is not None
+    assert not schedule.enabled
+    said = await tg.say("/remind off")
+    assert "don't have a reminder" in said.text
+
+
+async def test_the_console_explains_reminders_need_a_chat_app(chat: Chat) -> None:
+    said = await chat.say("/remind")
+    assert "can't reach this terminal" in said.text
+
+
+async def test_a_due_reminder_carries_the_workout_and_a_done_button(
+    tg: Chat, woken: tuple[Core, list[int]], clock: FakeClock
+) -> None:
+    core = woken[0]
+    await tg.say("/remind 07:30 Europe/London mon,wed,fri")
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    text = core.renderer.render(replies[0], Platform.TELEGRAM).text
+    assert "Time for your glutes" in text
+    assert "2 sets of 10" in text
+    tg.last = None
+    said = await tg.say("done")
+    assert "Logged 20 glute bridges and 5 lunges" in said.text
+
+
+async def test_unanswered_reminders_ask_once_whether_to_continue(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    core = woken[0]
+    await tg.say("/remind 07:30 UTC daily")
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day, True))
+    text = core.renderer.render(replies[0], Platform.TELEGRAM).text
+    assert "paused them" in text
+    await tg.send_replies(replies)
+    said = await tg.tap("Yes, keep reminding me")
+    assert "back on" in said.text
