@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _chat(settings: Settings, user: str) -> None:
-    local_tz = datetime.now(UTC).astimezone().tzinfo or UTC
+    local_tz = settings.timezone or datetime.now(UTC).astimezone().tzinfo or UTC
     async with open_core(settings.db_path, default_tz=local_tz) as core:
         await ConsoleChat(core, user, sys.stdin, sys.stdout).run()
 

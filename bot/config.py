@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
+
+from bot.schedule_time import UnknownTimezone, parse_timezone
 
 
 class ConfigError(Exception):
@@ -48,6 +51,9 @@ class Settings:
     log_level: str = "INFO"
     reminder_grace: timedelta = timedelta(hours=2)
     ignored_reminder_limit: int = 5
+    # The day's boundary for people who haven't told us their zone (/remind asks it).
+    # None: UTC on chat platforms, the computer's own zone in the terminal chat.
+    timezone: ZoneInfo | None = None
 
     @classmethod
     def load(
@@ -64,6 +70,7 @@ class Settings:
                 minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120)
             ),
             ignored_reminder_limit=_positive_int(values, "GLUTEBOT_IGNORED_REMINDER_LIMIT", 5),
+            timezone=_timezone(values.get("GLUTEBOT_TIMEZONE")),
         )
 
 
@@ -85,6 +92,17 @@ def _log_level(name: str) -> str:
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"GLUTEBOT_LOG_LEVEL={name!r} is not a log level (try INFO or DEBUG)")
     return level
+
+
+def _timezone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return parse_timezone(name)
+    except UnknownTimezone:
+        raise ConfigError(
+            f"GLUTEBOT_TIMEZONE={name!r} is not a time zone (use a name like Europe/London)"
+        ) from None
 
 
 def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:

@@ -46,6 +46,9 @@ class Incoming:
     `event_key` is unique per platform event (e.g. "tg:u:1234", "dc:m:987"): the engine
     handles each key at most once, so redelivered events change nothing.
     `choice` is set when a button was pressed; its value is a `Choice.value`.
+    `addressed` says a message in a group (`chat.community` set) was meant for the bot (a
+    mention, a reply to it, a slash command); other group chatter is ignored unless it logs
+    reps ("done 15") or is a command.
     """
 
     chat: ChatRef
@@ -54,6 +57,7 @@ class Incoming:
     choice: str | None = None
     display_name: str = ""
     is_admin: bool = False
+    addressed: bool = True
 
 
 @dataclass(frozen=True)

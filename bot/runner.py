@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC
 
 from bot.adapters.base import Adapter, StartError
 from bot.app import Core, open_core
@@ -34,7 +35,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         if scheduler is not None:
             scheduler.wake()
 
-    async with open_core(settings.db_path, on_schedule_change=wake_scheduler) as core:
+    async with open_core(
+        settings.db_path,
+        default_tz=settings.timezone or UTC,
+        on_schedule_change=wake_scheduler,
+    ) as core:
         adapters = _adapters(core, settings)
         try:
             await _start_all(adapters)

@@ -108,3 +108,21 @@ async def test_leaderboard_counts_only_this_server(core: Core) -> None:
     await elsewhere.say("done 50")
     board = await say(ann, "/leaderboard")
     assert "Zed" not in board
+
+
+async def test_ordinary_server_chatter_is_ignored_and_not_recorded(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    chatter = Incoming(ann.ref, "c1", text="what a lovely day", addressed=False)
+    assert await core.engine.handle(chatter) == []
+    assert await core.store.users.get("discord", "1") is None
+    logged = await core.engine.handle(Incoming(ann.ref, "c2", text="done 12", addressed=False))
+    assert logged[0].logged
+    asked = await core.engine.handle(Incoming(ann.ref, "c3", text="hello?", addressed=True))
+    assert asked
+
+
+async def test_meta_store_remembers_values(core: Core) -> None:
+    assert await core.store.meta.get("discord.commands") is None
+    await core.store.meta.set("discord.commands", "abc")
+    await core.store.meta.set("discord.commands", "def")
+    assert await core.store.meta.get("discord.commands") == "def"

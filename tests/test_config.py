@@ -39,3 +39,11 @@ def test_tokens_never_show_in_reprs() -> None:
 def test_bad_values_are_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.load(environ={name: value}, env_file=None)
+
+
+def test_timezone_setting_is_validated() -> None:
+    settings = Settings.load(environ={"GLUTEBOT_TIMEZONE": "europe/london"}, env_file=None)
+    assert settings.timezone is not None
+    assert settings.timezone.key == "Europe/London"
+    with pytest.raises(ConfigError, match="GLUTEBOT_TIMEZONE"):
+        Settings.load(environ={"GLUTEBOT_TIMEZONE": "Mars/Base"}, env_file=None)

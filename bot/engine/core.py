@@ -95,6 +95,8 @@ class Engine:
         }
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        if _chatter(incoming):
+            return []
         chat = incoming.chat
         lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
         async with lock:
@@ -317,3 +319,10 @@ class Engine:
             action("lunge", "how_lunge"),
         )
         return [Reply("remind/workout", {"progress": mine.context()}, choices=choices)]
+
+
+def _chatter(incoming: Incoming) -> bool:
+    """Group talk not meant for the bot: left alone, and no one is recorded for it."""
+    if incoming.chat.community is None or incoming.addressed or incoming.choice is not None:
+        return False
+    return not isinstance(parse(incoming.text), Command | Done)

@@ -8,6 +8,7 @@ from bot.store.checks import CheckStore
 from bot.store.conversations import ConversationStore
 from bot.store.db import Database, StoreError, Write
 from bot.store.events import EventStore
+from bot.store.meta import MetaStore
 from bot.store.reps import RepStore
 from bot.store.schedules import ScheduleStore
 from bot.store.users import UserStore
@@ -24,6 +25,7 @@ class Store:
         self.reps = RepStore(db)
         self.checks = CheckStore(db)
         self.schedules = ScheduleStore(db)
+        self.meta = MetaStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
