@@ -1,0 +1,366 @@
+"""Telegram through python-telegram-bot: updates in → `Incoming`, `Reply` → Bot API calls out.
+
+PTB's Application runs with its manual lifecycle on the shared event loop, but without its
+Updater: `TelegramPoller` fetches updates itself so that it can confirm each one only
+after it has been handled (see telegram_polling.py). Outgoing calls pass through PTB's
+AIORateLimiter, which spaces them within Telegram's limits and retries a 429 after the
+`retry_after` the server names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReactionTypeEmoji,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ParseMode, ReactionEmoji
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    CallbackContext,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.adapters.base import Delivery
+from bot.adapters.telegram_polling import Poller, Sleep
+from bot.adapters.telegram_redact import TokenRedaction
+from bot.adapters.telegram_wire import (
+    ALLOWED_UPDATES,
+    Wording,
+    addressed_text,
+    chat_ref,
+    chosen_label,
+    deep_link,
+    deep_link_page,
+    delivery_for,
+    is_private,
+    keyboard,
+    lane_of,
+    message_key,
+    never_started,
+)
+from bot.app import Core
+from bot.config import Secret, Settings
+from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.render import LIMITS, split_message
+
+# Opt in now to PTB's coming timedelta durations (v22.2 deprecation): glutebot reads none
+# of them, and without this every 429 would also emit a deprecation warning.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.telegram.org"
+LIMIT = LIMITS[Platform.TELEGRAM]
+# Longest text answerCallbackQuery shows.
+TOAST_LIMIT = 200
+STALE = "stale_button"
+# Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
+# context for every engine template; tests/test_telegram.py renders these.
+CHOSEN = "telegram/_chosen"
+CONTINUE_IN_PRIVATE = "telegram/_continue_in_private"
+SENT_PRIVATELY = "telegram/_sent_privately"
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+Context = CallbackContext[Any, Any, Any, Any]
+
+
+class TelegramStartError(Exception):
+    """Telegram could not be reached or refused the token; the message is token-free."""
+
+
+class TelegramAdapter:
+    platform = Platform.TELEGRAM
+
+    def __init__(
+        self,
+        core: Core,
+        token: Secret | str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        request: BaseRequest | None = None,
+        rate_limiter: BaseRateLimiter[Any] | None = None,
+        poll_timeout: int = 25,
+        busy_poll: float = 1.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        secret = token.reveal() if isinstance(token, Secret) else token
+        self._core = core
+        self._wording = Wording.load()
+        self._redaction = TokenRedaction(secret)
+        self._app = _build_app(secret, api_url.rstrip("/"), request, rate_limiter)
+        self._poller: Poller[Update] = Poller(
+            self._fetch,
+            self._app.process_update,
+            lane_of,
+            timeout=poll_timeout,
+            busy_poll=busy_poll,
+            is_fatal=lambda exc: isinstance(exc, InvalidToken),
+            describe=self._describe,
+            sleep=sleep,
+        )
+        self._me: User | None = None
+
+    @classmethod
+    def from_settings(cls, core: Core, settings: Settings, **options: Any) -> TelegramAdapter:
+        if settings.telegram_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        return cls(core, settings.telegram_token, settings.telegram_api_url, **options)
+
+    @property
+    def bot(self) -> ExtBot[Any]:
+        bot: ExtBot[Any] = self._app.bot
+        return bot
+
+    async def start(self) -> None:
+        self._redaction.install()
+        try:
+            await self._app.initialize()
+        except TelegramError as exc:
+            raise TelegramStartError(f"Telegram: {self._describe(exc)}") from None
+        self._me = self.bot.bot
+        self._add_handlers()
+        await self._app.start()
+        await self._optional("deleteWebhook", self.bot.delete_webhook())
+        commands = [BotCommand(name, text) for name, text in self._wording.commands.items()]
+        await self._optional("setMyCommands", self.bot.set_my_commands(commands))
+        self._poller.start()
+        log.info("Telegram: polling as @%s", self._me.username)
+
+    async def stop(self) -> None:
+        await self._poller.stop()
+        if self._app.running:
+            await self._app.stop()
+        await self._app.shutdown()
+        self._redaction.uninstall()
+
+    async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
+        return await self._send_all(chat.chat_id, replies, person=chat.user_id)
+
+    # Updates in.
+
+    def _add_handlers(self) -> None:
+        text = filters.UpdateType.MESSAGE & filters.TEXT
+        self._app.add_handler(MessageHandler(text, self._on_text))
+        self._app.add_handler(CallbackQueryHandler(self._on_button))
+        self._app.add_handler(ChatMemberHandler(self._on_membership))
+        self._app.add_error_handler(self._on_error)
+
+    async def _fetch(self, offset: int | None, wait: int) -> Sequence[Update]:
+        return await self.bot.get_updates(
+            offset=offset, timeout=wait, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _on_text(self, update: Update, context: Context) -> None:
+        message, me = update.message, self._me
+        if message is None or message.from_user is None or me is None:
+            return
+        person = message.from_user
+        text = addressed_text(message, me)
+        if person.is_bot or text is None:
+            return
+        incoming = Incoming(
+            chat=chat_ref(message.chat, person),
+            event_key=message_key(message),
+            text=text,
+            display_name=person.full_name,
+        )
+        replies = await self._core.engine.handle(incoming)
+        await self._answer(incoming, replies, message)
+
+    async def _on_button(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message if isinstance(query.message, Message) else None
+        if query.data is None or message is None:
+            await self._optional("answerCallbackQuery", query.answer())
+            return
+        incoming = Incoming(
+            chat=chat_ref(message.chat, query.from_user),
+            event_key=f"tg:c:{query.id}",
+            choice=query.data,
+            display_name=query.from_user.full_name,
+        )
+        replies = await self._core.engine.handle(incoming)
+        if [r.template for r in replies] == [STALE]:
+            toast = self._core.renderer.render(replies[0], Platform.CONSOLE).text
+            await self._optional("answerCallbackQuery", query.answer(toast[:TOAST_LIMIT]))
+            if is_private(message.chat):
+                await self._optional("editMessageReplyMarkup", message.edit_reply_markup(None))
+            return
+        await self._optional("answerCallbackQuery", query.answer())
+        if replies:
+            await self._show_choice(message, query.data)
+        await self._answer(incoming, replies, None)
+
+    async def _on_membership(self, update: Update, context: Context) -> None:
+        change = update.my_chat_member
+        if change is None or not is_private(change.chat):
+            return
+        if change.new_chat_member.status == ChatMemberStatus.BANNED:
+            # A private chat "bans" the bot when the person blocks it.
+            await self._core.store.users.mark_blocked(Platform.TELEGRAM, str(change.from_user.id))
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        error = context.error
+        if error is None:
+            return
+        log.error(
+            "Telegram update %s failed: %s", update_id, self._describe(error), exc_info=error
+        )
+
+    # Replies out.
+
+    async def _answer(
+        self, incoming: Incoming, replies: list[Reply], said: Message | None
+    ) -> None:
+        chat = incoming.chat
+        if chat.community is None:
+            await self._send_all(chat.chat_id, replies, person=chat.user_id)
+            return
+        if said is not None and any(reply.logged for reply in replies):
+            react = said.set_reaction(ReactionTypeEmoji(ReactionEmoji.THUMBS_UP))
+            await self._optional("setMessageReaction", react)
+        replies = [reply for reply in replies if not reply.quiet]
+        reply_to = said.message_id if said is not None else None
+        if not any(reply.private for reply in replies):
+            await self._send_all(chat.chat_id, replies, reply_to=reply_to)
+            return
+        # Personal data never goes to the group: the whole answer moves to a private chat.
+        if await self._send_all(chat.user_id, replies, person=chat.user_id) is Delivery.SENT:
+            await self._send_all(chat.chat_id, [Reply(SENT_PRIVATELY)], reply_to=reply_to)
+            return
+        page = deep_link_page(incoming.text, incoming.choice)
+        link = deep_link((self._me and self._me.username) or "", page)
+        offer = Reply(CONTINUE_IN_PRIVATE, {"name": incoming.display_name, "link": link})
+        await self._send_all(
+            chat.chat_id, [offer], reply_to=reply_to, markup=self._link_button(link)
+        )
+
+    async def _send_all(
+        self,
+        chat_id: str,
+        replies: Sequence[Reply],
+        *,
+        person: str | None = None,
+        reply_to: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Delivery:
+        """Sends in order and stops at the first failure, which decides the outcome."""
+        for reply in replies:
+            target = reply.to.chat_id if reply.to is not None else chat_id
+            try:
+                await self._send(target, reply, reply_to, markup)
+            except TelegramError as exc:
+                return await self._failed(chat_id, person, exc)
+            reply_to = None
+        return Delivery.SENT
+
+    async def _send(
+        self,
+        chat_id: str,
+        reply: Reply,
+        reply_to: int | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        rendered = self._core.renderer.render(reply, Platform.TELEGRAM)
+        parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
+        markup = markup or keyboard(rendered.buttons)
+        for number, part in enumerate(parts, 1):
+            await self.bot.send_message(
+                chat_id,
+                part,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if number == len(parts) else None,
+                reply_parameters=(
+                    ReplyParameters(reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None and number == 1
+                    else None
+                ),
+            )
+
+    async def _failed(self, chat_id: str, person: str | None, error: TelegramError) -> Delivery:
+        outcome = delivery_for(error)
+        if never_started(error):
+            # Expected in groups: a private reply to someone who never opened the chat.
+            log.info("Telegram: %s has no private chat with the bot yet", chat_id)
+            return outcome
+        log.warning("Telegram: sending failed (%s): %s", outcome, self._describe(error))
+        # A private chat's id is the person's id: a refusal there means they blocked us.
+        if outcome is Delivery.GONE and person == chat_id:
+            await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
+        return outcome
+
+    async def _show_choice(self, message: Message, data: str) -> None:
+        """Shows the answer under the question. Editing without `reply_markup` removes
+        the keyboard, so the question's buttons can't be pressed twice."""
+        label = chosen_label(message, data)
+        if label is not None and message.text:
+            chosen = self._core.renderer.render(Reply(CHOSEN, {"label": label}), self.platform)
+            text = f"{message.text_html}\n\n{chosen.text}"
+            if len(text) <= LIMIT:
+                edit = message.edit_text(text, parse_mode=ParseMode.HTML)
+                await self._optional("editMessageText", edit)
+                return
+        await self._optional("editMessageReplyMarkup", message.edit_reply_markup(None))
+
+    def _link_button(self, link: str) -> InlineKeyboardMarkup:
+        label = self._wording.labels["continue_private"]
+        return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]])
+
+    # Plumbing.
+
+    async def _optional(self, what: str, call: Awaitable[Any]) -> None:
+        """A call the bot can live without: a failure is a warning, never a crash."""
+        try:
+            await call
+        except TelegramError as exc:
+            log.warning("Telegram: %s failed: %s", what, self._describe(exc))
+
+    def _describe(self, error: BaseException) -> str:
+        # PTB's messages name the failure already ("Forbidden: bot was blocked ...").
+        text = (
+            str(error) if isinstance(error, TelegramError) else f"{type(error).__name__}: {error}"
+        )
+        return self._redaction.redact(text)
+
+
+def _build_app(
+    token: str,
+    api_url: str,
+    request: BaseRequest | None,
+    rate_limiter: BaseRateLimiter[Any] | None,
+) -> AnyApp:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .updater(None)
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    return builder.build()

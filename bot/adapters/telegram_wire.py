@@ -1,0 +1,154 @@
+"""Pure translation between Bot API objects and glutebot's vocabulary. No I/O here."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram import (
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    TelegramError,
+)
+
+from bot.adapters.base import Delivery
+from bot.model import ChatRef, Platform
+from bot.render import MESSAGES_DIR, Button
+
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+# Pages people may reopen from a deep link: showing them again changes nothing.
+DEEP_LINK_PAGES = frozenset({"check", "stats"})
+# Labels up to this long share a row of buttons (three at most).
+SHORT_LABEL = 12
+_GONE_REASONS = ("chat not found", "user not found", "group chat was deactivated")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Telegram-only wording: the command menu and the deep-link button."""
+
+    commands: Mapping[str, str]
+    labels: Mapping[str, str]
+
+    @classmethod
+    def load(cls, locale: str = "en", messages_dir: Path = MESSAGES_DIR) -> Wording:
+        path = messages_dir / locale / "telegram" / "telegram.toml"
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return cls(commands=data["commands"], labels=data["labels"])
+
+
+def is_private(chat: Chat) -> bool:
+    return chat.type == Chat.PRIVATE
+
+
+def chat_ref(chat: Chat, user: User) -> ChatRef:
+    community = None if is_private(chat) else str(chat.id)
+    return ChatRef(Platform.TELEGRAM, str(user.id), str(chat.id), community)
+
+
+def message_key(message: Message) -> str:
+    # Stable across redelivery and unique forever, unlike update ids, which Telegram
+    # may restart at random after a quiet week.
+    return f"tg:m:{message.chat.id}:{message.message_id}"
+
+
+def lane_of(update: Update) -> Hashable:
+    chat = update.effective_chat
+    return chat.id if chat is not None else f"update:{update.update_id}"
+
+
+def addressed_text(message: Message, me: User) -> str | None:
+    """What the person said to the bot, or None for a group message meant for others.
+
+    In a group the bot answers commands (not those for another bot), mentions of its
+    @username and replies to its own messages; in a private chat, everything.
+    """
+    text = message.text or ""
+    command = _leading_command(message)
+    if command is not None:
+        name, _, target = command.partition("@")
+        if target and target.lower() != (me.username or "").lower():
+            return None
+        return name + text[len(command) :]
+    if is_private(message.chat):
+        return text
+    handle = f"@{me.username}".lower()
+    for entity in message.entities:
+        if entity.type == MessageEntity.MENTION and message.parse_entity(entity).lower() == handle:
+            return re.sub(re.escape(handle), " ", text, count=1, flags=re.IGNORECASE).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
+        return text
+    return None
+
+
+def _leading_command(message: Message) -> str | None:
+    for entity in message.entities:
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            command = message.parse_entity(entity)
+            return command if (message.text or "").startswith(command) else None
+    return None
+
+
+def deep_link(bot_username: str, page: str | None) -> str:
+    link = f"https://t.me/{bot_username}"
+    return f"{link}?start={page}" if page else link
+
+
+def deep_link_page(text: str, choice: str | None) -> str | None:
+    """The page a person was opening when their reply had to move to a private chat."""
+    if choice is not None:
+        head, _, rest = choice.partition(":")
+        name = rest.partition(":")[0] if head == "do" else head
+    else:
+        match = re.match(r"/([A-Za-z0-9_]+)", text.strip())
+        name = match.group(1).lower() if match else ""
+    return name if name in DEEP_LINK_PAGES else None
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    width = 3 if all(len(b.label) <= SHORT_LABEL for b in buttons) else 1
+    keys = [InlineKeyboardButton(b.label, callback_data=b.value) for b in buttons]
+    return InlineKeyboardMarkup([keys[i : i + width] for i in range(0, len(keys), width)])
+
+
+def chosen_label(message: Message, data: str) -> str | None:
+    """The label of the pressed button, read from the message it belongs to."""
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    for row in rows:
+        for key in row:
+            if key.callback_data == data:
+                return key.text
+    return None
+
+
+def never_started(error: TelegramError) -> bool:
+    """The person never opened a private chat with the bot (as opposed to blocking it)."""
+    return isinstance(error, Forbidden) and "initiate conversation" in error.message.lower()
+
+
+def delivery_for(error: TelegramError) -> Delivery:
+    """How a failed send ends: GONE (never retry), RETRY (later), or SENT (give up)."""
+    if isinstance(error, Forbidden | ChatMigrated):
+        return Delivery.GONE
+    if isinstance(error, BadRequest):
+        gone = any(reason in error.message.lower() for reason in _GONE_REASONS)
+        # Any other refusal is about the message itself, and a retry would repeat it.
+        return Delivery.GONE if gone else Delivery.SENT
+    return Delivery.RETRY

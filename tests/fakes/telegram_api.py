@@ -1,0 +1,493 @@
+"""A fake Telegram Bot API server behind PTB's HTTP seam (`telegram.request.BaseRequest`).
+
+PTB builds and parses real Bot API payloads against it. The fake keeps what a server
+keeps (pending updates, the bot's sent messages, who blocked the bot), parses
+`parse_mode=HTML` as strictly as Telegram does, records every call, and fails a method on
+request (429, 403, 400 or a network error). `Server` state is shared with the HTTP
+flavour of the fake used by the subprocess test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.request import BaseRequest, RequestData
+
+JSON = dict[str, Any]
+
+TOKEN = "123456789:AAH-fake-token_DoNotLeak-0123456789"
+BOT_ID = 123456789
+BOT_USERNAME = "glutebot_test"
+WAIT_LIMIT = 5.0
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    first_name: str
+    username: str | None = None
+
+    def json(self) -> JSON:
+        data: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    title: str = "Desk Workers"
+
+    def json(self) -> JSON:
+        return {"id": self.id, "type": "supergroup", "title": self.title}
+
+
+@dataclass
+class Failure:
+    kind: str
+    times: int
+    retry_after: float = 0.01
+    description: str = ""
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, **parameters: Any) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+    def body(self) -> JSON:
+        data: JSON = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.parameters:
+            data["parameters"] = self.parameters
+        return data
+
+
+ERRORS = {
+    "429": lambda f: ApiError(
+        429, f"Too Many Requests: retry after {f.retry_after}", retry_after=f.retry_after
+    ),
+    "403": lambda f: ApiError(403, f.description or "Forbidden: bot was blocked by the user"),
+    "400": lambda f: ApiError(400, f.description or "Bad Request: chat not found"),
+    "500": lambda f: ApiError(500, f.description or "Internal Server Error"),
+    "404": lambda f: ApiError(404, "Not Found"),
+}
+
+
+class Server:
+    """What the Bot API server holds, and its methods."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.me: JSON = {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "glutebot",
+            "username": BOT_USERNAME,
+        }
+        self.calls: list[Call] = []
+        self.unknown: list[str] = []
+        self.pending: list[JSON] = []
+        self.blocked: set[int] = set()
+        self.started: set[int] = set()
+        self.people: dict[int, Person] = {}
+        self.groups: dict[int, Group] = {}
+        self.messages: dict[tuple[int, int], JSON] = {}
+        self.confirmed_below = 0
+        self._failures: dict[str, deque[Failure]] = {}
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._arrived = asyncio.Event()
+        self._polled = asyncio.Event()
+
+    # Test controls.
+
+    def fail(self, method: str, kind: str, times: int = 1, **options: Any) -> None:
+        self._failures.setdefault(method, deque()).append(Failure(kind, times, **options))
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    @property
+    def offsets(self) -> list[int | None]:
+        return [call.params.get("offset") for call in self.calls_to("getUpdates")]
+
+    def push(self, update: JSON) -> int:
+        self.pending.append(update)
+        self._arrived.set()
+        return int(update["update_id"])
+
+    def user_says(
+        self, person: Person, text: str, group: Group | None = None, reply_to: JSON | None = None
+    ) -> JSON:
+        """A message from `person`, in their private chat or in `group`; not yet pushed."""
+        self.people[person.id] = person
+        chat = group.json() if group else {**person.json(), "type": "private"}
+        chat.pop("is_bot", None)
+        if group is None:
+            self.started.add(person.id)
+        else:
+            self.groups[group.id] = group
+        message: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": person.json(),
+            "text": text,
+        }
+        entities = _entities_of(text)
+        if entities:
+            message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        self.messages[(chat["id"], message["message_id"])] = message
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def press(self, person: Person, message: JSON, data: str) -> JSON:
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": person.json(),
+            "message": message,
+            "chat_instance": f"ci-{message['chat']['id']}",
+            "data": data,
+        }
+        return {"update_id": next(self._update_ids), "callback_query": query}
+
+    def blocks(self, person: Person) -> JSON:
+        """`person` blocks the bot: the server stops delivery and tells the bot."""
+        self.blocked.add(person.id)
+        chat = {**person.json(), "type": "private"}
+        chat.pop("is_bot", None)
+        change = {
+            "chat": chat,
+            "from": person.json(),
+            "date": int(time.time()),
+            "old_chat_member": {"status": "member", "user": self.me},
+            "new_chat_member": {"status": "kicked", "user": self.me, "until_date": 0},
+        }
+        return {"update_id": next(self._update_ids), "my_chat_member": change}
+
+    async def confirmed(self, update_id: int) -> None:
+        """Waits until the bot confirmed `update_id`: it called getUpdates with a higher offset."""
+        async with asyncio.timeout(WAIT_LIMIT):
+            while self.confirmed_below <= update_id:
+                self._polled.clear()
+                await self._polled.wait()
+
+    def bot_messages(self, chat_id: int) -> list[JSON]:
+        return [
+            m
+            for (chat, _), m in sorted(self.messages.items())
+            if chat == chat_id and m["from"]["id"] == BOT_ID
+        ]
+
+    # The protocol.
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
+        self.calls.append(Call(method, dict(params)))
+        try:
+            self._maybe_fail(method)
+            handler = getattr(self, f"api_{method}", None)
+            if handler is None:
+                self.unknown.append(method)
+                raise ApiError(404, "Not Found")
+            return 200, {"ok": True, "result": await handler(params)}
+        except ApiError as exc:
+            return exc.status, exc.body()
+
+    def _maybe_fail(self, method: str) -> None:
+        queue = self._failures.get(method)
+        if not queue:
+            return
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.popleft()
+        if failure.kind == "network":
+            raise ConnectionResetError("connection reset by peer")
+        raise ERRORS[failure.kind](failure)
+
+    async def api_getMe(self, params: Mapping[str, Any]) -> JSON:
+        return self.me
+
+    async def api_deleteWebhook(self, params: Mapping[str, Any]) -> bool:
+        return True
+
+    async def api_setMyCommands(self, params: Mapping[str, Any]) -> bool:
+        return True
+
+    async def api_answerCallbackQuery(self, params: Mapping[str, Any]) -> bool:
+        return True
+
+    async def api_setMessageReaction(self, params: Mapping[str, Any]) -> bool:
+        return True
+
+    async def api_getUpdates(self, params: Mapping[str, Any]) -> list[JSON]:
+        offset = params.get("offset")
+        if offset is not None:
+            self.pending = [u for u in self.pending if u["update_id"] >= offset]
+            self.confirmed_below = max(self.confirmed_below, int(offset))
+        self._polled.set()
+        if not self.pending and params.get("timeout"):
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), float(params["timeout"]))
+        return self.pending[: int(params.get("limit") or 100)]
+
+    async def api_sendMessage(self, params: Mapping[str, Any]) -> JSON:
+        chat_id = int(params["chat_id"])
+        chat = self._chat(chat_id)
+        message: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.me,
+            **_formatted(params),
+        }
+        reply_to = params.get("reply_parameters")
+        if reply_to:
+            replied = self.messages.get((chat_id, int(reply_to["message_id"])))
+            if replied is not None:
+                message["reply_to_message"] = replied
+        self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    async def api_editMessageText(self, params: Mapping[str, Any]) -> JSON:
+        message = self._own_message(params)
+        edited = {**message, **_formatted(params), "edit_date": int(time.time())}
+        if "reply_markup" not in params:
+            edited.pop("reply_markup", None)
+        return self._replace(message, edited)
+
+    async def api_editMessageReplyMarkup(self, params: Mapping[str, Any]) -> JSON:
+        message = self._own_message(params)
+        edited = {k: v for k, v in message.items() if k != "reply_markup"}
+        markup = params.get("reply_markup")
+        if markup and markup.get("inline_keyboard"):
+            edited["reply_markup"] = markup
+        return self._replace(message, edited)
+
+    def _chat(self, chat_id: int) -> JSON:
+        if chat_id in self.groups:
+            return self.groups[chat_id].json()
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id not in self.started:
+            if chat_id in self.people:
+                raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+            raise ApiError(400, "Bad Request: chat not found")
+        chat = {**self.people[chat_id].json(), "type": "private"}
+        chat.pop("is_bot", None)
+        return chat
+
+    def _own_message(self, params: Mapping[str, Any]) -> JSON:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None or message["from"]["id"] != BOT_ID:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _replace(self, old: JSON, new: JSON) -> JSON:
+        if {k: v for k, v in new.items() if k != "edit_date"} == old:
+            raise ApiError(400, "Bad Request: message is not modified")
+        self.messages[(new["chat"]["id"], new["message_id"])] = new
+        return new
+
+
+class FakeBotApi(BaseRequest):
+    """PTB's transport, answered in process by a `Server`."""
+
+    def __init__(self, server: Server | None = None) -> None:
+        self.server = server or Server()
+        self.urls: list[str] = []
+        self.network_errors_quote_url = False
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        self.urls.append(url)
+        endpoint = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        try:
+            status, body = await self.server.call(endpoint, params)
+        except ConnectionResetError as exc:
+            # Real transports often quote the URL, and with it the token.
+            raise ConnectionResetError(f"{exc} while requesting {url}") from None
+        return status, json.dumps(body).encode()
+
+
+# Telegram's HTML, as strictly as Telegram reads it.
+
+_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "s": "strikethrough",
+    "code": "code",
+    "pre": "pre",
+}
+_ENTITY_REFS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TOKEN = re.compile(
+    r"<(?P<close>/?)(?P<tag>[a-z-]+)>|&(?P<ref>lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);|(?P<bad>[<&])"
+)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_html(source: str) -> tuple[str, list[JSON]]:
+    """Text and entities, as Telegram derives them from `parse_mode=HTML` (or a 400)."""
+    plain: list[str] = []
+    length = 0
+    open_tags: list[tuple[str, int]] = []
+    entities: list[JSON] = []
+    position = 0
+    for match in _TOKEN.finditer(source):
+        chunk = source[position : match.start()]
+        plain.append(chunk)
+        length += _utf16_len(chunk)
+        position = match.end()
+        if match["bad"]:
+            raise ApiError(
+                400,
+                "Bad Request: can't parse entities: unescaped "
+                f"{match['bad']!r} at byte offset {len(source[: match.start()].encode())}",
+            )
+        if match["ref"]:
+            ref = match["ref"]
+            char = _ENTITY_REFS.get(ref) or _char_of(ref)
+            plain.append(char)
+            length += _utf16_len(char)
+            continue
+        tag = match["tag"]
+        if tag not in _TAGS:
+            raise ApiError(400, f"Bad Request: can't parse entities: Unsupported tag {tag!r}")
+        if not match["close"]:
+            open_tags.append((tag, length))
+            continue
+        if not open_tags or open_tags[-1][0] != tag:
+            raise ApiError(400, f"Bad Request: can't parse entities: unmatched </{tag}>")
+        _, start = open_tags.pop()
+        if length > start:
+            entities.append({"type": _TAGS[tag], "offset": start, "length": length - start})
+    if open_tags:
+        raise ApiError(400, "Bad Request: can't parse entities: unclosed tag")
+    tail = source[position:]
+    plain.append(tail)
+    return "".join(plain), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+def _char_of(numeric_ref: str) -> str:
+    digits = numeric_ref[1:]
+    return chr(int(digits[1:], 16) if digits.startswith("x") else int(digits))
+
+
+def _formatted(params: Mapping[str, Any]) -> JSON:
+    text = str(params.get("text", ""))
+    if params.get("parse_mode") == "HTML":
+        text, entities = parse_html(text)
+    else:
+        entities = []
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if _utf16_len(text) > 4096:
+        raise ApiError(400, "Bad Request: message is too long")
+    data: JSON = {"text": text}
+    if entities:
+        data["entities"] = entities
+    markup = params.get("reply_markup")
+    if markup and markup.get("inline_keyboard"):
+        data["reply_markup"] = markup
+    return data
+
+
+def _entities_of(text: str) -> list[JSON]:
+    """What Telegram marks in a typed message: a leading /command and @mentions."""
+    entities: list[JSON] = []
+    command = re.match(r"/\w+(@\w+)?", text)
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": command.end()})
+    for mention in re.finditer(r"(?<!\w)@\w{3,}", text):
+        offset = _utf16_len(text[: mention.start()])
+        entities.append(
+            {"type": "mention", "offset": offset, "length": _utf16_len(mention.group())}
+        )
+    return entities
+
+
+class Talk:
+    """One person talking to the bot through a `Server`, as a test tells it."""
+
+    def __init__(self, server: Server, person: Person, group: Group | None = None) -> None:
+        self.server = server
+        self.person = person
+        self.group = group
+
+    @property
+    def chat_id(self) -> int:
+        return self.group.id if self.group else self.person.id
+
+    async def say(self, text: str, reply_to: JSON | None = None) -> list[Call]:
+        """Sends `text`; returns the calls the bot made until it confirmed the update."""
+        return await self.deliver(self.server.user_says(self.person, text, self.group, reply_to))
+
+    async def tap(self, label: str, chat_id: int | None = None) -> list[Call]:
+        """Presses the newest button labelled `label` in the chat (default: this one)."""
+        message, data = self.button(label, chat_id)
+        return await self.deliver(self.server.press(self.person, message, data))
+
+    async def deliver(self, update: JSON) -> list[Call]:
+        mark = len(self.server.calls)
+        await self.server.confirmed(self.server.push(update))
+        return [call for call in self.server.calls[mark:] if call.method != "getUpdates"]
+
+    def button(self, label: str, chat_id: int | None = None) -> tuple[JSON, str]:
+        for message in reversed(self.server.bot_messages(chat_id or self.chat_id)):
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                for key in row:
+                    if key["text"] == label and "callback_data" in key:
+                        return message, key["callback_data"]
+        raise AssertionError(f"no button {label!r} in chat {chat_id or self.chat_id}")
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        return [m["text"] for m in self.server.bot_messages(chat_id or self.chat_id)]
