@@ -6,6 +6,8 @@ read back from the Bot API calls the bot made (see tests/fakes/telegram_api.py).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +16,16 @@ from typing import Any
 import pytest
 from telegram.ext import AIORateLimiter
 
-from bot.adapters.telegram_adapter import TelegramAdapter
+from bot.adapters.base import StartError
+from bot.adapters.telegram_adapter import (
+    CHOSEN,
+    CONTINUE_IN_PRIVATE,
+    SENT_PRIVATELY,
+    TelegramAdapter,
+)
+from bot.adapters.telegram_polling import Ledger
 from bot.app import Core, open_core
-from bot.model import ChatRef, Choice, Delivery, Platform, Reply
+from bot.model import ChatRef, Choice, Delivery, Incoming, Platform, Reply
 from bot.render import Rendered, Renderer, escape
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
@@ -244,7 +253,7 @@ async def test_hostile_names_and_text_never_break_a_message(bot: Bot) -> None:
 
 async def test_a_group_is_ignored_unless_the_bot_is_addressed(bot: Bot) -> None:
     alice = bot.talk(ALICE, DESK)
-    assert await alice.say("done 10") == []
+    assert await alice.say("I love lunges") == []
     assert await alice.say("/done@some_other_bot 10") == []
     calls = await alice.say(f"@{BOT_USERNAME} done 10")
     # A routine log in a group is acknowledged with a reaction only.
@@ -255,6 +264,15 @@ async def test_a_group_is_ignored_unless_the_bot_is_addressed(bot: Bot) -> None:
     help_message = bot.server.bot_messages(DESK.id)[-1]
     calls = await alice.say("done 3", reply_to=help_message)
     assert [c.method for c in calls] == ["setMessageReaction"]
+    calls = await alice.say("thanks!", reply_to=help_message)
+    assert {m.params["chat_id"] for m in sent(calls)} == {str(DESK.id)}
+
+
+async def test_done_in_a_group_logs_with_a_reaction_even_unaddressed(bot: Bot) -> None:
+    # The engine's rule for shared chats: "done" messages count wherever they are said.
+    calls = await bot.talk(ALICE, DESK).say("done 10")
+    assert [c.method for c in calls] == ["setMessageReaction"]
+    assert "Glute bridges: 10 in total" in texts(await bot.talk(ALICE).say("/stats"))[0]
 
 
 async def test_a_group_check_moves_to_a_private_chat_via_deep_link(bot: Bot) -> None:
@@ -364,3 +382,160 @@ async def test_a_long_message_is_split_at_paragraphs_with_buttons_last(
         assert set(part.params["text"].split("\n\n")) == {escaped}
     assert [("reply_markup" in p.params) for p in parts] == [False, False, True]
     assert buttons(parts[-1]) == ["Main menu"]
+
+
+# Reliability: confirm only what was handled, stop cleanly, keep the token secret.
+
+
+class Gate:
+    """Holds the engine on one text until released, like a slow database write."""
+
+    def __init__(self, core: Core, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        handle = core.engine.handle
+
+        async def gated(incoming: Incoming) -> list[Reply]:
+            if incoming.text == text:
+                self.entered.set()
+                await self.release.wait()
+            return await handle(incoming)
+
+        monkeypatch.setattr(core.engine, "handle", gated)
+
+
+async def test_the_offset_moves_only_past_handled_updates(
+    bot: Bot, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate(core, monkeypatch, "done 11")
+    server = bot.server
+    slow = server.push(server.user_says(ALICE, "done 11"))
+    after_slow = server.push(server.user_says(ALICE, "done 5"))
+    other_chat = server.push(server.user_says(BOB, "done 22"))
+    await gate.entered.wait()
+    await server.until_sent_to(BOB.id)  # another chat goes ahead meanwhile
+
+    assert all(offset is None or offset <= slow for offset in server.offsets)
+    assert server.bot_messages(ALICE.id) == []  # one chat's updates stay in order
+    assert server.confirmed_below <= slow < after_slow < other_chat
+
+    gate.release.set()
+    await server.confirmed(other_chat)
+    assert [t.split(".")[0] for t in bot.talk().texts()] == [
+        "✅ Logged 11 glute bridges",
+        "✅ Logged 5 glute bridges",
+    ]
+
+
+async def test_stop_finishes_updates_in_flight_and_confirms_them(
+    bot: Bot, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate(core, monkeypatch, "done 9")
+    update_id = bot.server.push(bot.server.user_says(ALICE, "done 9"))
+    await gate.entered.wait()
+    stopping = asyncio.create_task(bot.adapter.stop())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not stopping.done()
+    gate.release.set()
+    await stopping
+    assert "Logged 9" in bot.talk().texts()[0]
+    assert bot.server.confirmed_below > update_id
+
+
+async def test_the_token_never_reaches_the_logs(
+    core: Core, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.fail("getUpdates", "network", times=2)
+    server.fail("setMyCommands", "network")
+    server.fail("sendMessage", "network")
+    adapter = make_adapter(core, server)
+    await adapter.start()
+    try:
+        await Talk(server, ALICE).say("done 5")
+        logging.getLogger("elsewhere").error("the bot: %r", adapter.bot)
+    finally:
+        await adapter.stop()
+    assert "connection reset by peer" in caplog.text  # the failures were logged...
+    assert TOKEN not in caplog.text  # ...without the token
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in (record.exc_text or "")
+    assert logging.getLogRecordFactory() is logging.LogRecord
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("network", "connection"), ("404", "refused")])
+async def test_a_start_failure_is_one_clear_token_free_error(
+    core: Core, server: Server, kind: str, expected: str
+) -> None:
+    server.fail("getMe", kind)
+    adapter = make_adapter(core, server)
+    with pytest.raises(StartError) as failure:
+        await adapter.start()
+    assert expected in str(failure.value).lower()
+    assert TOKEN not in str(failure.value)
+
+
+@pytest.mark.parametrize("kind", ["400", "404", "network", "500"])
+async def test_registering_commands_may_fail_without_stopping_the_bot(
+    core: Core, server: Server, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.fail("setMyCommands", kind)
+    server.fail("deleteWebhook", kind)
+    adapter = make_adapter(core, server)
+    await adapter.start()
+    try:
+        assert "Logged 4" in texts(await Talk(server, ALICE).say("done 4"))[0]
+    finally:
+        await adapter.stop()
+    assert "setMyCommands failed" in caplog.text
+
+
+async def test_the_command_menu_lists_every_command(bot: Bot) -> None:
+    [call] = bot.server.calls_to("setMyCommands")
+    names = [command["command"] for command in call.params["commands"]]
+    expected = "start check workout bridge lunge done undo stats remind stop forget cancel help"
+    assert names == expected.split(" ")
+    assert all(0 < len(command["description"]) <= 256 for command in call.params["commands"])
+
+
+async def test_polling_survives_failing_get_updates(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.server.fail("getUpdates", "500", times=2)
+    bot.server.fail("getUpdates", "409", times=1)
+    assert "Logged 6" in texts(await bot.talk().say("done 6"))[0]
+    assert "getUpdates failed" in caplog.text
+
+
+def test_telegram_only_templates_render_escaped() -> None:
+    renderer = Renderer()
+    hostile = "<b>&* 🍑 {{ 7*7 }}"
+    samples = {
+        CHOSEN: {"label": hostile},
+        CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x?start=check"},
+        SENT_PRIVATELY: {},
+    }
+    for template, context in samples.items():
+        text = renderer.render(Reply(template, context), Platform.TELEGRAM).text
+        assert text.strip()
+        assert "<b>&*" not in text
+        assert "49" not in text
+
+
+def test_the_ledger_offers_only_the_handled_prefix() -> None:
+    ledger = Ledger()
+    assert ledger.offset is None
+    assert [ledger.take(u) for u in (5, 6, 7)] == [True, True, True]
+    ledger.finish(6)
+    ledger.finish(7)
+    assert ledger.offset == 5
+    assert not ledger.take(6)  # fetched again while 5 holds the offset back
+    ledger.confirmed(5)
+    ledger.finish(5)
+    assert ledger.offset == 8
+    assert ledger.unconfirmed
+    ledger.confirmed(8)
+    assert not ledger.unconfirmed
+    assert ledger.take(8)

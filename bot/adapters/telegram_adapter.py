@@ -41,13 +41,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.adapters.base import Delivery
+from bot.adapters.base import Delivery, StartError
 from bot.adapters.telegram_polling import Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
     Wording,
-    addressed_text,
     chat_ref,
     chosen_label,
     deep_link,
@@ -58,6 +57,7 @@ from bot.adapters.telegram_wire import (
     lane_of,
     message_key,
     never_started,
+    what_was_said,
 )
 from bot.app import Core
 from bot.config import Secret, Settings
@@ -85,7 +85,7 @@ AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Context = CallbackContext[Any, Any, Any, Any]
 
 
-class TelegramStartError(Exception):
+class TelegramStartError(StartError):
     """Telegram could not be reached or refused the token; the message is token-free."""
 
 
@@ -108,6 +108,8 @@ class TelegramAdapter:
         self._core = core
         self._wording = Wording.load()
         self._redaction = TokenRedaction(secret)
+        # Before building: PTB logs its URLs, token included, as soon as the bot exists.
+        self._redaction.install()
         self._app = _build_app(secret, api_url.rstrip("/"), request, rate_limiter)
         self._poller: Poller[Update] = Poller(
             self._fetch,
@@ -133,10 +135,16 @@ class TelegramAdapter:
         return bot
 
     async def start(self) -> None:
-        self._redaction.install()
+        self._redaction.install()  # again, in case this adapter was stopped before
         try:
             await self._app.initialize()
         except TelegramError as exc:
+            await self._app.shutdown()
+            self._redaction.uninstall()
+            if isinstance(exc, InvalidToken):
+                raise TelegramStartError(
+                    f"Telegram refused TELEGRAM_BOT_TOKEN ({self._describe(exc)})"
+                ) from None
             raise TelegramStartError(f"Telegram: {self._describe(exc)}") from None
         self._me = self.bot.bot
         self._add_handlers()
@@ -176,14 +184,15 @@ class TelegramAdapter:
         if message is None or message.from_user is None or me is None:
             return
         person = message.from_user
-        text = addressed_text(message, me)
-        if person.is_bot or text is None:
+        said = what_was_said(message, me)
+        if person.is_bot or said is None:
             return
         incoming = Incoming(
             chat=chat_ref(message.chat, person),
             event_key=message_key(message),
-            text=text,
+            text=said.text,
             display_name=person.full_name,
+            addressed=said.addressed,
         )
         replies = await self._core.engine.handle(incoming)
         await self._answer(incoming, replies, message)

@@ -70,11 +70,19 @@ def lane_of(update: Update) -> Hashable:
     return chat.id if chat is not None else f"update:{update.update_id}"
 
 
-def addressed_text(message: Message, me: User) -> str | None:
-    """What the person said to the bot, or None for a group message meant for others.
+@dataclass(frozen=True)
+class Said:
+    text: str
+    # In a group: meant for the bot (a command, a mention, a reply to it). The engine
+    # ignores other group chatter, apart from "done" messages.
+    addressed: bool
 
-    In a group the bot answers commands (not those for another bot), mentions of its
-    @username and replies to its own messages; in a private chat, everything.
+
+def what_was_said(message: Message, me: User) -> Said | None:
+    """The text for the engine; None for a command meant for another bot.
+
+    A command loses its "@bot" suffix and a mention of the bot is cut out, so "/done@bot 5"
+    and "@bot done 5" both reach the engine as what the person meant.
     """
     text = message.text or ""
     command = _leading_command(message)
@@ -82,17 +90,17 @@ def addressed_text(message: Message, me: User) -> str | None:
         name, _, target = command.partition("@")
         if target and target.lower() != (me.username or "").lower():
             return None
-        return name + text[len(command) :]
+        return Said(name + text[len(command) :], addressed=True)
     if is_private(message.chat):
-        return text
+        return Said(text, addressed=True)
     handle = f"@{me.username}".lower()
     for entity in message.entities:
         if entity.type == MessageEntity.MENTION and message.parse_entity(entity).lower() == handle:
-            return re.sub(re.escape(handle), " ", text, count=1, flags=re.IGNORECASE).strip()
+            without = re.sub(re.escape(handle), " ", text, count=1, flags=re.IGNORECASE)
+            return Said(without.strip(), addressed=True)
     replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
-        return text
-    return None
+    to_me = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
+    return Said(text, addressed=to_me)
 
 
 def _leading_command(message: Message) -> str | None:

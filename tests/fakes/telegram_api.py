@@ -90,6 +90,7 @@ ERRORS = {
     "400": lambda f: ApiError(400, f.description or "Bad Request: chat not found"),
     "500": lambda f: ApiError(500, f.description or "Internal Server Error"),
     "404": lambda f: ApiError(404, "Not Found"),
+    "409": lambda f: ApiError(409, "Conflict: terminated by other getUpdates request"),
 }
 
 
@@ -119,6 +120,7 @@ class Server:
         self._callback_ids = itertools.count(1)
         self._arrived = asyncio.Event()
         self._polled = asyncio.Event()
+        self._called = asyncio.Event()
 
     # Test controls.
 
@@ -194,6 +196,13 @@ class Server:
                 self._polled.clear()
                 await self._polled.wait()
 
+    async def until_sent_to(self, chat_id: int) -> None:
+        """Waits until the bot has a message in `chat_id`."""
+        async with asyncio.timeout(WAIT_LIMIT):
+            while not self.bot_messages(chat_id):
+                self._called.clear()
+                await self._called.wait()
+
     def bot_messages(self, chat_id: int) -> list[JSON]:
         return [
             m
@@ -205,6 +214,12 @@ class Server:
 
     async def call(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
         self.calls.append(Call(method, dict(params)))
+        try:
+            return await self._answer(method, params)
+        finally:
+            self._called.set()
+
+    async def _answer(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
         try:
             self._maybe_fail(method)
             handler = getattr(self, f"api_{method}", None)
