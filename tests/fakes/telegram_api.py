@@ -16,10 +16,11 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
@@ -114,6 +115,8 @@ class Server:
         self.groups: dict[int, Group] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
         self.confirmed_below = 0
+        # Longest getUpdates wait, whatever the bot asks (a real server caps it at 50 s).
+        self.max_poll_wait = 50.0
         self._failures: dict[str, deque[Failure]] = {}
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
@@ -196,10 +199,13 @@ class Server:
                 self._polled.clear()
                 await self._polled.wait()
 
-    async def until_sent_to(self, chat_id: int) -> None:
-        """Waits until the bot has a message in `chat_id`."""
-        async with asyncio.timeout(WAIT_LIMIT):
-            while not self.bot_messages(chat_id):
+    async def until_sent_to(self, chat_id: int, count: int = 1) -> None:
+        """Waits until the bot has `count` messages in `chat_id`."""
+        await self.until(lambda: len(self.bot_messages(chat_id)) >= count)
+
+    async def until(self, condition: Callable[[], bool], limit: float = WAIT_LIMIT) -> None:
+        async with asyncio.timeout(limit):
+            while not condition():
                 self._called.clear()
                 await self._called.wait()
 
@@ -266,7 +272,8 @@ class Server:
         if not self.pending and params.get("timeout"):
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), float(params["timeout"]))
+                wait = min(float(params["timeout"]), self.max_poll_wait)
+                await asyncio.wait_for(self._arrived.wait(), wait)
         return self.pending[: int(params.get("limit") or 100)]
 
     async def api_sendMessage(self, params: Mapping[str, Any]) -> JSON:
@@ -366,6 +373,50 @@ class FakeBotApi(BaseRequest):
             # Real transports often quote the URL, and with it the token.
             raise ConnectionResetError(f"{exc} while requesting {url}") from None
         return status, json.dumps(body).encode()
+
+
+class HttpBotApi:
+    """The same `Server` over real HTTP, for a bot in another process
+    (TELEGRAM_API_URL=`url`)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        # A killed bot leaves its long poll open: keep such waits short.
+        server.max_poll_wait = 0.5
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        self.url = ""
+
+    async def start(self) -> str:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.server.token:
+            status, body = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        else:
+            params = _form_params(await request.post())
+            status, body = await self.server.call(request.match_info["method"], params)
+        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def _form_params(form: Mapping[str, Any]) -> JSON:
+    # PTB sends each parameter JSON-encoded, except plain strings.
+    params: JSON = {}
+    for key, value in form.items():
+        try:
+            params[key] = value if key == "text" else json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
 
 
 # Telegram's HTML, as strictly as Telegram reads it.
