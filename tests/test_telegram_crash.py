@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import open_core
@@ -23,8 +24,10 @@ PER_ROUND = 15
 START_LIMIT = 30.0
 
 
-def answers(server: Server) -> int:
-    return len(server.calls_to("sendMessage"))
+def answered(server: Server, more: int) -> Callable[[], bool]:
+    """True once the bot has sent `more` messages beyond those it has sent now."""
+    target = len(server.calls_to("sendMessage")) + more
+    return lambda: len(server.calls_to("sendMessage")) >= target
 
 
 async def start_bot(api_url: str, db: Path, log: Path) -> asyncio.subprocess.Process:
@@ -64,8 +67,7 @@ async def test_kill_9_mid_stream_loses_and_doubles_nothing(tmp_path: Path) -> No
             pushed += [server.push(server.user_says(ALICE, "done 1")) for _ in range(PER_ROUND)]
             bot = await start_bot(url, db, log)
             # Kill while the bot is busy: after a random number of its answers.
-            target = answers(server) + rng.randint(1, PER_ROUND - 1)
-            await server.until(lambda target=target: answers(server) >= target, START_LIMIT)
+            await server.until(answered(server, rng.randint(1, PER_ROUND - 1)), START_LIMIT)
             bot.send_signal(signal.SIGKILL)
             await bot.wait()
 
