@@ -539,3 +539,16 @@ def test_the_ledger_offers_only_the_handled_prefix() -> None:
     ledger.confirmed(8)
     assert not ledger.unconfirmed
     assert ledger.take(8)
+
+
+async def test_a_press_on_a_message_too_old_to_read_still_counts(bot: Bot) -> None:
+    alice = bot.talk()
+    await alice.say("done 10")
+    old = {
+        "chat": {"id": ALICE.id, "type": "private", "first_name": "Alice"},
+        "message_id": 1,
+        "date": 0,
+    }
+    calls = await alice.deliver(bot.server.press(ALICE, old, "do:stats"))
+    assert "Glute bridges: 10 in total" in texts(calls)[0]
+    assert [c.method for c in calls if c.method.startswith("edit")] == []

@@ -122,6 +122,7 @@ class TelegramAdapter:
             sleep=sleep,
         )
         self._me: User | None = None
+        self._add_handlers()
 
     @classmethod
     def from_settings(cls, core: Core, settings: Settings, **options: Any) -> TelegramAdapter:
@@ -135,7 +136,7 @@ class TelegramAdapter:
         return bot
 
     async def start(self) -> None:
-        self._redaction.install()  # again, in case this adapter was stopped before
+        self._redaction.install()  # a no-op unless this adapter was stopped before
         try:
             await self._app.initialize()
         except TelegramError as exc:
@@ -147,7 +148,6 @@ class TelegramAdapter:
                 ) from None
             raise TelegramStartError(f"Telegram: {self._describe(exc)}") from None
         self._me = self.bot.bot
-        self._add_handlers()
         await self._app.start()
         await self._optional("deleteWebhook", self.bot.delete_webhook())
         commands = [BotCommand(name, text) for name, text in self._wording.commands.items()]
@@ -199,14 +199,17 @@ class TelegramAdapter:
 
     async def _on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
-        if query is None:
+        if query is None or query.message is None or query.data is None:
+            if query is not None:
+                await self._optional("answerCallbackQuery", query.answer())
             return
+        # A message older than 48 hours comes without its content, but the press counts.
+        chat = query.message.chat
         message = query.message if isinstance(query.message, Message) else None
-        if query.data is None or message is None:
-            await self._optional("answerCallbackQuery", query.answer())
-            return
+        if message is not None and not message.is_accessible:
+            message = None
         incoming = Incoming(
-            chat=chat_ref(message.chat, query.from_user),
+            chat=chat_ref(chat, query.from_user),
             event_key=f"tg:c:{query.id}",
             choice=query.data,
             display_name=query.from_user.full_name,
@@ -215,11 +218,11 @@ class TelegramAdapter:
         if [r.template for r in replies] == [STALE]:
             toast = self._core.renderer.render(replies[0], Platform.CONSOLE).text
             await self._optional("answerCallbackQuery", query.answer(toast[:TOAST_LIMIT]))
-            if is_private(message.chat):
+            if message is not None and is_private(chat):
                 await self._optional("editMessageReplyMarkup", message.edit_reply_markup(None))
             return
         await self._optional("answerCallbackQuery", query.answer())
-        if replies:
+        if replies and message is not None:
             await self._show_choice(message, query.data)
         await self._answer(incoming, replies, None)
 
