@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 JOURNEY = [
     "1",  # menu: check my symptoms
@@ -63,12 +66,19 @@ def test_users_are_kept_apart(tmp_path: Path) -> None:
     assert "No reps logged yet" in other.stdout
 
 
-def test_an_unusable_database_is_one_clear_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("problem", ["corrupt", "newer", "unwritable"])
+def test_an_unusable_database_is_one_clear_line(tmp_path: Path, problem: str) -> None:
     bad = tmp_path / "bad.db"
-    bad.write_text("not a database" * 50)
+    if problem == "corrupt":
+        bad.write_text("not a database" * 50)
+    elif problem == "newer":
+        with sqlite3.connect(bad) as conn:
+            conn.execute("PRAGMA user_version = 999")
+    else:
+        bad = tmp_path / "no-such-folder" / "bad.db"
     result = glutebot(tmp_path, "", env={"GLUTEBOT_DB": str(bad)})
     assert result.returncode == 1
-    assert result.stderr.startswith("glutebot: cannot use database")
+    assert result.stderr.startswith("glutebot: cannot")
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

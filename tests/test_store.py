@@ -70,3 +70,23 @@ async def test_a_failed_transaction_writes_nothing(db_path: Path) -> None:
         assert await store.db.fetchone("SELECT * FROM meta") is None
     finally:
         await store.close()
+
+
+async def test_a_blocked_user_who_writes_again_is_unblocked(db_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.model import ChatRef, Platform
+
+    store = await Store.open(db_path)
+    try:
+        chat = ChatRef(Platform.TELEGRAM, user_id="5", chat_id="5")
+        now = datetime(2026, 3, 2, tzinfo=UTC)
+        await store.users.ensure(chat, "Ann", now)
+        await store.users.mark_blocked("telegram", "5")
+        blocked = await store.users.get("telegram", "5")
+        assert blocked is not None
+        assert blocked.blocked
+        user = await store.users.ensure(chat, "Ann", now)
+        assert not user.blocked
+    finally:
+        await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,8 @@ from bot.model import ChatRef, Incoming, Platform, Reply
 from bot.render import Rendered
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+# Event keys must not repeat across runs either: old databases (fixtures) hold some.
+_RUN = uuid.uuid4().hex[:8]
 _keys = itertools.count(1)
 
 
@@ -88,4 +91,4 @@ class Chat:
         return self.last
 
     def _key(self) -> str:
-        return f"test:{next(_keys)}"
+        return f"test:{_RUN}:{next(_keys)}"

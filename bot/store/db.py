@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,9 +31,16 @@ class Database:
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
+        connecting = aiosqlite.connect(str(path), isolation_level=None)
         try:
-            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            conn = await connecting
         except sqlite3.Error as exc:
+            # aiosqlite stops its worker thread after a failed connect, but the thread's
+            # last callback must land before the event loop closes, or it prints a
+            # traceback on exit: wait for the thread to end.
+            worker = getattr(connecting, "_thread", None)
+            if isinstance(worker, threading.Thread):
+                await asyncio.to_thread(worker.join, 5)
             raise StoreError(f"cannot open database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
         db = cls(conn)
@@ -103,13 +111,12 @@ class Database:
                 await write(conn)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            row: Row | None = await cursor.fetchone()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to aiosqlite's thread; execute + fetch + close would be three.
+        return list(await self._conn.execute_fetchall(sql, params))
 
 
 def sql_write(sql: str, params: Sequence[Any] = ()) -> Write:

@@ -48,9 +48,11 @@ class UserStore:
         return _user(row) if row else None
 
     async def ensure(self, chat: ChatRef, display_name: str, now: datetime) -> User:
-        """The user behind a chat, created on first contact; a changed name is kept."""
+        """The user behind a chat, created on first contact; a changed name is kept, and
+        someone who blocked the bot and writes again is no longer marked blocked."""
         user = await self.get(chat.platform, chat.user_id)
-        if user and (user.display_name == display_name or not display_name):
+        unchanged = user is not None and display_name in ("", user.display_name)
+        if user is not None and unchanged and not user.blocked:
             return user
         async with self._db.transaction() as conn:
             await conn.execute(
