@@ -98,6 +98,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "community/prompt_posted": {"channel": "123"},
     "community/leaderboard_visibility": {"hidden": True},
+    "telegram/chosen": {"label": "Yes"},
+    "telegram/continue_in_private": {"name": "Ann", "link": "https://t.me/glutebot?start=check"},
+    "telegram/sent_privately": {},
     "community/leaderboard": {
         "week": [Standing("Ann <3", 40, 2)],
         "all_time": [],

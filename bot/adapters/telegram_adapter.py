@@ -77,9 +77,9 @@ TOAST_LIMIT = 200
 STALE = "stale_button"
 # Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_telegram.py renders these.
-CHOSEN = "telegram/_chosen"
-CONTINUE_IN_PRIVATE = "telegram/_continue_in_private"
-SENT_PRIVATELY = "telegram/_sent_privately"
+CHOSEN = "telegram/chosen"
+CONTINUE_IN_PRIVATE = "telegram/continue_in_private"
+SENT_PRIVATELY = "telegram/sent_privately"
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Context = CallbackContext[Any, Any, Any, Any]

@@ -1,0 +1,36 @@
+"""`glutebot run` stops cleanly on SIGTERM and SIGINT: exit 0, database closed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.telegram_api import TOKEN, HttpBotApi, Server
+from tests.test_telegram_crash import ALICE, START_LIMIT, answered, start_bot
+
+SHUTDOWN_LIMIT = 10.0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    server = Server()
+    http = HttpBotApi(server)
+    url = await http.start()
+    db, log = tmp_path / "glutebot.db", tmp_path / "bot.log"
+    try:
+        server.push(server.user_says(ALICE, "/start"))
+        bot = await start_bot(url, db, log)
+        await server.until(answered(server, 1), START_LIMIT)
+        bot.send_signal(signum)
+        status = await asyncio.wait_for(bot.wait(), SHUTDOWN_LIMIT)
+    finally:
+        await http.close()
+    output = log.read_text()
+    assert status == 0, output
+    assert "Traceback" not in output
+    assert TOKEN not in output
+    # The last connection closed cleanly: SQLite checkpointed and removed the WAL file.
+    assert not db.with_name(db.name + "-wal").exists()
