@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 from bot.adapters.base import Adapter, StartError
@@ -48,7 +48,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             return 1
         scheduler = Scheduler(
             core.store.schedules,
-            _deliverer(core, {adapter.platform: adapter for adapter in adapters}),
+            deliverer(core, {adapter.platform: adapter for adapter in adapters}),
             clock=utc_now,
             grace=settings.reminder_grace,
             pause_after=settings.ignored_reminder_limit,
@@ -93,7 +93,9 @@ async def _start_all(adapters: Sequence[Adapter]) -> None:
         raise
 
 
-def _deliverer(core: Core, adapters: dict[Platform, Adapter]) -> Deliver:
+def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
+    """The scheduler's way out: the engine writes the prompt, the platform's adapter sends it."""
+
     async def deliver(prompt: Prompt) -> Delivery:
         schedule = prompt.schedule
         adapter = adapters.get(schedule.platform)

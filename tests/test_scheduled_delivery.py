@@ -1,0 +1,96 @@
+"""Reminders end to end: /remind through real PTB, the scheduler on a virtual clock, the
+reminder delivered through the Telegram adapter at the local time, once, across a
+daylight-saving change and a restart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.telegram_adapter import TelegramAdapter
+from bot.app import Core, open_core
+from bot.model import Platform
+from bot.pacing import Pacer
+from bot.runner import deliverer
+from bot.scheduler import Scheduler
+from tests.fakes.telegram_api import Server, Talk
+from tests.test_telegram import ALICE, make_adapter, no_sleep, texts
+from tests.transcript import FakeClock
+
+# London leaves GMT for BST at 01:00 UTC on Sunday 29 March 2026.
+FRIDAY = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
+SATURDAY_0730_GMT = datetime(2026, 3, 28, 7, 30, tzinfo=UTC)
+SUNDAY_0730_BST = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
+
+
+def scheduler_for(core: Core, adapter: TelegramAdapter, clock: FakeClock) -> Scheduler:
+    pacer = Pacer(25.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)
+    return Scheduler(
+        core.store.schedules,
+        deliverer(core, {Platform.TELEGRAM: adapter}),
+        clock=clock,
+        sleep=no_sleep,
+        pacers={Platform.TELEGRAM: pacer},
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(FRIDAY)
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[tuple[Core, TelegramAdapter, Server]]:
+    server = Server()
+    async with open_core(tmp_path / "glutebot.db", clock=clock) as core:
+        adapter = make_adapter(core, server)
+        await adapter.start()
+        try:
+            yield core, adapter, server
+        finally:
+            await adapter.stop()
+
+
+def reminders(server: Server) -> list[str]:
+    return [text for text in texts(server.calls) if "Time for your glutes" in text]
+
+
+async def test_a_reminder_arrives_at_local_time_once_across_dst_and_restart(
+    running: tuple[Core, TelegramAdapter, Server], clock: FakeClock, tmp_path: Path
+) -> None:
+    core, adapter, server = running
+    talk = Talk(server, ALICE)
+    answer = await talk.say("/remind 07:30 Europe/London daily")
+    assert "I'll remind you at <b>07:30</b> (Europe/London) every day" in texts(answer)[0]
+    scheduler = scheduler_for(core, adapter, clock)
+
+    clock.now = SATURDAY_0730_GMT.replace(minute=29)
+    await scheduler.run_once()
+    assert reminders(server) == []
+    clock.now = SATURDAY_0730_GMT
+    await scheduler.run_once()
+    await scheduler.run_once()
+    assert len(reminders(server)) == 1
+    sent = [c for c in server.calls if c.method == "sendMessage"][-1]
+    assert str(sent.params["chat_id"]) == str(ALICE.id)
+
+    # After the clocks go forward, 07:30 local is 06:30 UTC.
+    clock.now = SUNDAY_0730_BST.replace(minute=29)
+    await scheduler.run_once()
+    assert len(reminders(server)) == 1
+    clock.now = SUNDAY_0730_BST
+    await scheduler.run_once()
+    assert len(reminders(server)) == 2
+
+    # A new process on the same file, at the same moment, sends nothing again.
+    async with open_core(tmp_path / "glutebot.db", clock=clock) as again:
+        await scheduler_for(again, adapter, clock).run_once()
+    assert len(reminders(server)) == 2
+
+    answer = await talk.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side" in texts(answer)[0]
