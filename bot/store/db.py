@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,32 @@ class StoreError(Exception):
     """The database can't be used; the message is meant for the operator as is."""
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One caller's writes waiting for a group commit, and the caller's answer."""
+
+    writes: list[Write]
+    done: asyncio.Future[None]
+
+    def succeed(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.done.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.done.cancel()
+        else:
+            self.done.set_exception(exc)
+
+
 class Database:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        self._queued: list[_Job] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -56,6 +79,8 @@ class Database:
         return db
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer  # writes already queued are committed first
         await self._conn.close()
 
     async def _configure(self) -> None:
@@ -100,15 +125,67 @@ class Database:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                # Some errors (a full disk, say) end the transaction by themselves.
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
                 raise
-            await self._conn.execute("COMMIT")
 
     async def apply(self, writes: Iterable[Write]) -> None:
+        """Run `writes` in one transaction: when this returns they are committed, and if it
+        raises, none of them is.
+
+        Group commit: callers queue their writes, and one committer task commits everything
+        queued so far in a single transaction, while new callers queue for the next one. So
+        a busy bot pays for one BEGIN/COMMIT per batch rather than per message. Cancelling a
+        caller withdraws its writes only while they are still queued.
+        """
+        job = _Job(list(writes), asyncio.get_running_loop().create_future())
+        self._queued.append(job)
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_queued())
+        await job.done
+
+    async def _commit_queued(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                waiting = [job for job in batch if not job.done.done()]  # not cancelled
+                if waiting:
+                    await self._commit_batch(waiting)
+        finally:
+            self._committer = None
+            for job in self._queued:  # left only if this task itself was cancelled
+                job.fail(StoreError("the database is closing"))
+            self._queued = []
+
+    async def _commit_batch(self, batch: list[_Job]) -> None:
+        try:
+            await self._run_in_one_transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].fail(exc)
+                return
+            # Someone's writes failed and took the batch down with them: commit each
+            # caller on its own, so only the one at fault gets the error.
+            for job in batch:
+                await self._commit_batch([job])
+            return
+        except BaseException as exc:
+            for job in batch:
+                job.fail(exc)
+            raise
+        for job in batch:
+            job.succeed()
+
+    async def _run_in_one_transaction(self, batch: list[_Job]) -> None:
+        # Writes only run again after a rollback, so running one twice is safe: a write
+        # is SQL, and it sees the database as it was before its first run.
         async with self.transaction() as conn:
-            for write in writes:
-                await write(conn)
+            for job in batch:
+                for write in job.writes:
+                    await write(conn)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
