@@ -22,6 +22,8 @@ from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
+# How long stop() waits for a cancelled long poll before cancelling it again.
+STOP_RETRY = 0.5
 MAX_BACKOFF = 30.0
 
 
@@ -143,7 +145,13 @@ class Poller(Generic[U]):
     async def stop(self) -> None:
         """Stops fetching, lets every update in flight finish, then confirms them."""
         if self._task is not None:
-            self._task.cancel()
+            # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives just
+            # as its inner wait completes (an update finishing at shutdown); the loop then
+            # starts another long poll and stop() would wait out its whole timeout.
+            # Cancel again until the task has really ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=STOP_RETRY)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._lanes.drain()
