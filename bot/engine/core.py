@@ -22,6 +22,7 @@ from bot.model import ChatRef, Choice, Incoming, Reply
 from bot.parse import Command, Done, Said, Word, normalise, parse, parse_done
 from bot.scheduler import Prompt
 from bot.store import Store
+from bot.store.arrivals import Arrival
 from bot.store.schedules import ScheduleKind, reminder_owner
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,10 @@ class Engine:
         chat = incoming.chat
         lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
         async with lock:
-            if await self._store.events.seen(incoming.event_key):
+            arrival = await self._store.arrivals.read(incoming.event_key, chat)
+            if arrival.seen:
                 return []
-            turn = await self._begin(incoming)
+            turn = await self._begin(incoming, arrival)
             try:
                 replies = await self._dispatch(turn)
             except Exception:
@@ -115,12 +117,13 @@ class Engine:
             self._on_schedule_change()
         return replies
 
-    async def _begin(self, incoming: Incoming) -> Turn:
+    async def _begin(self, incoming: Incoming, arrival: Arrival) -> Turn:
         now = self._clock()
-        user = await self._store.users.ensure(incoming.chat, incoming.display_name, now)
-        conversation = await self._store.conversations.load(user.id)
+        user = await self._store.users.ensure_read(
+            arrival.user, incoming.chat, incoming.display_name, now
+        )
         tz = ZoneInfo(user.tz) if user.tz else self._default_tz
-        return Turn(incoming, user, conversation, now, tz, self._store)
+        return Turn(incoming, user, arrival.conversation, now, tz, self._store)
 
     async def _commit(self, turn: Turn, replies: list[Reply]) -> None:
         writes = list(turn.writes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.store.arrivals import ArrivalStore
 from bot.store.checks import CheckStore
 from bot.store.conversations import ConversationStore
 from bot.store.db import Database, StoreError, Write
@@ -19,6 +20,7 @@ __all__ = ["Store", "StoreError", "Write"]
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.arrivals = ArrivalStore(db)
         self.users = UserStore(db)
         self.conversations = ConversationStore(db)
         self.events = EventStore(db)

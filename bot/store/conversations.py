@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.model import Choice
-from bot.store.db import Database, Write, sql_write
+from bot.store.db import Database, Row, Write, sql_write
 
 # The choices last shown travel inside the data column, so a typed "2" after a restart
 # still means what the person saw as option 2.
@@ -26,24 +26,29 @@ class Conversation:
     offered: tuple[Choice, ...] = ()
 
 
+def conversation_of(row: Row | None) -> Conversation:
+    """The conversation in a row of `conversations` columns; the start if there is none."""
+    if row is None or row["flow"] is None:
+        return Conversation()
+    data = json.loads(row["data"])
+    offered = tuple(Choice(value, label) for value, label in data.pop(_OFFERED, []))
+    return Conversation(
+        flow=row["flow"],
+        step=row["step"],
+        data=data,
+        misses=row["misses"],
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        offered=offered,
+    )
+
+
 class ConversationStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def load(self, user_id: int) -> Conversation:
         row = await self._db.fetchone("SELECT * FROM conversations WHERE user_id = ?", (user_id,))
-        if row is None:
-            return Conversation()
-        data = json.loads(row["data"])
-        offered = tuple(Choice(value, label) for value, label in data.pop(_OFFERED, []))
-        return Conversation(
-            flow=row["flow"],
-            step=row["step"],
-            data=data,
-            misses=row["misses"],
-            updated_at=datetime.fromisoformat(row["updated_at"]),
-            offered=offered,
-        )
+        return conversation_of(row)
 
     def save(self, user_id: int, conversation: Conversation, now: datetime) -> Write:
         return sql_write(

@@ -20,7 +20,7 @@ class User:
     blocked: bool
 
 
-def _user(row: Row) -> User:
+def user_of(row: Row) -> User:
     return User(
         id=row["id"],
         platform=row["platform"],
@@ -41,16 +41,22 @@ class UserStore:
             "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
             (platform, platform_user_id),
         )
-        return _user(row) if row else None
+        return user_of(row) if row else None
 
     async def by_id(self, user_id: int) -> User | None:
         row = await self._db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        return user_of(row) if row else None
 
     async def ensure(self, chat: ChatRef, display_name: str, now: datetime) -> User:
         """The user behind a chat, created on first contact; a changed name is kept, and
         someone who blocked the bot and writes again is no longer marked blocked."""
         user = await self.get(chat.platform, chat.user_id)
+        return await self.ensure_read(user, chat, display_name, now)
+
+    async def ensure_read(
+        self, user: User | None, chat: ChatRef, display_name: str, now: datetime
+    ) -> User:
+        """`ensure`, given the user as just read (None: not found)."""
         unchanged = user is not None and display_name in ("", user.display_name)
         if user is not None and unchanged and not user.blocked:
             return user
