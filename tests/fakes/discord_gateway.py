@@ -58,6 +58,8 @@ class GatewaySession:
     connection: GatewayConnection | None = None
     seq: int = 0
     log: list[JSON] = field(default_factory=list)
+    # Events before the client's last sequence number the next RESUME replays as well.
+    replay_extra: int = 0
 
     async def dispatch(self, event: str, data: JSON) -> None:
         self.seq += 1

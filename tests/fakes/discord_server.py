@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -69,6 +70,7 @@ from .discord_world import (
 
 __all__ = [
     "BotDiedError",
+    "Failure",
     "FakeChannel",
     "FakeDiscord",
     "FakeGuild",
@@ -85,6 +87,7 @@ __all__ = [
     "point_discord_py_at",
     "running_bot",
     "running_fake_discord",
+    "watching",
 ]
 
 API = "/api/v10"
@@ -122,6 +125,16 @@ class RecordedRequest:
     path: str
     query: Mapping[str, str]
     body: Any
+
+
+@dataclass
+class Failure:
+    """An error the fake answers instead of serving matching requests (see `fail`)."""
+
+    method: str
+    path: re.Pattern[str]
+    error: DiscordError
+    times: int
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,7 @@ class FakeDiscord:
         self.guild_commands: dict[int, list[JSON]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
         self.requests: list[RecordedRequest] = []
+        self.failures: list[Failure] = []
         self.unknown_routes: list[str] = []
         self.server_errors: list[str] = []
         self.bot_errors: list[str] = []
@@ -297,6 +311,25 @@ class FakeDiscord:
         self.channels[channel.id] = channel
         return channel
 
+    def fail(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int,
+        code: int = 0,
+        message: str = "injected failure",
+        times: int = 1,
+    ) -> Failure:
+        """Answer the next `times` requests whose path (after /api/v10) matches the regex
+        `path` with this error. discord.py sleeps and retries 500, 502, 504 and 524 itself:
+        use 503 for a server error it gives up on at once."""
+        failure = Failure(
+            method.upper(), re.compile(path), DiscordError(status, code, message), times
+        )
+        self.failures.append(failure)
+        return failure
+
     def close_dms(self, user: UserLike) -> None:
         """DMs to this user answer 403 50007, like a user who blocks DMs from server members."""
         as_user(user).dms_closed = True
@@ -383,10 +416,13 @@ class FakeDiscord:
         """Pick `values` in the select menu `custom_id` of `message`."""
         return await self._component(message, user, custom_id, values, "en-US")
 
-    async def drop_connection(self, code: int = 4000) -> None:
+    async def drop_connection(self, code: int = 4000, *, replay: int = 0) -> None:
         """Close the bot's websocket the way an outage would; discord.py then RESUMEs, and
-        events dispatched meanwhile are replayed."""
+        events dispatched meanwhile are replayed. `replay` also replays that many events
+        the bot had already received (as when the outage hit before its sequence number
+        got through), so the bot sees them twice."""
         session = self._require_session()
+        session.replay_extra = replay
         connection, session.connection = session.connection, None
         if connection is not None:
             await connection.close(code, "dropped by test")
@@ -568,7 +604,8 @@ class FakeDiscord:
             return
         self.resumes += 1
         session.connection = connection
-        await session.replay_after(int(data.get("seq") or 0))
+        await session.replay_after(int(data.get("seq") or 0) - session.replay_extra)
+        session.replay_extra = 0
         await session.dispatch("RESUMED", {})
 
     async def _send_member_chunk(self, data: JSON) -> None:
@@ -910,6 +947,7 @@ class FakeDiscord:
             RecordedRequest(request.method, request.path, dict(request.query), body)
         )
         try:
+            self._raise_injected_failure(request)
             if (
                 _needs_bot_auth(request)
                 and request.headers.get("Authorization") != f"Bot {self.token}"
@@ -924,6 +962,17 @@ class FakeDiscord:
             return _json({"code": 0, "message": f"fake Discord bug: {error!r}"}, 400)
         finally:
             self.notify()
+
+    def _raise_injected_failure(self, request: web.Request) -> None:
+        path = request.path.removeprefix(API)
+        for failure in self.failures:
+            if (
+                failure.times > 0
+                and failure.method == request.method
+                and failure.path.fullmatch(path)
+            ):
+                failure.times -= 1
+                raise failure.error
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         self.unknown_routes.append(f"{request.method} {request.path}")
@@ -1311,17 +1360,34 @@ async def running_bot(
     except BaseException:
         await _stop(bot, task)
         raise
-    server.watch(task)
-    errors = _ErrorLog(server)
-    logging.getLogger("discord").addHandler(errors)
-    try:
-        yield bot
-    finally:
-        logging.getLogger("discord").removeHandler(errors)
-        server.unwatch(task)
-        died = await _stop(bot, task)
+    died: Exception | None = None
+    async with watching(server, task):
+        try:
+            yield bot
+        finally:
+            died = await _stop(bot, task)
     if died is not None:
         raise BotDiedError(f"the bot task failed: {died!r}") from died
+
+
+@asynccontextmanager
+async def watching(
+    server: FakeDiscord, task: asyncio.Task[Any], loggers: Iterable[str] = ("discord",)
+) -> AsyncIterator[None]:
+    """While inside: `wait_for` fails fast once `task` (a running bot) ends, and errors
+    logged by discord.py (or the other `loggers`) are collected in `server.bot_errors`.
+    On exit, raises BotDiedError if any were. For bots started some other way than
+    `running_bot` (e.g. by an adapter)."""
+    server.watch(task)
+    errors = _ErrorLog(server)
+    for name in loggers:
+        logging.getLogger(name).addHandler(errors)
+    try:
+        yield
+    finally:
+        for name in loggers:
+            logging.getLogger(name).removeHandler(errors)
+        server.unwatch(task)
     if server.bot_errors:
         raise BotDiedError(f"discord.py logged errors: {server.bot_errors}")
 
