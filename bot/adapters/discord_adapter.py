@@ -1,0 +1,505 @@
+"""Discord through discord.py: messages, slash commands and buttons in → `Incoming`,
+`Reply` → messages, ephemeral answers, DMs and reactions out.
+
+The bot asks for the message content intent. If Discord refuses it (the operator hasn't
+enabled it), the adapter logs how to enable it and reconnects without it: slash commands,
+buttons, mentions of the bot and replies to it keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot.adapters.base import Delivery, StartError
+from bot.adapters.discord_commands import CommandWording, build_commands, definitions_hash
+from bot.adapters.discord_wire import (
+    CUSTOM_ID_PREFIX,
+    SPOKEN,
+    ChoiceButton,
+    answered_view,
+    buttons_view,
+    can_post,
+    chat_for_interaction,
+    chat_for_message,
+    delivery_for,
+    describe,
+    interaction_is_admin,
+    interaction_key,
+    is_personal,
+    member_is_admin,
+    message_key,
+    setup_channel,
+    what_was_said,
+)
+from bot.app import Core
+from bot.config import Secret, Settings
+from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.render import LIMITS, split_message
+
+log = logging.getLogger(__name__)
+
+LIMIT = LIMITS[Platform.DISCORD]
+NO_MENTIONS = discord.AllowedMentions.none()
+LOGGED = "✅"
+SENT_BY_DM = "📬"
+SYNC_KEY = "discord.commands:{application}"
+SETUP_NO_ACCESS = "community/setup_no_access"
+# Discord-only messages. The "_" keeps them out of the shared test that wants a sample
+# context for every engine template; tests/test_discord.py renders these.
+DMS_CLOSED = "discord/_dms_closed"
+POST_FAILED = "discord/_post_failed"
+NO_MESSAGE_CONTENT = (
+    "Discord refused the Message Content intent, so glutebot runs without it: slash "
+    "commands, buttons, mentions of the bot and replies to its posts still log reps, but "
+    'a plain "done" in a channel goes unseen. To fix it, open the Discord Developer '
+    "Portal (https://discord.com/developers/applications), pick this bot, and under Bot → "
+    "Privileged Gateway Intents turn on Message Content Intent; then restart glutebot."
+)
+# How long stop() waits for the events being handled to finish.
+DRAIN_TIMEOUT = 10.0
+SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+Piece = tuple[str, discord.ui.View | None]
+
+
+class DiscordStartError(StartError):
+    """Discord could not be reached or refused the token; the message is token-free."""
+
+
+def wanted_intents() -> discord.Intents:
+    return discord.Intents(
+        guilds=True, guild_messages=True, dm_messages=True, message_content=True
+    )
+
+
+class GluteBot(commands.Bot):
+    """discord.py's side: the events and commands it sees go straight to the adapter."""
+
+    def __init__(
+        self, adapter: DiscordAdapter, intents: discord.Intents, guild_ready_timeout: float
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ChoiceButton)
+        for command in build_commands(self.adapter.wording, self.adapter.on_command):
+            self.tree.add_command(command)
+        await self.adapter.sync_commands(self)
+
+    async def on_ready(self) -> None:
+        self.adapter.on_ready(self)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(self, message)
+
+    async def on_choice(self, interaction: discord.Interaction[Any], value: str) -> None:
+        await self.adapter.on_button(interaction, value)
+
+
+class DiscordAdapter:
+    platform = Platform.DISCORD
+
+    def __init__(
+        self,
+        core: Core,
+        token: Secret | str,
+        *,
+        guild_ready_timeout: float = 2.0,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self._core = core
+        self._token = token.reveal() if isinstance(token, Secret) else token
+        self._guild_ready_timeout = guild_ready_timeout
+        self._ready_timeout = ready_timeout
+        self.wording = CommandWording.load()
+        self._bot: GluteBot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    def from_settings(cls, core: Core, settings: Settings, **options: Any) -> DiscordAdapter:
+        if settings.discord_token is None:
+            raise ValueError("DISCORD_BOT_TOKEN is not set")
+        return cls(core, settings.discord_token, **options)
+
+    @property
+    def bot(self) -> GluteBot | None:
+        return self._bot
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task running discord.py, while started."""
+        return self._task
+
+    # Lifecycle.
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the Discord adapter is already running")
+        self._stopping = False
+        self._ready.clear()
+        self._task = asyncio.create_task(self._run(), name="discord")
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait(
+            {self._task, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready.done():
+            self._task.add_done_callback(_report_end)
+            return
+        ready.cancel()
+        error = await self._end()
+        if isinstance(error, discord.LoginFailure):
+            raise DiscordStartError(
+                "Discord refused DISCORD_BOT_TOKEN: copy the bot's token again (or reset "
+                "it) in the Developer Portal, under Bot"
+            ) from None
+        if error is not None:
+            raise DiscordStartError(f"Discord: could not connect ({describe(error)})") from None
+        raise DiscordStartError(f"Discord: not connected after {self._ready_timeout:g} s")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        error = await self._end()
+        if error is not None:
+            log.warning("Discord: stopped after an error: %s", describe(error))
+
+    async def _run(self) -> None:
+        intents = wanted_intents()
+        while not self._stopping:
+            bot = GluteBot(self, intents, self._guild_ready_timeout)
+            self._bot = bot
+            try:
+                async with bot:
+                    await bot.start(self._token)
+                return
+            except discord.PrivilegedIntentsRequired:
+                if not intents.message_content:
+                    raise
+                log.warning(NO_MESSAGE_CONTENT)
+                intents.message_content = False
+
+    async def _end(self) -> BaseException | None:
+        task, self._task = self._task, None
+        self._stopping = True
+        if task is not None:
+            task.remove_done_callback(_report_end)
+        if self._in_flight:
+            # Answers still need the connection, and the engine its database.
+            await asyncio.wait(set(self._in_flight), timeout=DRAIN_TIMEOUT)
+        if self._bot is not None:
+            await self._bot.close()
+        if task is None:
+            return None
+        try:
+            await task
+        except Exception as error:
+            return error
+        return None
+
+    def on_ready(self, bot: GluteBot) -> None:
+        if not self._ready.is_set():
+            log.info("Discord: connected as %s, in %d servers", bot.user, len(bot.guilds))
+        self._ready.set()
+
+    async def sync_commands(self, bot: GluteBot) -> None:
+        """Sends the slash commands to Discord only when they changed since the last sync:
+        Discord rate-limits syncing, and an unchanged sync is a wasted start-up call."""
+        key = SYNC_KEY.format(application=bot.application_id)
+        digest = definitions_hash(bot.tree, bot.application_id)
+        if await self._core.store.meta.get(key) == digest:
+            log.debug("Discord: slash commands unchanged since the last sync")
+            return
+        try:
+            synced = await bot.tree.sync()
+        except discord.HTTPException as error:
+            log.warning("Discord: syncing slash commands failed: %s", describe(error))
+            return
+        await self._core.store.meta.set(key, digest)
+        log.info("Discord: synced %d slash commands", len(synced))
+
+    # Scheduled sends.
+
+    async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
+        """A channel's daily post (chat.community set) or a person's reminder by DM
+        (chat.chat_id is their user id). Tried once; the outcome says what next."""
+        bot = self._bot
+        if bot is None or bot.is_closed() or not bot.is_ready():
+            return Delivery.RETRY
+        personal = chat.community is None
+        try:
+            if personal:
+                home: discord.abc.Messageable = await bot.create_dm(
+                    discord.Object(int(chat.user_id))
+                )
+            else:
+                home = bot.get_partial_messageable(int(chat.chat_id))
+            for reply in replies:
+                target = home
+                if reply.to is not None and reply.to.chat_id != chat.chat_id:
+                    target = bot.get_partial_messageable(int(reply.to.chat_id))
+                await self._post(target, reply)
+        except SendError as error:
+            outcome = delivery_for(error)
+            where = "user" if personal else "channel"
+            log.warning(
+                "Discord: sending to %s %s failed (%s): %s",
+                where,
+                chat.chat_id,
+                outcome,
+                describe(error),
+            )
+            if outcome is Delivery.GONE and personal:
+                await self._core.store.users.mark_blocked(Platform.DISCORD, chat.user_id)
+            return outcome
+        return Delivery.SENT
+
+    # Events in.
+
+    @asynccontextmanager
+    async def _handling(self) -> AsyncIterator[bool]:
+        """Yields whether to handle an event (not while stopping), and tracks it until done
+        so that stop() lets it finish."""
+        task = asyncio.current_task()
+        if self._stopping or task is None:
+            yield False
+            return
+        self._in_flight.add(task)
+        try:
+            yield True
+        finally:
+            self._in_flight.discard(task)
+
+    async def on_message(self, bot: GluteBot, message: discord.Message) -> None:
+        me = bot.user
+        author = message.author
+        if me is None or author.bot or message.webhook_id is not None:
+            return
+        if message.type not in SPOKEN:
+            return
+        said = what_was_said(message, me)
+        if said is None:
+            return
+        async with self._handling() as handling:
+            if handling:
+                await self._on_text(message, said.text, said.addressed)
+
+    async def _on_text(self, message: discord.Message, text: str, addressed: bool) -> None:
+        author = message.author
+        incoming = Incoming(
+            chat=chat_for_message(message),
+            event_key=message_key(message),
+            text=text,
+            display_name=author.display_name,
+            is_admin=member_is_admin(author),
+            addressed=addressed,
+        )
+        named = setup_channel(text)
+        if named is not None and incoming.is_admin and not can_post(message.guild, named):
+            await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
+            return
+        replies = await self._core.engine.handle(incoming)
+        await self._answer_message(message, replies)
+
+    async def on_command(
+        self, interaction: discord.Interaction[Any], text: str, channel: int | None
+    ) -> None:
+        async with self._handling() as handling:
+            if not handling:
+                return
+            incoming = self._from_interaction(interaction, text=text)
+            if (
+                channel is not None
+                and incoming.is_admin
+                and not can_post(interaction.guild, channel)
+            ):
+                await self._answer_interaction(interaction, [Reply(SETUP_NO_ACCESS)])
+                return
+            replies = await self._core.engine.handle(incoming)
+            await self._answer_interaction(interaction, replies)
+
+    async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
+        async with self._handling() as handling:
+            if not handling:
+                return
+            incoming = self._from_interaction(interaction, choice=value)
+            replies = await self._core.engine.handle(incoming)
+            await self._answer_interaction(interaction, replies, pressed=value)
+
+    def _from_interaction(
+        self, interaction: discord.Interaction[Any], *, text: str = "", choice: str | None = None
+    ) -> Incoming:
+        return Incoming(
+            chat=chat_for_interaction(interaction),
+            event_key=interaction_key(interaction),
+            text=text,
+            choice=choice,
+            display_name=interaction.user.display_name,
+            is_admin=interaction_is_admin(interaction),
+        )
+
+    # Replies out.
+
+    async def _answer_message(self, message: discord.Message, replies: list[Reply]) -> None:
+        """Answers a typed message: ✅ on a logged "done" (enough on its own when the reply
+        is quiet), posts for other channels, then the rest in the channel, or in a DM when
+        it holds personal data."""
+        if any(reply.logged for reply in replies) and await self._react(message, LOGGED):
+            replies = [reply for reply in replies if not reply.quiet]
+        replies = await self._post_shared(replies)
+        if not replies:
+            return
+        here = message.channel
+        if message.guild is None or not any(reply.private for reply in replies):
+            await self._try(self._post_all(here, replies, reference=message), "answer")
+            return
+        try:
+            await self._post_all(await message.author.create_dm(), replies)
+        except discord.Forbidden:
+            log.info("Discord: user %s doesn't accept DMs", message.author.id)
+            await self._try(self._post_all(here, [Reply(DMS_CLOSED)], reference=message), "hint")
+            return
+        except SendError as error:
+            log.warning("Discord: DM to %s failed: %s", message.author.id, describe(error))
+            return
+        await self._react(message, SENT_BY_DM)
+
+    async def _answer_interaction(
+        self,
+        interaction: discord.Interaction[Any],
+        replies: list[Reply],
+        *,
+        pressed: str | None = None,
+    ) -> None:
+        """Answers a slash command or a button: every answer is ephemeral, so what a person
+        asks for is theirs alone; only posts for a channel (the daily post) are public."""
+        replies = await self._post_shared(replies)
+        if pressed is not None and interaction.message and is_personal(interaction.message):
+            answered = answered_view(interaction.message, CUSTOM_ID_PREFIX + pressed)
+            await self._try(interaction.response.edit_message(view=answered), "answered question")
+        try:
+            for reply in replies:
+                for content, view in self._pieces(reply):
+                    await self._respond(interaction, content, view)
+            if not interaction.response.is_done():
+                await self._acknowledge(interaction)
+        except SendError as error:
+            log.warning(
+                "Discord: answering interaction %s failed: %s", interaction.id, describe(error)
+            )
+
+    async def _respond(
+        self, interaction: discord.Interaction[Any], content: str, view: discord.ui.View | None
+    ) -> None:
+        options = _send_options(view) | {"ephemeral": True}
+        if interaction.response.is_done():
+            await interaction.followup.send(content, **options)
+        else:
+            await interaction.response.send_message(content, **options)
+
+    async def _acknowledge(self, interaction: discord.Interaction[Any]) -> None:
+        """Nothing to say (a redelivered event): Discord still wants an answer."""
+        if interaction.type is discord.InteractionType.component:
+            await interaction.response.defer()
+            return
+        await interaction.response.defer(ephemeral=True)
+        await interaction.delete_original_response()
+
+    async def _post_shared(self, replies: list[Reply]) -> list[Reply]:
+        """Posts replies meant for a channel of their own (an admin's /prompt); returns the
+        rest, or instead a note that the bot can't post there."""
+        rest: list[Reply] = []
+        for reply in replies:
+            if reply.to is None or self._bot is None:
+                rest.append(reply)
+                continue
+            channel = self._bot.get_partial_messageable(int(reply.to.chat_id))
+            try:
+                await self._post(channel, reply)
+            except SendError as error:
+                log.warning(
+                    "Discord: posting in channel %s failed: %s", reply.to.chat_id, describe(error)
+                )
+                return [Reply(POST_FAILED, {"channel": reply.to.chat_id})]
+        return rest
+
+    async def _post_all(
+        self,
+        target: discord.abc.Messageable,
+        replies: Sequence[Reply],
+        *,
+        reference: discord.Message | None = None,
+    ) -> None:
+        for reply in replies:
+            await self._post(target, reply, reference)
+            reference = None
+
+    async def _post(
+        self,
+        target: discord.abc.Messageable,
+        reply: Reply,
+        reference: discord.Message | None = None,
+    ) -> None:
+        for content, view in self._pieces(reply):
+            options = _send_options(view)
+            if reference is not None:
+                options["reference"] = reference.to_reference(fail_if_not_exists=False)
+            await target.send(content, **options)
+            reference = None
+
+    def _pieces(self, reply: Reply) -> list[Piece]:
+        """The reply as messages that fit Discord's limit; its buttons go on the last."""
+        rendered = self._core.renderer.render(reply, Platform.DISCORD)
+        parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
+        view = buttons_view(rendered.buttons)
+        if not parts:
+            return [("", view)] if view is not None else []
+        return [(part, view if n == len(parts) else None) for n, part in enumerate(parts, 1)]
+
+    async def _react(self, message: discord.Message, emoji: str) -> bool:
+        try:
+            await message.add_reaction(emoji)
+        except SendError as error:
+            log.info("Discord: couldn't react to message %s: %s", message.id, describe(error))
+            return False
+        return True
+
+    async def _try(self, sending: Awaitable[Any], what: str) -> None:
+        try:
+            await sending
+        except SendError as error:
+            log.warning("Discord: sending the %s failed: %s", what, describe(error))
+
+
+def _send_options(view: discord.ui.View | None) -> dict[str, Any]:
+    # User names and typed text reach messages: nothing the bot sends may ping anyone.
+    options: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    if view is not None:
+        options["view"] = view
+    return options
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("Discord: the connection ended: %s", describe(error))
+    else:
+        log.warning("Discord: the connection ended")

@@ -1,0 +1,166 @@
+"""The slash commands: their definitions, and each one turned into the text the engine reads.
+
+Every command becomes the same text a person could type ("/done 12 lunge",
+"/setup 555 07:30 Europe/Berlin mon,wed,fri"), so the engine handles Discord's commands
+exactly like typed ones. Names are fixed here; what people read comes from
+messages/<locale>/discord/commands.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.render import MESSAGES_DIR
+from bot.schedule_time import timezone_suggestions
+
+# Runs one command: the interaction, the text for the engine, and the channel a /setup
+# names (the adapter checks it can post there before anything is saved).
+Run = Callable[[discord.Interaction[Any], str, int | None], Awaitable[None]]
+AnyCommand = app_commands.Command[Any, Any, Any]
+
+# Commands that take no options: name → the text the engine reads.
+SIMPLE = ("check", "workout", "undo", "stats", "forget", "help", "prompt")
+ADMIN_ONLY = ("setup", "prompt")
+AUTOCOMPLETE_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class CommandWording:
+    descriptions: Mapping[str, str]
+    options: Mapping[str, Mapping[str, str]]
+    choices: Mapping[str, Mapping[str, str]]
+
+    @classmethod
+    def load(cls, locale: str = "en", messages_dir: Path = MESSAGES_DIR) -> CommandWording:
+        path = messages_dir / locale / "discord" / "commands.toml"
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        commands: dict[str, Any] = data["commands"]
+        return cls(
+            descriptions={name: c["description"] for name, c in commands.items()},
+            options={name: c.get("options", {}) for name, c in commands.items()},
+            choices=data["choices"],
+        )
+
+    def picks(self, option: str) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=label, value=value)
+            for value, label in self.choices[option].items()
+        ]
+
+
+def command_text(name: str, *words: object) -> str:
+    """ "/name word word": options left out (None) are skipped."""
+    return " ".join([f"/{name}", *(str(w).strip() for w in words if w is not None)]).strip()
+
+
+def one_word(value: str | None) -> str | None:
+    """An option that must reach the engine as one word ("7 pm" → "7pm")."""
+    return None if value is None else "".join(value.split()) or None
+
+
+def build_commands(wording: CommandWording, run: Run) -> list[AnyCommand]:
+    built = [_simple(name, wording, run) for name in SIMPLE]
+    built += [_done(wording, run), _leaderboard(wording, run)]
+    built += [_remind(wording, run), _setup(wording, run)]
+    for command in built:
+        if command.name in ADMIN_ONLY:
+            app_commands.guild_only()(command)
+            # Discord hides these from members without Manage Server; the engine refuses
+            # them anyway, in case a server's admin changes who sees them.
+            app_commands.default_permissions(manage_guild=True)(command)
+    return sorted(built, key=lambda command: command.name)
+
+
+def definitions_hash(tree: app_commands.CommandTree[Any], application_id: int | None) -> str:
+    """Stable digest of what `tree.sync()` would send: unchanged → no sync needed."""
+    payload = [command.to_dict(tree) for command in tree.get_commands()]
+    text = json.dumps({"application": application_id, "commands": payload}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def zone_choices(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    names = timezone_suggestions(current, limit=AUTOCOMPLETE_LIMIT)
+    return [app_commands.Choice(name=name, value=name) for name in names]
+
+
+def _command(name: str, wording: CommandWording, callback: Any) -> AnyCommand:
+    described = app_commands.describe(**wording.options.get(name, {}))(callback)
+    return app_commands.Command(
+        name=name, description=wording.descriptions[name], callback=described
+    )
+
+
+def _simple(name: str, wording: CommandWording, run: Run) -> AnyCommand:
+    async def simple(interaction: discord.Interaction[Any]) -> None:
+        await run(interaction, command_text(name), None)
+
+    return _command(name, wording, simple)
+
+
+def _done(wording: CommandWording, run: Run) -> AnyCommand:
+    @app_commands.choices(exercise=wording.picks("exercise"))
+    async def done(
+        interaction: discord.Interaction[Any],
+        reps: int | None = None,
+        exercise: app_commands.Choice[str] | None = None,
+    ) -> None:
+        await run(
+            interaction, command_text("done", reps, exercise.value if exercise else None), None
+        )
+
+    return _command("done", wording, done)
+
+
+def _leaderboard(wording: CommandWording, run: Run) -> AnyCommand:
+    @app_commands.choices(visibility=wording.picks("visibility"))
+    async def leaderboard(
+        interaction: discord.Interaction[Any],
+        visibility: app_commands.Choice[str] | None = None,
+    ) -> None:
+        await run(
+            interaction,
+            command_text("leaderboard", visibility.value if visibility else None),
+            None,
+        )
+
+    return _command("leaderboard", wording, leaderboard)
+
+
+def _remind(wording: CommandWording, run: Run) -> AnyCommand:
+    @app_commands.autocomplete(timezone=zone_choices)
+    async def remind(
+        interaction: discord.Interaction[Any],
+        time: str | None = None,
+        timezone: str | None = None,
+        days: str | None = None,
+    ) -> None:
+        text = command_text("remind", one_word(time), one_word(timezone), days)
+        await run(interaction, text, None)
+
+    return _command("remind", wording, remind)
+
+
+def _setup(wording: CommandWording, run: Run) -> AnyCommand:
+    @app_commands.autocomplete(timezone=zone_choices)
+    async def setup(
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel,
+        time: str,
+        timezone: str,
+        days: str | None = None,
+    ) -> None:
+        words = (channel.id, one_word(time) or "?", one_word(timezone) or "?", days)
+        await run(interaction, command_text("setup", *words), channel.id)
+
+    return _command("setup", wording, setup)

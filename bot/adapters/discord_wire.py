@@ -1,0 +1,195 @@
+"""Pure translation between discord.py objects and glutebot's vocabulary. No I/O here."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.model import ChatRef, Delivery, Platform
+from bot.render import Button
+
+# A button's custom_id is this prefix and the engine's Choice.value (at most 64 characters),
+# so any glutebot button can be answered by any process, long after it was sent.
+CUSTOM_ID_PREFIX = "glutebot:"
+CUSTOM_ID_TEMPLATE = r"glutebot:(?P<value>[^\n]{1,64})"
+BUTTONS_PER_MESSAGE = 25
+LABEL_LIMIT = 80
+# Message types a person writes; joins, pins, boosts and the like are left alone.
+SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
+_SETUP_CHANNEL = re.compile(r"/setup\s+(?:<#)?(\d+)>?(?:\s|$)", re.IGNORECASE)
+
+
+def message_key(message: discord.Message) -> str:
+    return f"dc:m:{message.id}"
+
+
+def interaction_key(interaction: discord.Interaction[Any]) -> str:
+    return f"dc:i:{interaction.id}"
+
+
+def chat_for_message(message: discord.Message) -> ChatRef:
+    guild = message.guild
+    return ChatRef(
+        Platform.DISCORD,
+        str(message.author.id),
+        str(message.channel.id),
+        None if guild is None else str(guild.id),
+    )
+
+
+def chat_for_interaction(interaction: discord.Interaction[Any]) -> ChatRef:
+    channel_id = interaction.channel_id or interaction.user.id
+    return ChatRef(
+        Platform.DISCORD,
+        str(interaction.user.id),
+        str(channel_id),
+        None if interaction.guild_id is None else str(interaction.guild_id),
+    )
+
+
+def member_is_admin(author: discord.User | discord.Member) -> bool:
+    return isinstance(author, discord.Member) and author.guild_permissions.manage_guild
+
+
+def interaction_is_admin(interaction: discord.Interaction[Any]) -> bool:
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
+@dataclass(frozen=True)
+class Said:
+    text: str
+    # In a server: meant for the bot (a mention of it or its role, a reply to it).
+    addressed: bool
+
+
+def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | None:
+    """The text for the engine, with mentions of the bot cut out; None when there is no
+    text (an image, or a server message whose content Discord withheld)."""
+    guild = message.guild
+    if guild is None:
+        text = message.content.strip()
+        return Said(text, addressed=True) if text else None
+    own_role = guild.self_role
+    mentioned = any(user.id == me.id for user in message.mentions) or (
+        own_role is not None and own_role in message.role_mentions
+    )
+    text = message.content
+    for token in (f"<@{me.id}>", f"<@!{me.id}>", own_role and own_role.mention):
+        if token:
+            text = text.replace(token, " ")
+    text = text.strip()
+    if not text:
+        return None
+    replied = message.reference.resolved if message.reference is not None else None
+    to_me = isinstance(replied, discord.Message) and replied.author.id == me.id
+    return Said(text, addressed=mentioned or to_me)
+
+
+def setup_channel(text: str) -> int | None:
+    """The channel a typed "/setup <#123> ..." names, so the bot can check it may post there."""
+    match = _SETUP_CHANNEL.match(text)
+    return int(match.group(1)) if match else None
+
+
+def can_post(guild: discord.Guild | None, channel_id: int) -> bool:
+    """The bot may post in this channel of this server (a channel elsewhere: no)."""
+    if guild is None:
+        return False
+    channel = guild.get_channel_or_thread(channel_id)
+    if not isinstance(channel, discord.abc.Messageable):
+        return False
+    perms = channel.permissions_for(guild.me)
+    return perms.view_channel and perms.send_messages
+
+
+class ChoiceButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_TEMPLATE
+):
+    """Any glutebot button. Parsed from its custom_id when pressed, so it needs no state
+    in memory and keeps working after a restart; the engine decides if it is stale."""
+
+    def __init__(self, value: str, label: str = "\u200b") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label[:LABEL_LIMIT],
+                custom_id=CUSTOM_ID_PREFIX + value,
+                style=discord.ButtonStyle.secondary,
+            )
+        )
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> ChoiceButton:
+        label = item.label if isinstance(item, discord.ui.Button) else None
+        return cls(match["value"], label or "\u200b")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        pressed = getattr(interaction.client, "on_choice", None)
+        if pressed is not None:
+            await pressed(interaction, self.value)
+
+
+def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in buttons[:BUTTONS_PER_MESSAGE]:
+        view.add_item(ChoiceButton(button.value, button.label))
+    return _detached(view)
+
+
+def answered_view(message: discord.Message, custom_id: str) -> discord.ui.View:
+    """The message's buttons, all disabled, the pressed one highlighted: a personal
+    question shows what was answered and can't be answered twice."""
+    view = discord.ui.View.from_message(message, timeout=None)
+    for item in view.children:
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
+            if item.custom_id == custom_id:
+                item.style = discord.ButtonStyle.primary
+    return _detached(view)
+
+
+def _detached(view: discord.ui.View) -> discord.ui.View:
+    # A stopped view still renders its components, but discord.py won't keep it in
+    # memory for each message sent. Presses reach ChoiceButton through its template,
+    # registered once per bot; a stored ephemeral view would even unregister that
+    # template when it times out after 15 minutes.
+    view.stop()
+    return view
+
+
+def is_personal(message: discord.Message | None) -> bool:
+    """Only its owner sees this message: ephemeral, or in a DM."""
+    return message is not None and (message.flags.ephemeral or message.guild is None)
+
+
+def delivery_for(error: BaseException) -> Delivery:
+    """How a failed send ends: GONE (never retry), RETRY (later), or SENT (give up)."""
+    if isinstance(error, discord.Forbidden | discord.NotFound):
+        return Delivery.GONE
+    if isinstance(error, discord.DiscordServerError):
+        return Delivery.RETRY
+    if isinstance(error, discord.HTTPException):
+        # 429 survived discord.py's own waiting; any other refusal would repeat.
+        return Delivery.RETRY if error.status == 429 else Delivery.SENT
+    if isinstance(error, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+        return Delivery.RETRY
+    return Delivery.SENT
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, discord.HTTPException):
+        return f"{error.status} {error.code} {error.text}".strip()
+    return f"{type(error).__name__}: {error}"

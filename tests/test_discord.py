@@ -1,0 +1,805 @@
+"""The Discord adapter: real discord.py and the real engine against the fake Discord server.
+
+Members act through the fake (messages, slash commands, buttons); the tests read back what
+the bot did there (messages, ephemeral answers, reactions, DMs) and what the store holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.base import StartError
+from bot.adapters.discord_adapter import (
+    DMS_CLOSED,
+    NO_MESSAGE_CONTENT,
+    POST_FAILED,
+    DiscordAdapter,
+    DiscordStartError,
+)
+from bot.app import Core, open_core
+from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
+from bot.scheduler import Prompt
+from bot.store.schedules import channel_owner, reminder_owner
+from tests.fakes.discord_gateway import MESSAGE_CONTENT
+from tests.fakes.discord_server import (
+    FakeChannel,
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeMember,
+    fake_discord,
+    watching,
+)
+from tests.transcript import FakeClock
+
+# isort: split
+import discord
+
+__all__ = ["fake_discord"]  # the fixture, re-exported so pytest finds it here
+
+EPHEMERAL = 1 << 6
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+DONE_BUTTON = re.compile(r"glutebot:do:done:\w+")
+
+
+@dataclass
+class World:
+    guild: FakeGuild
+    channel: FakeChannel
+    boss: FakeMember
+    alice: FakeMember
+    bob: FakeMember
+
+
+@pytest.fixture
+def world(fake_discord: FakeDiscord) -> World:
+    guild = fake_discord.add_guild("Glute Club")
+    channel = fake_discord.add_channel(guild, "workouts")
+    boss = fake_discord.add_member(guild, None, "boss", permissions=MANAGE_SERVER)
+    alice = fake_discord.add_member(guild, None, "alice")
+    bob = fake_discord.add_member(guild, None, "bob")
+    return World(guild, channel, boss, alice, bob)
+
+
+@asynccontextmanager
+async def running(
+    server: FakeDiscord, core: Core, **options: Any
+) -> AsyncIterator[DiscordAdapter]:
+    """A started adapter; the test fails if its bot dies or anything logs an error."""
+    adapter = DiscordAdapter(core, server.token, guild_ready_timeout=0.01, **options)
+    await adapter.start()
+    try:
+        assert adapter.task is not None
+        async with watching(server, adapter.task, loggers=("discord", "bot")):
+            yield adapter
+    finally:
+        await adapter.stop()
+
+
+@pytest.fixture
+async def bot(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> AsyncIterator[DiscordAdapter]:
+    async with running(fake_discord, core) as adapter:
+        yield adapter
+
+
+# Reading what happened.
+
+
+def answers(interaction: FakeInteraction) -> list[dict[str, Any]]:
+    """The messages the bot answered an interaction with, in order."""
+    first = interaction.response
+    original = [interaction.original] if first and first.type in (4, 5) else []
+    return [m for m in [*original, *interaction.followups] if m is not None]
+
+
+async def answered(
+    server: FakeDiscord, interaction: FakeInteraction, count: int = 1
+) -> list[dict[str, Any]]:
+    await server.wait_for(lambda: len(answers(interaction)) >= count)
+    return answers(interaction)
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    return [
+        button["custom_id"]
+        for row in message.get("components", [])
+        for button in row.get("components", [])
+    ]
+
+
+def public_bot_messages(server: FakeDiscord, channel: FakeChannel) -> list[dict[str, Any]]:
+    return [m for m in server.bot_messages(channel) if not m["flags"] & EPHEMERAL]
+
+
+async def next_post(server: FakeDiscord, channel: FakeChannel) -> dict[str, Any]:
+    """The next message the bot posted in the channel for everyone (not an ephemeral one)."""
+    while True:
+        message = await server.next_bot_message(channel)
+        if not message["flags"] & EPHEMERAL:
+            return message
+
+
+async def reps_of(core: Core, member: FakeMember) -> dict[str, int]:
+    user = await core.store.users.get(Platform.DISCORD, str(member.id))
+    if user is None:
+        return {}
+    totals: dict[str, int] = {}
+    for day in await core.store.reps.day_totals(user.id):
+        totals[day.exercise] = totals.get(day.exercise, 0) + day.reps
+    return totals
+
+
+async def reacted(server: FakeDiscord, message: dict[str, Any], emoji: str = "✅") -> None:
+    await server.wait_for(lambda: emoji in server.reactions_on(message))
+
+
+async def slash(
+    server: FakeDiscord,
+    world: World,
+    member: FakeMember,
+    command: str,
+    options: dict[str, Any] | None = None,
+    count: int = 1,
+) -> list[dict[str, Any]]:
+    interaction = await server.slash(world.guild, world.channel, member, command, options)
+    return await answered(server, interaction, count)
+
+
+async def setup(server: FakeDiscord, world: World, channel: FakeChannel | None = None) -> str:
+    options = {
+        "channel": channel or world.channel,
+        "time": "07:30",
+        "timezone": "Europe/Berlin",
+        "days": "mon,wed,fri",
+    }
+    return str((await slash(server, world, world.boss, "setup", options))[0]["content"])
+
+
+async def prompt(server: FakeDiscord, world: World) -> dict[str, Any]:
+    """/prompt by the admin; returns the workout post."""
+    before = len(public_bot_messages(server, world.channel))
+    await slash(server, world, world.boss, "prompt")
+    posts = await server.wait_for(
+        lambda: public_bot_messages(server, world.channel)[before:] or None
+    )
+    post: dict[str, Any] = posts[0]
+    return post
+
+
+# Admin set-up and the daily post.
+
+
+async def test_admin_sets_up_the_daily_post(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    answer = await slash(
+        fake_discord,
+        world,
+        world.boss,
+        "setup",
+        {"channel": world.channel, "time": "07:30", "timezone": "Europe/Berlin", "days": "mon"},
+    )
+
+    assert answer[0]["flags"] & EPHEMERAL
+    assert f"<#{world.channel.id}> at **07:30** (Europe/Berlin)" in answer[0]["content"]
+    assert "First post: Monday" in answer[0]["content"]
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+    assert schedule is not None
+    assert schedule.target == str(world.channel.id)
+
+
+async def test_setup_and_prompt_are_refused_to_members_without_manage_server(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    options = {"channel": world.channel, "time": "07:30", "timezone": "UTC"}
+    refused = await slash(fake_discord, world, world.alice, "setup", options)
+    refused += await slash(fake_discord, world, world.alice, "prompt")
+
+    assert all("Manage Server permission" in m["content"] for m in refused)
+    assert all(m["flags"] & EPHEMERAL for m in refused)
+    assert (
+        await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+        is None
+    )
+    assert public_bot_messages(fake_discord, world.channel) == []
+    setup_command = next(c for c in fake_discord.commands_for() if c["name"] == "setup")
+    assert int(setup_command["default_member_permissions"]) == MANAGE_SERVER.value
+
+
+@pytest.mark.parametrize(
+    ("time", "zone", "expected"),
+    [
+        ("25:00", "Europe/Berlin", "25:00\" isn't a time I can read"),
+        ("07:30", "Moon/Base", "Moon/Base\" isn't a time zone I know"),
+    ],
+)
+async def test_bad_setup_input_is_explained_and_saves_nothing(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    time: str,
+    zone: str,
+    expected: str,
+) -> None:
+    options = {"channel": world.channel, "time": time, "timezone": zone}
+    answer = await slash(fake_discord, world, world.boss, "setup", options)
+
+    assert expected in answer[0]["content"]
+    assert "Nothing was saved" in answer[0]["content"]
+    assert (
+        await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+        is None
+    )
+
+
+async def test_setup_refuses_a_channel_it_cannot_post_in(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    async with running(fake_discord, core):
+        by_command = await setup(fake_discord, world, locked)
+        typed = await fake_discord.user_says(
+            world.guild, world.channel, world.boss, f"/setup <#{locked.id}> 07:30 UTC daily"
+        )
+        by_text = await next_post(fake_discord, world.channel)
+
+    assert "I can't post in that channel" in by_command
+    assert "I can't post in that channel" in by_text["content"]
+    assert by_text["message_reference"]["message_id"] == typed["id"]
+    assert (
+        await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+        is None
+    )
+
+
+async def test_timezone_option_autocompletes_iana_names(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    interaction = await fake_discord.autocomplete(
+        world.guild, world.channel, world.boss, "setup", {"timezone": "berl"}, focused="timezone"
+    )
+    await fake_discord.wait_for(lambda: interaction.response)
+
+    assert interaction.response is not None
+    assert interaction.response.type == 8
+    assert {"name": "Europe/Berlin", "value": "Europe/Berlin"} in interaction.response.data[
+        "choices"
+    ]
+
+
+async def test_prompt_posts_the_workout_with_its_done_button(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    await setup(fake_discord, world)
+    confirmation = await slash(fake_discord, world, world.boss, "prompt")
+    post = await next_post(fake_discord, world.channel)
+
+    assert "Today's glute workout" in post["content"]
+    assert not post["flags"] & EPHEMERAL
+    assert [DONE_BUTTON.fullmatch(c) is not None for c in custom_ids(post)] == [True]
+    assert confirmation[0]["flags"] & EPHEMERAL
+    assert f"Posted today's workout in <#{world.channel.id}>" in confirmation[0]["content"]
+
+
+# Logging reps.
+
+
+async def test_every_way_of_saying_done_logs_exactly_once(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    carol = fake_discord.add_member(world.guild, None, "carol")
+    dave = fake_discord.add_member(world.guild, None, "dave")
+    post = await prompt(fake_discord, world)
+    me = fake_discord.bot_user
+
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    await reacted(fake_discord, said)
+    said = await fake_discord.user_says(
+        world.guild, world.channel, world.bob, "done 12 lunges", reply_to=post
+    )
+    await reacted(fake_discord, said)
+    said = await fake_discord.user_says(
+        world.guild, world.channel, carol, "done bridge 10", mentions=[me]
+    )
+    await reacted(fake_discord, said)
+    button = custom_ids(post)[0]
+    first = await fake_discord.press_button(post, dave, button)
+    again = await fake_discord.press_button(post, dave, button)
+    pressed = (await answered(fake_discord, first))[0]
+    pressed_again = (await answered(fake_discord, again))[0]
+    command = await slash(
+        fake_discord, world, world.boss, "done", {"reps": 8, "exercise": "lunge"}
+    )
+
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    assert await reps_of(core, world.bob) == {"lunge": 12}
+    assert await reps_of(core, carol) == {"bridge": 10}
+    assert await reps_of(core, dave) == {"bridge": 20, "lunge": 5}
+    assert await reps_of(core, world.boss) == {"lunge": 8}
+    assert pressed["flags"] & EPHEMERAL
+    assert "Logged" in pressed["content"]
+    assert "already logged" in pressed_again["content"].lower()
+    assert command[0]["flags"] & EPHEMERAL
+    assert "Logged 8 lunges" in command[0]["content"]
+    # Quiet acknowledgements: only the reactions, no text in the channel.
+    assert public_bot_messages(fake_discord, world.channel) == [post]
+
+
+async def test_a_done_with_news_gets_a_short_public_reply_too(
+    fake_discord: FakeDiscord, world: World, core: Core, clock: FakeClock, bot: DiscordAdapter
+) -> None:
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done")
+    await reacted(fake_discord, said)
+    clock.advance(days=1)
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done")
+    await reacted(fake_discord, said)
+    reply = await next_post(fake_discord, world.channel)
+
+    assert "target goes up" in reply["content"]
+    assert reply["message_reference"]["message_id"] == said["id"]
+
+
+async def test_ordinary_chatter_is_ignored(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    chatter = await fake_discord.user_says(
+        world.guild, world.channel, world.bob, "lovely day, done with work soon"
+    )
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 5")
+    await reacted(fake_discord, said)
+
+    assert fake_discord.reactions_on(chatter) == []
+    assert await core.store.users.get(Platform.DISCORD, str(world.bob.id)) is None
+    assert public_bot_messages(fake_discord, world.channel) == []
+
+
+async def test_own_messages_and_other_bots_are_ignored(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    other = fake_discord.add_member(world.guild, None, "otherbot", bot=True)
+    itself = world.guild.members[fake_discord.bot_user.id]
+    async with running(fake_discord, core):
+        own = await fake_discord.user_says(world.guild, world.channel, itself, "done 15")
+        theirs = await fake_discord.user_says(
+            world.guild, world.channel, other, "done 20", mentions=[fake_discord.bot_user]
+        )
+        said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 1")
+        await reacted(fake_discord, said)
+
+    assert fake_discord.reactions_on(own) == fake_discord.reactions_on(theirs) == []
+    assert await reps_of(core, itself) == await reps_of(core, other) == {}
+    assert await reps_of(core, world.alice) == {"bridge": 1}
+
+
+async def test_without_the_message_content_intent_the_bot_keeps_running(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_discord.refuse_message_content = True
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.discord_adapter"):
+        async with running(fake_discord, core):
+            post = await prompt(fake_discord, world)
+            unseen = await fake_discord.user_says(world.guild, world.channel, world.bob, "done 9")
+            mention = await fake_discord.user_says(
+                world.guild,
+                world.channel,
+                world.alice,
+                "done 15",
+                mentions=[fake_discord.bot_user],
+            )
+            await reacted(fake_discord, mention)
+            reply = await fake_discord.user_says(
+                world.guild, world.channel, world.alice, "done 2 lunges", reply_to=post
+            )
+            await reacted(fake_discord, reply)
+            await slash(fake_discord, world, world.bob, "done", {"reps": 7})
+            button = await fake_discord.press_button(post, world.boss, custom_ids(post)[0])
+            await answered(fake_discord, button)
+
+    assert [i["intents"] & MESSAGE_CONTENT for i in fake_discord.identifies] == [
+        MESSAGE_CONTENT,
+        0,
+    ]
+    assert NO_MESSAGE_CONTENT in caplog.messages
+    assert "Developer Portal" in NO_MESSAGE_CONTENT
+    assert fake_discord.reactions_on(unseen) == []
+    assert await reps_of(core, world.alice) == {"bridge": 15, "lunge": 2}
+    assert await reps_of(core, world.bob) == {"bridge": 7}
+    assert await reps_of(core, world.boss) == {"bridge": 20, "lunge": 5}
+
+
+async def test_resume_replaying_a_done_message_logs_it_once(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handled: list[str] = []
+    handle = core.engine.handle
+
+    async def recording(incoming: Incoming) -> list[Reply]:
+        replies = await handle(incoming)
+        handled.append(incoming.event_key)
+        fake_discord.notify()
+        return replies
+
+    monkeypatch.setattr(core.engine, "handle", recording)
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    await reacted(fake_discord, said)
+    await fake_discord.drop_connection(replay=1)
+    key = f"dc:m:{said['id']}"
+    await fake_discord.wait_for(lambda: handled.count(key) == 2)
+
+    assert fake_discord.resumes == 1
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    reactions = [r for r in fake_discord.requests if r.method == "PUT" and "/reactions/" in r.path]
+    assert len(reactions) == 1
+
+
+# Private answers.
+
+
+async def test_check_runs_privately_one_question_at_a_time_to_the_end(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    shown = await slash(fake_discord, world, world.alice, "check", count=2)
+    questions = 0
+    while any(c.startswith("glutebot:check:") for c in custom_ids(shown[-1])):
+        question = shown[-1]
+        questions += 1
+        choice = next(c for c in custom_ids(question) if c.endswith((":no", ":under4", ":no_run")))
+        press = await fake_discord.press_button(question, world.alice, choice)
+        shown = await answered(fake_discord, press)
+        edited = fake_discord.messages[int(question["id"])]
+        assert all(
+            button["disabled"] for row in edited["components"] for button in row["components"]
+        )
+
+    assert questions == 9
+    assert "unlikely" in shown[-1]["content"].lower() or "Result" in shown[-1]["content"]
+    assert public_bot_messages(fake_discord, world.channel) == []
+    assert all(m["flags"] & EPHEMERAL for m in fake_discord.bot_messages(world.channel))
+    user = await core.store.users.get(Platform.DISCORD, str(world.alice.id))
+    assert user is not None
+    assert await core.store.checks.latest(user.id) is not None
+
+
+async def test_stats_is_shown_only_to_its_owner(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    await reacted(fake_discord, said)
+    stats = await slash(fake_discord, world, world.alice, "stats")
+
+    assert stats[0]["flags"] & EPHEMERAL
+    assert "15" in stats[0]["content"]
+
+
+async def test_a_typed_personal_question_is_answered_by_dm(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    said = await fake_discord.user_says(
+        world.guild, world.channel, world.alice, "done 15 ", mentions=[fake_discord.bot_user]
+    )
+    await reacted(fake_discord, said)
+    asked = await fake_discord.user_says(
+        world.guild, world.channel, world.alice, "stats", mentions=[fake_discord.bot_user]
+    )
+    await reacted(fake_discord, asked, "📬")
+
+    dms = fake_discord.dms_to(world.alice)
+    assert len(dms) == 1
+    assert "15" in dms[0]["content"]
+    assert public_bot_messages(fake_discord, world.channel) == []
+
+
+async def test_closed_dms_get_a_hint_in_the_channel_without_the_personal_data(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    fake_discord.close_dms(world.alice)
+    said = await fake_discord.user_says(
+        world.guild, world.channel, world.alice, "done 15", mentions=[fake_discord.bot_user]
+    )
+    await reacted(fake_discord, said)
+    asked = await fake_discord.user_says(
+        world.guild, world.channel, world.alice, "stats", mentions=[fake_discord.bot_user]
+    )
+    hint = await next_post(fake_discord, world.channel)
+
+    assert hint["message_reference"]["message_id"] == asked["id"]
+    assert "slash command" in hint["content"]
+    assert "15" not in hint["content"]
+    assert fake_discord.dms_to(world.alice) == []
+
+
+async def test_direct_messages_are_a_private_conversation(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    said = await fake_discord.dm(world.alice, "done 10")
+    await reacted(fake_discord, said)
+    await fake_discord.dm(world.alice, "stats")
+    stats = await fake_discord.next_bot_message(fake_discord.dm_channel(world.alice))
+    interaction = await fake_discord.slash(None, None, world.alice, "workout")
+    workout = await answered(fake_discord, interaction)
+
+    assert "10" in stats["content"]
+    assert "workout" in workout[0]["content"].lower()
+    assert await reps_of(core, world.alice) == {"bridge": 10}
+
+
+async def test_leaderboard_leaves_out_a_member_who_opted_out(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    for member, text in ((world.alice, "done 30"), (world.bob, "done 10")):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+    hidden = await slash(fake_discord, world, world.bob, "leaderboard", {"visibility": "hide"})
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+
+    assert "hidden from leaderboards" in hidden[0]["content"]
+    assert "1. alice: 30 reps" in board
+    assert "bob" not in board
+
+
+# Restarts and operations.
+
+
+async def test_a_button_still_works_after_the_bot_restarts(
+    fake_discord: FakeDiscord, world: World, db_path: Path, clock: FakeClock
+) -> None:
+    async with open_core(db_path, clock=clock) as core, running(fake_discord, core):
+        post = await prompt(fake_discord, world)
+    async with open_core(db_path, clock=clock) as core, running(fake_discord, core):
+        press = await fake_discord.press_button(post, world.alice, custom_ids(post)[0])
+        answer = await answered(fake_discord, press)
+        assert await reps_of(core, world.alice) == {"bridge": 20, "lunge": 5}
+
+    assert "Logged" in answer[0]["content"]
+    assert len(fake_discord.identifies) == 2
+
+
+def syncs(server: FakeDiscord) -> int:
+    put = re.compile(r"/api/v10/applications/\d+/commands")
+    return sum(1 for r in server.requests if r.method == "PUT" and put.fullmatch(r.path))
+
+
+async def test_commands_are_synced_only_when_their_definitions_change(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    async with running(fake_discord, core):
+        pass
+    async with running(fake_discord, core):
+        pass
+    assert syncs(fake_discord) == 1
+    names = {c["name"] for c in fake_discord.commands_for()}
+    assert names == {
+        "check", "done", "forget", "help", "leaderboard", "prompt", "remind", "setup",
+        "stats", "undo", "workout",
+    }  # fmt: skip
+
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
+    descriptions = dict(adapter.wording.descriptions) | {"help": "How glutebot works"}
+    adapter.wording = replace(adapter.wording, descriptions=descriptions)
+    await adapter.start()
+    await adapter.stop()
+
+    assert syncs(fake_discord) == 2
+
+
+async def test_a_failed_sync_is_tried_again_at_the_next_start(
+    fake_discord: FakeDiscord, world: World, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_discord.fail("PUT", r"/applications/\d+/commands", status=503)
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
+    with caplog.at_level(logging.WARNING):
+        await adapter.start()
+        await adapter.stop()
+    async with running(fake_discord, core):
+        pass
+
+    assert syncs(fake_discord) == 2
+    assert any("syncing slash commands failed" in m for m in caplog.messages)
+    assert fake_discord.commands_for()
+
+
+async def test_a_bad_token_is_a_clear_start_error(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    adapter = DiscordAdapter(core, "not-the-token", guild_ready_timeout=0.01)
+    with pytest.raises(DiscordStartError) as refused:
+        await adapter.start()
+
+    assert isinstance(refused.value, StartError)
+    assert "DISCORD_BOT_TOKEN" in str(refused.value)
+    assert "not-the-token" not in str(refused.value)
+    assert adapter.task is None
+
+
+async def test_stop_lets_the_events_being_handled_finish(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    handle = core.engine.handle
+
+    async def slow(incoming: Incoming) -> list[Reply]:
+        started.set()
+        await release.wait()
+        return await handle(incoming)
+
+    monkeypatch.setattr(core.engine, "handle", slow)
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
+    await adapter.start()
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    async with asyncio.timeout(5):
+        await started.wait()
+    stopping = asyncio.create_task(adapter.stop())
+    await asyncio.sleep(0)  # one turn of the loop: stop() runs up to its wait
+    assert adapter.task is None
+    assert adapter.bot is not None
+    assert not adapter.bot.is_closed()
+    release.set()
+    await stopping
+
+    assert fake_discord.reactions_on(said) == ["✅"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+
+
+# Scheduled sends.
+
+
+async def test_a_scheduled_daily_post_reaches_the_channel_and_its_button_logs(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    await setup(fake_discord, world)
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+    assert schedule is not None
+    replies = await core.engine.scheduled(Prompt(schedule, date(2026, 3, 4)))
+    chat = ChatRef(Platform.DISCORD, schedule.target, schedule.target, schedule.community)
+
+    assert await bot.deliver(chat, replies) is Delivery.SENT
+    post = await next_post(fake_discord, world.channel)
+    press = await fake_discord.press_button(post, world.alice, custom_ids(post)[0])
+    await answered(fake_discord, press)
+    assert await reps_of(core, world.alice) == {"bridge": 20, "lunge": 5}
+
+
+async def test_a_reminder_arrives_by_dm_and_a_closed_dm_is_gone_for_good(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    for member in (world.alice, world.bob):
+        answer = await slash(
+            fake_discord,
+            world,
+            member,
+            "remind",
+            {"time": "07:30", "timezone": "Europe/Berlin", "days": "mon,wed,fri"},
+        )
+        assert answer[0]["flags"] & EPHEMERAL
+    fake_discord.close_dms(world.bob)
+
+    outcomes = {}
+    for member in (world.alice, world.bob):
+        user = await core.store.users.get(Platform.DISCORD, str(member.id))
+        assert user is not None
+        schedule = await core.store.schedules.get(reminder_owner(user.id))
+        assert schedule is not None
+        replies = await core.engine.scheduled(Prompt(schedule, date(2026, 3, 4)))
+        chat = ChatRef(Platform.DISCORD, schedule.target, schedule.target, None)
+        outcomes[member.user.name] = await bot.deliver(chat, replies)
+
+    assert outcomes == {"alice": Delivery.SENT, "bob": Delivery.GONE}
+    reminder = fake_discord.dms_to(world.alice)[0]
+    assert "Time for your glutes" in reminder["content"]
+    assert any(DONE_BUTTON.fullmatch(c) for c in custom_ids(reminder))
+    bob = await core.store.users.get(Platform.DISCORD, str(world.bob.id))
+    assert bob is not None
+    assert bob.blocked
+    schedule = await core.store.schedules.get(reminder_owner(bob.id))
+    assert schedule is not None
+    assert not schedule.enabled
+
+
+async def test_delivery_outcomes_for_channels(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    post = Reply("help", {"platform": "discord"})
+
+    def to(channel: FakeChannel | int) -> ChatRef:
+        channel_id = str(channel if isinstance(channel, int) else channel.id)
+        return ChatRef(Platform.DISCORD, "", channel_id, str(world.guild.id))
+
+    async with running(fake_discord, core) as adapter:
+        assert await adapter.deliver(to(world.channel), [post]) is Delivery.SENT
+        assert await adapter.deliver(to(locked), [post]) is Delivery.GONE
+        assert await adapter.deliver(to(1234), [post]) is Delivery.GONE
+        fake_discord.fail("POST", r"/channels/\d+/messages", status=503)
+        assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY
+    assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY  # stopped
+
+
+# Hostile input and secrets.
+
+
+async def test_hostile_names_and_text_never_ping_or_format(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    name = "@everyone **Bold** {{ 7*7 }} <@&1>"
+    mallory = fake_discord.add_member(world.guild, None, "mallory")
+    mallory.nick = name
+    said = await fake_discord.user_says(world.guild, world.channel, mallory, "done 20")
+    await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+    await fake_discord.user_says(
+        world.guild,
+        world.channel,
+        mallory,
+        "@everyone __hi__ {{ 7*7 }} # title",
+        mentions=[fake_discord.bot_user],
+    )
+    echoed = await next_post(fake_discord, world.channel)
+
+    assert r"\*\*Bold\*\*" in board
+    assert "{{ 7\\*7 }}" in board
+    assert "49" not in board + echoed["content"]
+    assert r"\_\_hi\_\_" in echoed["content"]
+    sent = [r.body for r in fake_discord.requests if r.method == "POST" and r.body]
+    bodies = [b.get("data", b) for b in sent if "content" in b.get("data", b)]
+    assert bodies
+    assert all(b["allowed_mentions"] == {"parse": []} for b in bodies)
+
+
+async def test_the_token_never_reaches_the_logs(
+    fake_discord: FakeDiscord, world: World, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    fake_discord.fail("POST", r"/users/@me/channels", status=503)
+    with caplog.at_level(logging.DEBUG):
+        async with running(fake_discord, core) as adapter:
+            chat = ChatRef(Platform.DISCORD, "", str(locked.id), str(world.guild.id))
+            assert await adapter.deliver(chat, [Reply("help", {"platform": "discord"})]) is (
+                Delivery.GONE
+            )
+            person = ChatRef(Platform.DISCORD, str(world.alice.id), str(world.alice.id))
+            assert await adapter.deliver(person, [Reply("help", {"platform": "x"})]) is (
+                Delivery.RETRY
+            )
+        with pytest.raises(DiscordStartError):
+            await DiscordAdapter(core, fake_discord.token + "x").start()
+
+    assert len(caplog.records) > 20
+    logged = "\n".join(_everything(caplog.records))
+    assert fake_discord.token not in logged
+    assert "503" in logged
+
+
+def _everything(records: Iterable[logging.LogRecord]) -> Iterable[str]:
+    formatter = logging.Formatter()
+    for record in records:
+        yield formatter.format(record)
+
+
+async def test_discord_only_messages_render(core: Core) -> None:
+    for reply in (Reply(DMS_CLOSED), Reply(POST_FAILED, {"channel": "555"})):
+        text = core.renderer.render(reply, Platform.DISCORD).text
+        assert text
+    assert (
+        "<#555>"
+        in core.renderer.render(Reply(POST_FAILED, {"channel": "555"}), Platform.DISCORD).text
+    )
