@@ -27,7 +27,9 @@ from bot.adapters.discord_adapter import (
     DiscordStartError,
 )
 from bot.app import Core, open_core
+from bot.config import Secret, Settings
 from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
+from bot.runner import run
 from bot.scheduler import Prompt
 from bot.store.schedules import channel_owner, reminder_owner
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
@@ -315,6 +317,9 @@ async def test_every_way_of_saying_done_logs_exactly_once(
         world.guild, world.channel, carol, "done bridge 10", mentions=[me]
     )
     await reacted(fake_discord, said)
+    role = world.guild.bot_role(me.id)
+    said = await fake_discord.user_says(world.guild, world.channel, carol, f"<@&{role.id}> done 3")
+    await reacted(fake_discord, said)
     button = custom_ids(post)[0]
     first = await fake_discord.press_button(post, dave, button)
     again = await fake_discord.press_button(post, dave, button)
@@ -326,7 +331,7 @@ async def test_every_way_of_saying_done_logs_exactly_once(
 
     assert await reps_of(core, world.alice) == {"bridge": 15}
     assert await reps_of(core, world.bob) == {"lunge": 12}
-    assert await reps_of(core, carol) == {"bridge": 10}
+    assert await reps_of(core, carol) == {"bridge": 13}
     assert await reps_of(core, dave) == {"bridge": 20, "lunge": 5}
     assert await reps_of(core, world.boss) == {"lunge": 8}
     assert pressed["flags"] & EPHEMERAL
@@ -364,6 +369,20 @@ async def test_ordinary_chatter_is_ignored(
     assert fake_discord.reactions_on(chatter) == []
     assert await core.store.users.get(Platform.DISCORD, str(world.bob.id)) is None
     assert public_bot_messages(fake_discord, world.channel) == []
+
+
+async def test_a_mention_of_the_bot_or_its_role_is_meant_for_it(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    role = world.guild.bot_role(fake_discord.bot_user.id)
+    for mention in (f"<@{fake_discord.bot_user.id}>", f"<@&{role.id}>"):
+        said = await fake_discord.user_says(
+            world.guild, world.channel, world.alice, f"{mention} help"
+        )
+        reply = await next_post(fake_discord, world.channel)
+
+        assert reply["message_reference"]["message_id"] == said["id"]
+        assert "How to use glutebot" in reply["content"]
 
 
 async def test_own_messages_and_other_bots_are_ignored(
@@ -658,6 +677,47 @@ async def test_stop_lets_the_events_being_handled_finish(
 
     assert fake_discord.reactions_on(said) == ["✅"]
     assert await reps_of(core, world.alice) == {"bridge": 15}
+
+
+def quick_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner builds adapters from settings; skip discord.py's 2 s wait for servers."""
+    build = DiscordAdapter.from_settings.__func__  # type: ignore[attr-defined]
+
+    def from_settings(cls: type[DiscordAdapter], core: Core, settings: Settings) -> Any:
+        return build(cls, core, settings, guild_ready_timeout=0.01)
+
+    monkeypatch.setattr(DiscordAdapter, "from_settings", classmethod(from_settings))
+
+
+async def test_glutebot_run_serves_discord_until_stopped(
+    fake_discord: FakeDiscord, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick_start(monkeypatch)
+    settings = Settings(discord_token=Secret(fake_discord.token), db_path=tmp_path / "run.db")
+    stop = asyncio.Event()
+    running_bot = asyncio.create_task(run(settings, stop))
+    await fake_discord.wait_for(lambda: fake_discord.connected)
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    await reacted(fake_discord, said)
+    stop.set()
+
+    assert await running_bot == 0
+    assert not fake_discord.connected
+
+
+async def test_glutebot_run_with_a_bad_token_exits_with_one_clear_line(
+    fake_discord: FakeDiscord,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    quick_start(monkeypatch)
+    settings = Settings(discord_token=Secret("wrong-token"), db_path=tmp_path / "run.db")
+
+    assert await run(settings, asyncio.Event()) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("glutebot: Discord refused DISCORD_BOT_TOKEN")
+    assert "wrong-token" not in error
 
 
 # Scheduled sends.

@@ -63,6 +63,7 @@ from .discord_world import (
     Snowflakes,
     as_user,
     mentioned_ids,
+    mentioned_role_ids,
     now_iso,
     permission_value,
     walk_components,
@@ -260,6 +261,7 @@ class FakeDiscord:
         self.guilds[guild.id] = guild
         guild.members[owner.id] = FakeMember(owner, guild.id)
         bot_role = self.add_role(guild, self.bot_user.name, bot_permissions, managed=True)
+        bot_role.bot_id = self.bot_user.id
         guild.members[self.bot_user.id] = FakeMember(self.bot_user, guild.id, [bot_role.id])
         return guild
 
@@ -661,7 +663,7 @@ class FakeDiscord:
             "content": content,
             "author": author.to_json(),
             "mentions": [],
-            "mention_roles": [],
+            "mention_roles": mentioned_role_ids(content) if channel.guild_id else [],
             "mention_everyone": False,
             "attachments": body.get("attachments", []),
             "embeds": body.get("embeds") or [],

@@ -103,9 +103,12 @@ class FakeRole:
     permissions: int
     position: int = 0
     managed: bool = False
+    # The bot this role belongs to (the role Discord creates when a bot joins a server).
+    bot_id: int | None = None
 
     def to_json(self) -> JSON:
-        return {
+        tags = {} if self.bot_id is None else {"tags": {"bot_id": str(self.bot_id)}}
+        return tags | {
             "id": str(self.id),
             "name": self.name,
             "permissions": str(self.permissions),
@@ -228,6 +231,10 @@ class FakeGuild:
     def everyone(self) -> FakeRole:
         return self.roles[self.id]
 
+    def bot_role(self, bot_id: int) -> FakeRole:
+        """The role Discord made for this bot when it joined (what "@glutebot" may pick)."""
+        return next(r for r in self.roles.values() if r.bot_id == bot_id)
+
     def permissions_of(self, member: FakeMember, channel: FakeChannel | None = None) -> int:
         """Discord's permission algorithm: base from roles, then channel overwrites."""
         if member.id == self.owner_id:
@@ -319,6 +326,16 @@ def mentioned_ids(content: str) -> list[int]:
         digits = part.removeprefix("!").split(">", 1)[0]
         if digits.isdigit() and int(digits) not in found:
             found.append(int(digits))
+    return found
+
+
+def mentioned_role_ids(content: str) -> list[str]:
+    """Role ids mentioned in message text as <@&id>, in order, without repeats."""
+    found: list[str] = []
+    for part in itertools.islice(content.split("<@&"), 1, None):
+        digits = part.split(">", 1)[0]
+        if digits.isdigit() and digits not in found:
+            found.append(digits)
     return found
 
 
