@@ -6,6 +6,7 @@ read it, so two processes (or a change racing the scheduler) never both claim a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -91,26 +92,41 @@ def _day_text(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+# Columns in the order `_schedule` unpacks them: by position, which is much quicker than
+# by name when 100,000 reminders fall due at once.
+_COLUMNS = (
+    "id, kind, owner, platform, target, local_time, tz, days, user_id, community, enabled,"
+    " disabled_reason, next_due_utc, next_day, last_sent_day, ignored, attempts"
+)
+# Stored times, day sets and enum values come in a few spellings shared by many rows.
+_stored_days = functools.lru_cache(maxsize=1024)(parse_days)
+_stored_time = functools.lru_cache(maxsize=4096)(time.fromisoformat)
+_KINDS = {kind.value: kind for kind in ScheduleKind}
+_PLATFORMS = {platform.value: platform for platform in Platform}
+_REASONS = {reason.value: reason for reason in DisabledReason}
+
+
 def _schedule(row: Row) -> Schedule:
-    reason = row["disabled_reason"]
+    (schedule_id, kind, owner, platform, target, local_time, tz, days, user_id, community, enabled,
+     reason, next_due, next_day, last_sent_day, ignored, attempts) = row  # fmt: skip
     return Schedule(
-        id=row["id"],
-        kind=ScheduleKind(row["kind"]),
-        owner=row["owner"],
-        platform=Platform(row["platform"]),
-        target=row["target"],
-        local_time=time.fromisoformat(row["local_time"]),
-        tz=ZoneInfo(row["tz"]),
-        days=parse_days(row["days"]),
-        user_id=row["user_id"],
-        community=row["community"],
-        enabled=bool(row["enabled"]),
-        disabled_reason=DisabledReason(reason) if reason else None,
-        next_due=_utc_or_none(row["next_due_utc"]),
-        next_day=_day_or_none(row["next_day"]),
-        last_sent_day=_day_or_none(row["last_sent_day"]),
-        ignored=row["ignored"],
-        attempts=row["attempts"],
+        id=schedule_id,
+        kind=_KINDS[kind],
+        owner=owner,
+        platform=_PLATFORMS[platform],
+        target=target,
+        local_time=_stored_time(local_time),
+        tz=ZoneInfo(tz),
+        days=_stored_days(days),
+        user_id=user_id,
+        community=community,
+        enabled=bool(enabled),
+        disabled_reason=_REASONS[reason] if reason else None,
+        next_due=_utc_or_none(next_due),
+        next_day=_day_or_none(next_day),
+        last_sent_day=_day_or_none(last_sent_day),
+        ignored=ignored,
+        attempts=attempts,
     )
 
 
@@ -129,11 +145,15 @@ class ScheduleStore:
         self._db = db
 
     async def get(self, owner: str) -> Schedule | None:
-        row = await self._db.fetchone("SELECT * FROM schedules WHERE owner = ?", (owner,))
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM schedules WHERE owner = ?", (owner,)
+        )
         return _schedule(row) if row else None
 
     async def by_id(self, schedule_id: int) -> Schedule | None:
-        row = await self._db.fetchone("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM schedules WHERE id = ?", (schedule_id,)
+        )
         return _schedule(row) if row else None
 
     async def upsert(self, spec: ScheduleSpec, now: datetime) -> Schedule:
@@ -219,7 +239,7 @@ class ScheduleStore:
 
     async def due(self, now: datetime, limit: int) -> list[Schedule]:
         rows = await self._db.fetchall(
-            "SELECT * FROM schedules WHERE enabled = 1 AND next_due_utc <= ?"
+            f"SELECT {_COLUMNS} FROM schedules WHERE enabled = 1 AND next_due_utc <= ?"
             " ORDER BY next_due_utc, id LIMIT ?",
             (_utc_text(now), limit),
         )
