@@ -208,9 +208,7 @@ class Scheduler:
             log.exception("schedule %s: delivery failed", prompt.schedule.id)
             return Delivery.SENT
 
-    async def _settle(
-        self, schedule: Schedule, following: Run | None, outcome: Delivery
-    ) -> None:
+    async def _settle(self, schedule: Schedule, following: Run | None, outcome: Delivery) -> None:
         now = self._clock()
         if outcome is Delivery.GONE:
             log.warning(

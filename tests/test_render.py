@@ -101,6 +101,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "telegram/chosen": {"label": "Yes"},
     "telegram/continue_in_private": {"name": "Ann", "link": "https://t.me/glutebot?start=check"},
     "telegram/sent_privately": {},
+    "discord/dms_closed": {},
+    "discord/post_failed": {"channel": "555"},
     "community/leaderboard": {
         "week": [Standing("Ann <3", 40, 2)],
         "all_time": [],

@@ -54,8 +54,8 @@ SYNC_KEY = "discord.commands:{application}"
 SETUP_NO_ACCESS = "community/setup_no_access"
 # Discord-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_discord.py renders these.
-DMS_CLOSED = "discord/_dms_closed"
-POST_FAILED = "discord/_post_failed"
+DMS_CLOSED = "discord/dms_closed"
+POST_FAILED = "discord/post_failed"
 NO_MESSAGE_CONTENT = (
     "Discord refused the Message Content intent, so glutebot runs without it: slash "
     "commands, buttons, mentions of the bot and replies to its posts still log reps, but "

@@ -40,7 +40,7 @@ class RemindFlow:
 
     async def start(self, turn: Turn, arg: str) -> list[Reply]:
         if turn.incoming.chat.platform is Platform.CONSOLE:
-            return [Reply("remind/console")]
+            return [Reply("remind/console", private=True)]
         words = arg.split()
         if words and words[0].lower() in ("off", "stop", "none"):
             return await self.off(turn)
@@ -63,24 +63,24 @@ class RemindFlow:
     async def off(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is None or not current.enabled:
-            return [Reply("remind/none")]
+            return [Reply("remind/none", private=True)]
         await turn.store.schedules.disable(current.id, DisabledReason.OWNER, turn.now)
         turn.schedules_changed = True
-        return [Reply("remind/off")]
+        return [Reply("remind/off", private=True)]
 
     async def keep(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is None:
-            return [Reply("remind/none")]
+            return [Reply("remind/none", private=True)]
         await turn.store.schedules.enable(current.id, turn.now)
         turn.schedules_changed = True
-        return [Reply("remind/kept")]
+        return [Reply("remind/kept", private=True)]
 
     def prompt(self, turn: Turn) -> list[Reply]:
         step = turn.conversation.step
         template = ("remind/ask_time", "remind/ask_zone", "remind/ask_days")[step]
         choices = stamp(self.name, step, self.choices(turn))
-        return [Reply(template, {"default_days": DEFAULT_DAYS}, choices=choices)]
+        return [Reply(template, {"default_days": DEFAULT_DAYS}, choices=choices, private=True)]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:
         return (TIME_PICKS, ZONE_PICKS, DAY_PICKS)[turn.conversation.step]
@@ -114,8 +114,8 @@ class RemindFlow:
             zone = parse_timezone(zone_word)
             days = parse_days(" ".join(words[2:]) or DEFAULT_DAYS)
         except ScheduleInputError as error:
-            return [Reply("remind/invalid", {"field": type(error).__name__,
-                                             "value": echo(error.value)})]  # fmt: skip
+            problem = {"field": type(error).__name__, "value": echo(error.value)}
+            return [Reply("remind/invalid", problem, private=True)]
         return [self._save(turn, at, zone, days)]
 
     def _save(self, turn: Turn, at: time, zone: ZoneInfo, days: Days) -> Reply:

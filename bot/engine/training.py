@@ -94,7 +94,7 @@ async def workout(turn: Turn) -> list[Reply]:
         action("bridge", "how_bridge"),
         action("lunge", "how_lunge"),
     )
-    return [Reply("workout", {"progress": mine.context()}, choices=choices)]
+    return [Reply("workout", {"progress": mine.context()}, choices=choices, private=True)]
 
 
 async def stats(turn: Turn) -> list[Reply]:
