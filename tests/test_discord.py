@@ -697,6 +697,8 @@ async def test_glutebot_run_serves_discord_until_stopped(
     stop = asyncio.Event()
     running_bot = asyncio.create_task(run(settings, stop))
     await fake_discord.wait_for(lambda: fake_discord.connected)
+    post = await prompt(fake_discord, world)
+    assert "Today's glute workout" in post["content"]
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
     await reacted(fake_discord, said)
     stop.set()
