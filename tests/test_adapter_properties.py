@@ -1,0 +1,103 @@
+"""Property tests over the adapters' translation: whatever people type or call
+themselves, reading it never fails and what the bot sends is well-formed markup."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from telegram import Message, User
+
+from bot.adapters.discord_wire import setup_channel
+from bot.adapters.telegram_wire import what_was_said
+from bot.engine.turn import echo
+from bot.model import Platform, Reply
+from bot.render import LIMITS, Renderer, split_message
+
+RENDERER = Renderer()
+ME = User(id=99, first_name="glutebot", is_bot=True, username="glutebot_test")
+ANY_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(["<b>", "</i>", "&amp;", "&", "*x*", "__", "`", "{{ 7*7 }}", "@everyone",
+                     "<@123>", "/done@glutebot_test 5", "@glutebot_test done 5", "\u202e"]),
+)  # fmt: skip
+
+
+def telegram_message(text: str, chat_type: str, command_length: int) -> Message:
+    data: dict[str, Any] = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": 5 if chat_type == "private" else -5, "type": chat_type},
+        "from": {"id": 5, "is_bot": False, "first_name": "Ann"},
+        "text": text,
+    }
+    if command_length and text.startswith("/"):
+        data["entities"] = [{"type": "bot_command", "offset": 0, "length": command_length}]
+    return Message.de_json(data, None)
+
+
+@given(ANY_TEXT, st.sampled_from(["private", "group", "supergroup"]), st.integers(0, 40))
+def test_reading_any_telegram_message_never_fails(
+    text: str, chat_type: str, command_length: int
+) -> None:
+    said = what_was_said(telegram_message(text, chat_type, command_length), ME)
+    if said is not None:
+        assert isinstance(said.text, str)
+        assert len(said.text) <= len(text)
+
+
+class _TelegramHtml(HTMLParser):
+    """Accepts exactly what Telegram's HTML parse mode accepts from us."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        assert tag in ("b", "i", "code"), tag
+        assert not attrs
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open.pop() == tag
+
+    def handle_entityref(self, name: str) -> None:
+        assert name in ("lt", "gt", "amp", "quot"), name
+
+
+def rendered_echo(text: str, platform: Platform) -> str:
+    reply = Reply("not_understood", {"text": echo(text), "explain": True, "in_flow": True,
+                                     "platform": platform.value})  # fmt: skip
+    return RENDERER.render(reply, platform).text
+
+
+@settings(max_examples=300)
+@given(ANY_TEXT)
+def test_telegram_html_is_well_formed_for_any_user_text(text: str) -> None:
+    rendered = rendered_echo(text, Platform.TELEGRAM)
+    for part in split_message(rendered, LIMITS[Platform.TELEGRAM]):
+        checker = _TelegramHtml()
+        checker.feed(part)
+        checker.close()
+        assert checker.open == []
+        assert not re.search(r"&(?!(lt|gt|amp|quot);)", part)
+    assert html.unescape(re.sub(r"</?(b|i|code)>", "", rendered)).count(echo(text)) >= 1
+
+
+@settings(max_examples=300)
+@given(ANY_TEXT)
+def test_discord_markdown_shows_any_user_text_literally(text: str) -> None:
+    rendered = rendered_echo(text, Platform.DISCORD)
+    shown = re.sub(r"\\([\\*_~`|\[#>-])", r"\1", rendered)
+    assert echo(text).strip() in shown
+    assert len(rendered) <= LIMITS[Platform.DISCORD]
+
+
+@given(st.text(max_size=60))
+def test_reading_a_setup_channel_never_fails(text: str) -> None:
+    channel = setup_channel(text)
+    assert channel is None or channel >= 0
