@@ -1,0 +1,118 @@
+"""Engine throughput and latency with the real SQLite store, one person and many at once."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from benchmarks.journeys import JOURNEY, Person
+from benchmarks.report import percentile
+from bot.app import Core, open_core
+
+
+@dataclass(frozen=True)
+class Run:
+    people: int
+    messages: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    def pct_ms(self, pct: float) -> float:
+        return percentile(self.latencies, pct) * 1000
+
+
+@asynccontextmanager
+async def fresh_core() -> AsyncIterator[Core]:
+    with tempfile.TemporaryDirectory(prefix="glutebot-bench-") as folder:
+        async with open_core(Path(folder) / "bench.db") as core:
+            yield core
+
+
+async def drive(core: Core, people: int, per_person: int, run: str = "bench") -> Run:
+    """`people` people at once, each sending `per_person` messages as fast as answered."""
+    crowd = [Person(core.engine, n, run) for n in range(people)]
+    started = time.perf_counter()
+    await asyncio.gather(*(person.walk(per_person) for person in crowd))
+    seconds = time.perf_counter() - started
+    latencies = [latency for person in crowd for latency in person.latencies]
+    return Run(people, people * per_person, seconds, latencies)
+
+
+async def drive_paced(core: Core, people: int, rate: float, seconds: float) -> Run:
+    """`people` people sending `rate` messages a second between them, evenly spread."""
+    interval = people / rate
+    per_person = max(1, round(seconds / interval))
+    crowd = [Person(core.engine, n, "paced") for n in range(people)]
+    first = time.perf_counter() + 0.05
+    walks = [
+        person.paced(per_person, first + n * interval / people, interval)
+        for n, person in enumerate(crowd)
+    ]
+    await asyncio.gather(*walks)
+    seconds = time.perf_counter() - first
+    latencies = [latency for person in crowd for latency in person.latencies]
+    return Run(people, people * per_person, seconds, latencies)
+
+
+async def measure_paced(people: int, rate: float, seconds: float) -> Run:
+    async with fresh_core() as core:
+        await drive(core, people, len(JOURNEY), run="warm")
+        return await drive_paced(core, people, rate, seconds)
+
+
+async def measure(people: int, per_person: int) -> Run:
+    """A fresh database, one warm-up journey each for other people, then the measured run."""
+    async with fresh_core() as core:
+        await drive(core, people, len(JOURNEY), run="warm")
+        result = await drive(core, people, per_person)
+        await _check_durable(core, result.messages + people * len(JOURNEY))
+        return result
+
+
+async def _check_durable(core: Core, messages: int) -> None:
+    """Every message was marked handled in the database: none was lost or skipped."""
+    row = await core.store.db.fetchone("SELECT COUNT(*) FROM events")
+    if row is None or row[0] != messages:
+        raise RuntimeError(f"{row and row[0]} events stored for {messages} messages")
+
+
+async def measure_floor(people: int, per_person: int) -> Run:
+    """The floor: raw aiosqlite, one row inserted and committed per message, with the
+    store's pragmas, the same people sending the same number of messages."""
+    with tempfile.TemporaryDirectory(prefix="glutebot-floor-") as folder:
+        conn = await aiosqlite.connect(Path(folder) / "floor.db")
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute(
+                "CREATE TABLE messages (id INTEGER PRIMARY KEY, key TEXT, text TEXT)"
+            )
+
+            async def person(number: int, latencies: list[float]) -> None:
+                for index in range(per_person):
+                    started = time.perf_counter()
+                    await conn.execute(
+                        "INSERT INTO messages (key, text) VALUES (?, ?)",
+                        (f"{number}:{index}", "done"),
+                    )
+                    await conn.commit()
+                    latencies.append(time.perf_counter() - started)
+
+            crowd: list[list[float]] = [[] for _ in range(people)]
+            started = time.perf_counter()
+            await asyncio.gather(*(person(n, crowd[n]) for n in range(people)))
+            seconds = time.perf_counter() - started
+        finally:
+            await conn.close()
+    return Run(people, people * per_person, seconds, [x for lat in crowd for x in lat])
