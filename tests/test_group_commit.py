@@ -80,7 +80,7 @@ async def test_a_failing_caller_gets_its_error_and_the_others_still_commit(
 
 
 async def test_a_caller_whose_write_raises_writes_nothing(db: Database) -> None:
-    async def broken(conn: aiosqlite.Connection) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
         raise RuntimeError("a bug in a write")
 
     results = await asyncio.gather(

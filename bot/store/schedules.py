@@ -7,13 +7,12 @@ read it, so two processes (or a change racing the scheduler) never both claim a 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import aiosqlite
 
 from bot.model import Platform
 from bot.schedule_time import Days, Run, format_days, next_run, parse_days
@@ -165,14 +164,13 @@ class ScheduleStore:
     def upsert_write(self, spec: ScheduleSpec, now: datetime) -> Write:
         """Create or replace a schedule, enabled and due at its next run; kept: the day sent."""
 
-        async def write(conn: aiosqlite.Connection) -> None:
-            async with conn.execute(
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
                 "SELECT last_sent_day FROM schedules WHERE owner = ?", (spec.owner,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            ).fetchone()
             last_sent = _day_or_none(row[0]) if row else None
             run = _first_run(spec.local_time, spec.tz, spec.days, now, last_sent)
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO schedules (kind, owner, user_id, platform, target, community,"
                 " local_time, tz, days, next_due_utc, next_day, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
