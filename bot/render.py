@@ -14,7 +14,6 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
@@ -56,6 +55,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates ship with the code: don't stat their files on every render.
+            auto_reload=False,
         )
         self.labels: Mapping[str, str] = tomllib.loads(
             (root / "labels.toml").read_text(encoding="utf-8")
@@ -80,33 +81,32 @@ class Renderer:
 
 
 def to_platform(markup: str, platform: Platform) -> str:
-    lines = (_Converter(platform).convert(line) for line in markup.strip().splitlines())
+    lines = (_convert_line(line, platform) for line in markup.strip().splitlines())
     text = "\n".join(line.rstrip() for line in lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-class _Converter(HTMLParser):
-    def __init__(self, platform: Platform) -> None:
-        super().__init__(convert_charrefs=True)
-        self._platform = platform
-        self._out: list[str] = []
+# Autoescape guarantees that user text holds no raw "<", so in rendered markup these are
+# always the template's own tags; anything else is text (with HTML entities).
+_TAG = re.compile(r"<(/?)(b|i|code)>")
 
-    def convert(self, line: str) -> str:
-        self._out = []
-        self.reset()
-        self.feed(line)
-        self.close()
-        return "".join(self._out)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._out.append(_MARKS[self._platform].get(tag, ("", ""))[0])
+def _convert_line(line: str, platform: Platform) -> str:
+    marks = _MARKS[platform]
+    out: list[str] = []
+    position = 0
+    for tag in _TAG.finditer(line):
+        _text(line[position : tag.start()], platform, out)
+        out.append(marks[tag.group(2)][1 if tag.group(1) else 0])
+        position = tag.end()
+    _text(line[position:], platform, out)
+    return "".join(out)
 
-    def handle_endtag(self, tag: str) -> None:
-        self._out.append(_MARKS[self._platform].get(tag, ("", ""))[1])
 
-    def handle_data(self, data: str) -> None:
-        at_line_start = not "".join(self._out).strip()
-        self._out.append(escape(data, self._platform, at_line_start=at_line_start))
+def _text(chunk: str, platform: Platform, out: list[str]) -> None:
+    if chunk:
+        at_line_start = not "".join(out).strip()
+        out.append(escape(html.unescape(chunk), platform, at_line_start=at_line_start))
 
 
 # Discord markdown: characters that format anywhere, and what formats only at a line's
