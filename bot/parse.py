@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.flows.exercises import EXERCISES
+
 MAX_REPS_PER_ENTRY = 500
 
 
@@ -113,10 +115,10 @@ _WORDS: dict[Word, tuple[str, ...]] = {
 _WORD_OF = {synonym: word for word, synonyms in _WORDS.items() for synonym in synonyms}
 
 EXERCISE_ALIASES = {
-    "bridge": "bridge", "bridges": "bridge", "glute bridge": "bridge",
-    "glute bridges": "bridge", "gb": "bridge",
-    "lunge": "lunge", "lunges": "lunge",
-}  # fmt: skip
+    name: exercise.id
+    for exercise in EXERCISES.values()
+    for name in (exercise.id, *exercise.aliases)
+}
 _PER_SIDE = re.compile(r"\b(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\beach\b")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _DONE = re.compile(r"^(?:done|finished|completed)\b(.*)$", re.DOTALL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.engine.turn import Answer, Flow, Turn, action, stamp
+from bot.flows.exercises import EXERCISES
 from bot.model import Choice, Reply
 
 MAIN_MENU = (
@@ -14,9 +15,9 @@ MAIN_MENU = (
     action("stats", "menu_progress"),
     action("help", "menu_help"),
 )
+# One entry per exercise in bot/flows/exercises.py; each needs a "learn_<id>" label.
 LEARN_MENU = (
-    action("bridge", "learn_bridge"),
-    action("lunge", "learn_lunge"),
+    *(action(exercise_id, f"learn_{exercise_id}") for exercise_id in EXERCISES),
     action("menu", "back_to_menu"),
 )
 

@@ -13,6 +13,8 @@ class Exercise:
     max_target: int
     target_step: int
     per_side: bool
+    # What people call it when they log it ("done 12 lunges"), beyond its id.
+    aliases: tuple[str, ...] = ()
 
     def step_template(self, index: int) -> str:
         return f"exercise/{self.id}_{self.steps[index]}"
@@ -25,6 +27,7 @@ BRIDGE = Exercise(
     max_target=50,
     target_step=4,
     per_side=False,
+    aliases=("bridges", "glute bridge", "glute bridges", "gb"),
 )
 LUNGE = Exercise(
     id="lunge",
@@ -33,5 +36,6 @@ LUNGE = Exercise(
     max_target=10,
     target_step=1,
     per_side=True,
+    aliases=("lunges",),
 )
 EXERCISES = {exercise.id: exercise for exercise in (BRIDGE, LUNGE)}
