@@ -129,3 +129,19 @@ async def test_unanswered_reminders_ask_once_whether_to_continue(
     await tg.send_replies(replies)
     said = await tg.tap("Yes, keep reminding me")
     assert "back on" in said.text
+
+
+async def test_after_four_weeks_the_reminder_suggests_a_recheck(
+    tg: Chat, woken: tuple[Core, list[int]], clock: FakeClock
+) -> None:
+    core = woken[0]
+    await tg.say("done")
+    clock.advance(days=29)
+    await tg.say("/remind 07:30 UTC daily")
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    text = core.renderer.render(replies[0], Platform.CONSOLE).text
+    assert "four weeks done" in text
+    assert "/check" in text
