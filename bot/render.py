@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,15 @@ import jinja2
 
 from bot.model import Choice, Platform, Reply
 
-MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
+
+def _messages_dir() -> Path:
+    # In a checkout (and an editable install) the templates sit beside the package; a
+    # regular install puts them under <prefix>/share/glutebot (pyproject's data-files).
+    beside = Path(__file__).resolve().parent.parent / "messages"
+    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "glutebot" / "messages"
+
+
+MESSAGES_DIR = _messages_dir()
 TEMPLATE_SUFFIX = ".j2"
 
 # Longest message each platform accepts, in characters.
