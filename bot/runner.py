@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from bot.adapters.base import Adapter, StartError
 from bot.app import Core, open_core
@@ -18,6 +18,7 @@ from bot.scheduler import Deliver, Prompt, Scheduler
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY = timedelta(days=1)
 NO_TOKEN = (
     "no platform token is set. Set TELEGRAM_BOT_TOKEN and/or DISCORD_BOT_TOKEN "
     "(see .env.example), or run `glutebot chat` to try glutebot in this terminal."
@@ -54,6 +55,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             pause_after=settings.ignored_reminder_limit,
         )
         scheduling = asyncio.create_task(scheduler.run(), name="scheduler")
+        pruning = asyncio.create_task(_prune_events_daily(core), name="prune-events")
         log.info("glutebot is running on %s", ", ".join(a.platform for a in adapters))
         try:
             await stop.wait()
@@ -61,7 +63,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             log.info("shutting down")
             await scheduler.stop()
             scheduling.cancel()
-            await asyncio.gather(scheduling, return_exceptions=True)
+            pruning.cancel()
+            await asyncio.gather(scheduling, pruning, return_exceptions=True)
             for adapter in reversed(adapters):
                 await adapter.stop()
     return 0
@@ -107,6 +110,17 @@ def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
         return await adapter.deliver(chat, replies)
 
     return deliver
+
+
+async def _prune_events_daily(core: Core) -> None:
+    # Handled-event keys only need to outlive the platforms' redelivery window (a week
+    # is kept); without pruning the table would grow with every message ever received.
+    while True:
+        try:
+            await core.store.events.prune(utc_now())
+        except Exception:
+            log.exception("pruning handled events failed; trying again tomorrow")
+        await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -90,3 +90,22 @@ async def test_a_blocked_user_who_writes_again_is_unblocked(db_path: Path) -> No
         assert not user.blocked
     finally:
         await store.close()
+
+
+async def test_pruning_forgets_only_events_older_than_a_week(db_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = await Store.open(db_path)
+    try:
+        now = datetime(2026, 3, 20, tzinfo=UTC)
+        await store.db.apply(
+            [
+                store.events.mark("old", None, now - timedelta(days=8)),
+                store.events.mark("recent", None, now - timedelta(days=6)),
+            ]
+        )
+        await store.events.prune(now)
+        assert not await store.events.seen("old")
+        assert await store.events.seen("recent")
+    finally:
+        await store.close()

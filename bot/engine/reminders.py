@@ -64,7 +64,9 @@ class RemindFlow:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is None or not current.enabled:
             return [Reply("remind/none", private=True)]
-        await turn.store.schedules.disable(current.id, DisabledReason.OWNER, turn.now)
+        turn.writes.append(
+            turn.store.schedules.disable_write(current.id, DisabledReason.OWNER, turn.now)
+        )
         turn.schedules_changed = True
         return [Reply("remind/off", private=True)]
 

@@ -77,7 +77,6 @@ QUESTIONS: tuple[Question, ...] = (
     _yes_no("posture", Kind.RISK),
 )
 SYMPTOM_IDS = tuple(q.id for q in QUESTIONS if q.kind is Kind.SYMPTOM)
-BY_ID = {q.id: q for q in QUESTIONS}
 
 
 @dataclass(frozen=True)

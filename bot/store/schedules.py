@@ -205,9 +205,12 @@ class ScheduleStore:
             return cursor.rowcount == 1
 
     async def disable(self, schedule_id: int, reason: DisabledReason, now: datetime) -> None:
-        await self._update(
-            "enabled = 0, disabled_reason = ?, next_due_utc = NULL, next_day = NULL,"
-            " attempts = 0, updated_at = ? WHERE id = ?",
+        await self._db.apply([self.disable_write(schedule_id, reason, now)])
+
+    def disable_write(self, schedule_id: int, reason: DisabledReason, now: datetime) -> Write:
+        return sql_write(
+            "UPDATE schedules SET enabled = 0, disabled_reason = ?, next_due_utc = NULL,"
+            " next_day = NULL, attempts = 0, updated_at = ? WHERE id = ?",
             (reason, _utc_text(now), schedule_id),
         )
 
