@@ -15,17 +15,8 @@ import os
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    ReactionTypeEmoji,
-    ReplyParameters,
-    Update,
-    User,
-)
-from telegram.constants import ChatMemberStatus, ParseMode, ReactionEmoji
+from telegram import BotCommand, Message, Update, User
+from telegram.constants import ChatMemberStatus
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -42,6 +33,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.adapters.base import Delivery, StartError
+from bot.adapters.telegram_calls import JSON, BotCalls
 from bot.adapters.telegram_polling import Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
@@ -111,6 +103,7 @@ class TelegramAdapter:
         # Before building: PTB logs its URLs, token included, as soon as the bot exists.
         self._redaction.install()
         self._app = _build_app(secret, api_url.rstrip("/"), request, rate_limiter)
+        self._calls = BotCalls(self.bot)
         self._poller: Poller[Update] = Poller(
             self._fetch,
             self._app.process_update,
@@ -201,7 +194,7 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None or query.message is None or query.data is None:
             if query is not None:
-                await self._optional("answerCallbackQuery", query.answer())
+                await self._optional("answerCallbackQuery", self._calls.answer_button(query.id))
             return
         # A message older than 48 hours comes without its content, but the press counts.
         chat = query.message.chat
@@ -217,11 +210,13 @@ class TelegramAdapter:
         replies = await self._core.engine.handle(incoming)
         if [r.template for r in replies] == [STALE]:
             toast = self._core.renderer.render(replies[0], Platform.CONSOLE).text
-            await self._optional("answerCallbackQuery", query.answer(toast[:TOAST_LIMIT]))
+            answer = self._calls.answer_button(query.id, toast[:TOAST_LIMIT])
+            await self._optional("answerCallbackQuery", answer)
             if message is not None and is_private(chat):
-                await self._optional("editMessageReplyMarkup", message.edit_reply_markup(None))
+                remove = self._calls.remove_keyboard(chat.id, message.message_id)
+                await self._optional("editMessageReplyMarkup", remove)
             return
-        await self._optional("answerCallbackQuery", query.answer())
+        await self._optional("answerCallbackQuery", self._calls.answer_button(query.id))
         if replies and message is not None:
             await self._show_choice(message, query.data)
         await self._answer(incoming, replies, None)
@@ -253,7 +248,7 @@ class TelegramAdapter:
             await self._send_all(chat.chat_id, replies, person=chat.user_id)
             return
         if said is not None and any(reply.logged for reply in replies):
-            react = said.set_reaction(ReactionTypeEmoji(ReactionEmoji.THUMBS_UP))
+            react = self._calls.thumbs_up(said.chat.id, said.message_id)
             await self._optional("setMessageReaction", react)
         replies = [reply for reply in replies if not reply.quiet]
         reply_to = said.message_id if said is not None else None
@@ -278,7 +273,7 @@ class TelegramAdapter:
         *,
         person: str | None = None,
         reply_to: int | None = None,
-        markup: InlineKeyboardMarkup | None = None,
+        markup: JSON | None = None,
     ) -> Delivery:
         """Sends in order and stops at the first failure, which decides the outcome."""
         for reply in replies:
@@ -295,22 +290,17 @@ class TelegramAdapter:
         chat_id: str,
         reply: Reply,
         reply_to: int | None,
-        markup: InlineKeyboardMarkup | None = None,
+        markup: JSON | None = None,
     ) -> None:
         rendered = self._core.renderer.render(reply, Platform.TELEGRAM)
         parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
         markup = markup or keyboard(rendered.buttons)
         for number, part in enumerate(parts, 1):
-            await self.bot.send_message(
+            await self._calls.send_text(
                 chat_id,
                 part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if number == len(parts) else None,
-                reply_parameters=(
-                    ReplyParameters(reply_to, allow_sending_without_reply=True)
-                    if reply_to is not None and number == 1
-                    else None
-                ),
+                keyboard=markup if number == len(parts) else None,
+                reply_to=reply_to if number == 1 else None,
             )
 
     async def _failed(self, chat_id: str, person: str | None, error: TelegramError) -> Delivery:
@@ -333,14 +323,15 @@ class TelegramAdapter:
             chosen = self._core.renderer.render(Reply(CHOSEN, {"label": label}), self.platform)
             text = f"{message.text_html}\n\n{chosen.text}"
             if len(text) <= LIMIT:
-                edit = message.edit_text(text, parse_mode=ParseMode.HTML)
+                edit = self._calls.edit_text(message.chat.id, message.message_id, text)
                 await self._optional("editMessageText", edit)
                 return
-        await self._optional("editMessageReplyMarkup", message.edit_reply_markup(None))
+        remove = self._calls.remove_keyboard(message.chat.id, message.message_id)
+        await self._optional("editMessageReplyMarkup", remove)
 
-    def _link_button(self, link: str) -> InlineKeyboardMarkup:
+    def _link_button(self, link: str) -> JSON:
         label = self._wording.labels["continue_private"]
-        return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=link)]])
+        return {"inline_keyboard": [[{"text": label, "url": link}]]}
 
     # Plumbing.
 

@@ -7,11 +7,10 @@ import tomllib
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from telegram import (
     Chat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     MessageEntity,
     Update,
@@ -127,12 +126,13 @@ def deep_link_page(text: str, choice: str | None) -> str | None:
     return name if name in DEEP_LINK_PAGES else None
 
 
-def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+def keyboard(buttons: Sequence[Button]) -> dict[str, Any] | None:
+    """An inline keyboard as the Bot API's JSON."""
     if not buttons:
         return None
     width = 3 if all(len(b.label) <= SHORT_LABEL for b in buttons) else 1
-    keys = [InlineKeyboardButton(b.label, callback_data=b.value) for b in buttons]
-    return InlineKeyboardMarkup([keys[i : i + width] for i in range(0, len(keys), width)])
+    keys = [{"text": b.label, "callback_data": b.value} for b in buttons]
+    return {"inline_keyboard": [keys[i : i + width] for i in range(0, len(keys), width)]}
 
 
 def chosen_label(message: Message, data: str) -> str | None:

@@ -1,0 +1,71 @@
+"""The Bot API calls the adapter makes, sent as plain JSON through PTB's bot.
+
+PTB's typed methods (`bot.send_message`, `Message.edit_text`, ...) turn Telegram's answer,
+the whole message echoed back, into PTB objects. glutebot never reads that answer, and
+parsing it was the largest single cost of answering a button press (docs/BENCHMARKS.md).
+These calls go through the same bot, so PTB's AIORateLimiter, its timeouts and its
+mapping of refusals onto `TelegramError` subclasses all still apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.constants import ParseMode, ReactionEmoji
+from telegram.ext import ExtBot
+
+JSON = dict[str, Any]
+HTML = ParseMode.HTML.value
+
+
+class BotCalls:
+    def __init__(self, bot: ExtBot[Any]) -> None:
+        self._bot = bot
+
+    async def send_text(
+        self,
+        chat_id: str,
+        html: str,
+        *,
+        keyboard: JSON | None = None,
+        reply_to: int | None = None,
+    ) -> None:
+        params: JSON = {"chat_id": chat_id, "text": html, "parse_mode": HTML}
+        if keyboard is not None:
+            params["reply_markup"] = keyboard
+        if reply_to is not None:
+            # Still sent if the message it answers was deleted meanwhile.
+            params["reply_parameters"] = {
+                "message_id": reply_to,
+                "allow_sending_without_reply": True,
+            }
+        await self._call("sendMessage", params)
+
+    async def edit_text(self, chat_id: int, message_id: int, html: str) -> None:
+        """Replaces a message's text; leaving out `reply_markup` removes its keyboard."""
+        await self._call(
+            "editMessageText",
+            {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": HTML},
+        )
+
+    async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
+        await self._call("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id})
+
+    async def answer_button(self, query_id: str, toast: str | None = None) -> None:
+        params: JSON = {"callback_query_id": query_id}
+        if toast:
+            params["text"] = toast
+        await self._call("answerCallbackQuery", params)
+
+    async def thumbs_up(self, chat_id: int, message_id: int) -> None:
+        reaction = [{"type": "emoji", "emoji": ReactionEmoji.THUMBS_UP.value}]
+        await self._call(
+            "setMessageReaction",
+            {"chat_id": chat_id, "message_id": message_id, "reaction": reaction},
+        )
+
+    async def _call(self, method: str, params: JSON) -> None:
+        # `_post` is what PTB's public `do_api_request` calls; that one warns for every
+        # method PTB has a typed version of. PTB is pinned below 23, and every adapter test
+        # sends through here, so a change in `_post` fails loudly.
+        await self._bot._post(method, params)
