@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store, StoreError
+from bot.store.db import sql_write
 from bot.store.schema import SCHEMA_VERSION
 
 
@@ -107,5 +108,56 @@ async def test_pruning_forgets_only_events_older_than_a_week(db_path: Path) -> N
         await store.events.prune(now)
         assert not await store.events.seen("old")
         assert await store.events.seen("recent")
+    finally:
+        await store.close()
+
+
+async def test_quick_reads_see_each_commit_as_soon_as_it_returns(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+        # A half-read result must not pin an old snapshot for the reads after it.
+        for key in ("a", "b"):
+            await store.db.apply([sql_write("INSERT INTO meta VALUES (?, 'v')", (key,))])
+        assert await store.db.fetchone("SELECT key FROM meta ORDER BY key") is not None
+        for key in ("c", "d"):
+            await store.db.apply([sql_write("INSERT INTO meta VALUES (?, 'v')", (key,))])
+            rows = await store.db.fetchall("SELECT key FROM meta ORDER BY key")
+            assert [row[0] for row in rows][-1] == key
+        # Also what another process committed.
+        with sqlite3.connect(db_path) as other:
+            other.execute("INSERT INTO meta VALUES ('e', 'v')")
+        assert await store.db.fetchone("SELECT 1 FROM meta WHERE key = 'e'") is not None
+    finally:
+        await store.close()
+
+
+async def test_quick_reads_neither_wait_for_nor_see_an_open_write(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+        async with store.db.transaction() as conn:
+            await conn.execute("INSERT INTO meta VALUES ('k', 'v')")
+            assert await store.db.fetchone("SELECT 1 FROM meta") is None
+        assert await store.db.fetchone("SELECT 1 FROM meta") is not None
+    finally:
+        await store.close()
+
+
+async def test_quick_reads_cannot_write(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await store.db.fetchall("INSERT INTO meta VALUES ('k', 'v')")
+        assert await store.db.scan("SELECT * FROM meta") == []
+    finally:
+        await store.close()
+
+
+async def test_an_in_memory_database_works_without_a_second_connection() -> None:
+    store = await Store.open(":memory:")
+    try:
+        await store.db.apply([sql_write("INSERT INTO meta VALUES ('k', 'v')")])
+        row = await store.db.fetchone("SELECT value FROM meta WHERE key = 'k'")
+        assert row is not None
+        assert row[0] == "v"
     finally:
         await store.close()

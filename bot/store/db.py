@@ -1,4 +1,5 @@
-"""One long-lived aiosqlite connection: opening, migrating and atomic writes."""
+"""The database: one long-lived aiosqlite connection for every write, opening and
+migrating; a read-only connection beside it for the quick reads of each message."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ class _Job:
 
 
 class Database:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, reader: sqlite3.Connection | None) -> None:
         self._conn = conn
+        self._reader = reader
         self._write_lock = asyncio.Lock()
         self._queued: list[_Job] = []
         self._committer: asyncio.Task[None] | None = None
@@ -67,10 +69,11 @@ class Database:
                 await asyncio.to_thread(worker.join, 5)
             raise StoreError(f"cannot open database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
-        db = cls(conn)
+        db = cls(conn, None)
         try:
             await db._configure()
             await db._migrate()
+            db._reader = _open_reader(path)
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
@@ -82,6 +85,8 @@ class Database:
     async def close(self) -> None:
         if self._committer is not None:
             await self._committer  # writes already queued are committed first
+        if self._reader is not None:
+            self._reader.close()
         await self._conn.close()
 
     async def _configure(self) -> None:
@@ -192,8 +197,36 @@ class Database:
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A quick read: an index lookup of one person's rows, or a few.
+
+        It runs right here on the event loop's thread, through the read-only connection:
+        such a read takes microseconds, less than handing it to aiosqlite's thread and back
+        (docs/BENCHMARKS.md), and in WAL mode a reader never waits for the writer. It sees
+        everything committed before it started, so everything `apply` has returned from.
+        """
+        if self._reader is None:  # ":memory:" has no second connection to the same data
+            return await self.scan(sql, params)
+        # fetchall() runs the statement to its end, which ends its read transaction; a
+        # statement left half-read would pin an old snapshot.
+        return self._reader.execute(sql, params).fetchall()
+
+    async def scan(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A read that may go through many rows (a whole community, every due schedule):
+        on aiosqlite's thread, so the event loop keeps answering meanwhile."""
         # One trip to aiosqlite's thread; execute + fetch + close would be three.
         return list(await self._conn.execute_fetchall(sql, params))
+
+
+def _open_reader(path: str | Path) -> sqlite3.Connection | None:
+    if str(path) == ":memory:":
+        return None
+    # Autocommit: each read is its own transaction, so it sees the latest commit.
+    reader = sqlite3.connect(str(path), isolation_level=None)
+    reader.row_factory = sqlite3.Row
+    reader.execute("PRAGMA query_only = ON")
+    # A WAL reader waits only while another connection recovers the WAL after a crash.
+    reader.execute("PRAGMA busy_timeout = 1000")
+    return reader
 
 
 def sql_write(sql: str, params: Sequence[Any] = ()) -> Write:

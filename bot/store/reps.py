@@ -82,7 +82,7 @@ class RepStore:
         return [DayTotal(date.fromisoformat(day), exercise, reps) for day, exercise, reps in rows]
 
     async def leaderboard(self, community: str, since: date | None, limit: int) -> list[Standing]:
-        rows = await self._db.fetchall(
+        rows = await self._db.scan(
             "SELECT u.display_name, SUM(r.reps), COUNT(DISTINCT r.local_day)"
             " FROM rep_logs r JOIN users u ON u.id = r.user_id"
             " WHERE r.community = ? AND r.local_day >= ? AND u.leaderboard_hidden = 0"

@@ -239,7 +239,7 @@ class ScheduleStore:
         return _utc_or_none(row[0]) if row else None
 
     async def due(self, now: datetime, limit: int) -> list[Schedule]:
-        rows = await self._db.fetchall(
+        rows = await self._db.scan(
             f"SELECT {_COLUMNS} FROM schedules WHERE enabled = 1 AND next_due_utc <= ?"
             " ORDER BY next_due_utc, id LIMIT ?",
             (_utc_text(now), limit),
