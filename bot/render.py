@@ -9,13 +9,15 @@ markup on any platform, and it is never template source.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -34,6 +36,10 @@ TEMPLATE_SUFFIX = ".j2"
 
 # Longest message each platform accepts, in characters.
 LIMITS = {Platform.TELEGRAM: 4096, Platform.DISCORD: 2000, Platform.CONSOLE: 100_000}
+# Most messages go out again and again with the same few plain values ("question 3 of
+# 9", the label just pressed): their text is kept rather than rendered every time.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+REMEMBERED_TEXTS = 512
 
 _MARKS = {
     Platform.TELEGRAM: {"b": ("<b>", "</b>"), "i": ("<i>", "</i>"), "code": ("<code>", "</code>")},
@@ -70,6 +76,7 @@ class Renderer:
         self.labels: Mapping[str, str] = tomllib.loads(
             (root / "labels.toml").read_text(encoding="utf-8")
         )["labels"]
+        self._remembered = functools.lru_cache(maxsize=REMEMBERED_TEXTS)(self._plain_text)
 
     def template_names(self) -> list[str]:
         return [
@@ -79,11 +86,23 @@ class Renderer:
         ]
 
     def render(self, reply: Reply, platform: Platform) -> Rendered:
-        source = self._env.get_template(reply.template + TEMPLATE_SUFFIX).render(reply.context)
-        return Rendered(
-            text=to_platform(source, platform),
-            buttons=tuple(self.button(choice) for choice in reply.choices),
-        )
+        context = reply.context
+        if all(type(value) in _PLAIN for value in context.values()):
+            # With each value's type: True == 1 == 1.0, but they don't render alike.
+            key = tuple((name, type(value), value) for name, value in context.items())
+            text = self._remembered(reply.template, platform, key)
+        else:
+            text = self._text(reply.template, context, platform)
+        return Rendered(text, tuple(self.button(choice) for choice in reply.choices))
+
+    def _plain_text(
+        self, template: str, platform: Platform, key: tuple[tuple[str, type, Hashable], ...]
+    ) -> str:
+        return self._text(template, {name: value for name, _, value in key}, platform)
+
+    def _text(self, template: str, context: Mapping[str, Any], platform: Platform) -> str:
+        source = self._env.get_template(template + TEMPLATE_SUFFIX).render(context)
+        return to_platform(source, platform)
 
     def button(self, choice: Choice) -> Button:
         return Button(choice.value, self.labels[choice.label])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from bot.model import Choice, Platform, Reply
@@ -185,3 +187,34 @@ def test_split_prefers_paragraphs_and_respects_the_limit() -> None:
     assert all(len(p) <= 28 for p in parts)
     assert "".join(parts) == long
     assert not any(p.endswith(("&", "&amp")) for p in parts)
+
+
+def _renderer_with(tmp_path: Path, template: str) -> Renderer:
+    root = tmp_path / "en"
+    root.mkdir()
+    (root / "labels.toml").write_text("[labels]\n", encoding="utf-8")
+    (root / "probe.j2").write_text(template, encoding="utf-8")
+    return Renderer(messages_dir=tmp_path)
+
+
+def test_remembered_texts_depend_on_each_value_and_its_type(tmp_path: Path) -> None:
+    renderer = _renderer_with(tmp_path, "value: {{ value }}\n")
+    rendered = [
+        renderer.render(Reply("probe", {"value": value}), Platform.CONSOLE).text
+        for value in (True, 1, 1.0, "1", None, True)
+    ]
+    assert rendered == [
+        "value: True", "value: 1", "value: 1.0", "value: 1", "value: None", "value: True"
+    ]  # fmt: skip
+    telegram = renderer.render(Reply("probe", {"value": "<b>"}), Platform.TELEGRAM).text
+    assert telegram == "value: &lt;b&gt;"  # the platform is part of what is remembered
+    assert renderer.render(Reply("probe", {"value": "<b>"}), Platform.CONSOLE).text == (
+        "value: <b>"
+    )
+
+
+def test_a_missing_value_fails_every_time_not_only_the_first(tmp_path: Path) -> None:
+    renderer = _renderer_with(tmp_path, "{{ value }}\n")
+    for _ in range(2):
+        with pytest.raises(jinja2.UndefinedError):
+            renderer.render(Reply("probe", {}), Platform.CONSOLE)
