@@ -49,11 +49,25 @@ async def drive(core: Core, people: int, per_person: int, run: str = "bench") ->
     return Run(people, people * per_person, seconds, latencies)
 
 
-async def drive_paced(core: Core, people: int, rate: float, seconds: float) -> Run:
-    """`people` people sending `rate` messages a second between them, evenly spread."""
+async def drive_paced(
+    core: Core, people: int, rate: float, seconds: float, *, in_step: bool = False
+) -> Run:
+    """`people` people sending `rate` messages a second between them, evenly spread.
+
+    Real people are at different points of their journey, so first each is walked to its
+    own point: then any moment sees the journey's mix of messages. `in_step` leaves them
+    all at the same point instead, so that every person sends the same kind of message
+    within the same `people / rate` seconds: a stress case, heaviest when that is "done".
+    """
     interval = people / rate
     per_person = max(1, round(seconds / interval))
     crowd = [Person(core.engine, n, "paced") for n in range(people)]
+    if not in_step:
+        await asyncio.gather(
+            *(person.walk(n * len(JOURNEY) // people) for n, person in enumerate(crowd))
+        )
+        for person in crowd:
+            person.latencies.clear()  # getting there is not part of the measurement
     first = time.perf_counter() + 0.05
     walks = [
         person.paced(per_person, first + n * interval / people, interval)
@@ -65,10 +79,10 @@ async def drive_paced(core: Core, people: int, rate: float, seconds: float) -> R
     return Run(people, people * per_person, seconds, latencies)
 
 
-async def measure_paced(people: int, rate: float, seconds: float) -> Run:
+async def measure_paced(people: int, rate: float, seconds: float, *, in_step: bool = False) -> Run:
     async with fresh_core() as core:
         await drive(core, people, len(JOURNEY), run="warm")
-        return await drive_paced(core, people, rate, seconds)
+        return await drive_paced(core, people, rate, seconds, in_step=in_step)
 
 
 async def measure(people: int, per_person: int) -> Run:

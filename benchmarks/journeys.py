@@ -81,9 +81,10 @@ class Person:
         self.latencies: list[float] = []
 
     async def walk(self, messages: int) -> None:
-        """Send `messages` messages, following the journey round and round."""
-        for index in range(messages):
-            await self.step(JOURNEY[index % len(JOURNEY)])
+        """Send `messages` messages, following the journey round and round from where
+        this person left it."""
+        for _ in range(messages):
+            await self.step(self._next_step())
 
     async def paced(self, messages: int, first: float, interval: float) -> None:
         """Send a message every `interval` seconds from `first` (a perf_counter time), or
@@ -94,7 +95,10 @@ class Person:
             delay = planned - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self.step(JOURNEY[index % len(JOURNEY)], since=planned)
+            await self.step(self._next_step(), since=planned)
+
+    def _next_step(self) -> Step:
+        return JOURNEY[self._count % len(JOURNEY)]
 
     async def step(self, step: Step, since: float | None = None) -> list[Reply]:
         self._count += 1
