@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -36,7 +37,11 @@ class Run:
 async def fresh_core() -> AsyncIterator[Core]:
     with tempfile.TemporaryDirectory(prefix="glutebot-bench-") as folder:
         async with open_core(Path(folder) / "bench.db") as core:
-            yield core
+            gc.freeze()  # as `glutebot run` does once started
+            try:
+                yield core
+            finally:
+                gc.unfreeze()
 
 
 async def drive(core: Core, people: int, per_person: int, run: str = "bench") -> Run:

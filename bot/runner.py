@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -57,9 +58,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         scheduling = asyncio.create_task(scheduler.run(), name="scheduler")
         pruning = asyncio.create_task(_prune_events_daily(core), name="prune-events")
         log.info("glutebot is running on %s", ", ".join(a.platform for a in adapters))
+        # What exists now lives as long as the service: spare it the collector's full
+        # passes, whose pauses showed in the latency tail (docs/BENCHMARKS.md).
+        gc.freeze()
         try:
             await stop.wait()
         finally:
+            gc.unfreeze()
             log.info("shutting down")
             await scheduler.stop()
             scheduling.cancel()

@@ -7,6 +7,7 @@ the bot did there (messages, ephemeral answers, reactions, DMs) and what the sto
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -701,10 +702,13 @@ async def test_glutebot_run_serves_discord_until_stopped(
     assert "Today's glute workout" in post["content"]
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
     await reacted(fake_discord, said)
+    # Once started, the long-lived objects are kept out of the collector's full passes.
+    await fake_discord.wait_for(lambda: gc.get_freeze_count() > 0)
     stop.set()
 
     assert await running_bot == 0
     assert not fake_discord.connected
+    assert gc.get_freeze_count() == 0
 
 
 async def test_glutebot_run_with_a_bad_token_exits_with_one_clear_line(
