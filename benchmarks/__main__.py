@@ -25,6 +25,7 @@ from benchmarks.report import Figure, at_least, at_most, info, table
 
 SECTIONS = ("engine", "durability", "fanout", "growth", "footprint", "peer")
 TARGET_RATE = 5_000.0
+LIGHTER_LOADS = (1_000.0, 2_500.0)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,14 @@ async def engine_figures(size: Size) -> list[Figure]:
                 5,
             ),
         ]
+        for rate in LIGHTER_LOADS:  # where the tail starts to grow
+            lighter = await _median_run(
+                partial(engine.measure_paced, CROWD, rate, size.paced_seconds), size.repeats, pin
+            )
+            figures.append(
+                info(f"engine, {CROWD} users at {rate:,.0f} msg/s offered, {where}: p99",
+                     lighter.pct_ms(99), "ms", f"p50 {lighter.pct_ms(50):.2f} ms")
+            )  # fmt: skip
     return figures
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.store import Store, StoreError
-from bot.store.db import sql_write
+from bot.store.db import Write, sql_write
 from bot.store.schema import SCHEMA_VERSION
 
 
@@ -161,3 +162,38 @@ async def test_an_in_memory_database_works_without_a_second_connection() -> None
         assert row[0] == "v"
     finally:
         await store.close()
+
+
+def _big_rows(count: int) -> list[Write]:
+    return [
+        sql_write("INSERT INTO meta VALUES (?, ?)", (f"k{n}", "x" * 4000)) for n in range(count)
+    ]
+
+
+def _size(path: Path) -> int:
+    return os.stat(path).st_size
+
+
+async def test_commits_leave_checkpoints_to_the_checkpointer(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    try:
+        before = _size(db_path)
+        # Far past SQLite's own threshold (1,000 pages), which would checkpoint in COMMIT.
+        await store.db.apply(_big_rows(1500))
+        assert _size(db_path) == before  # all of it still in the WAL
+        for _ in range(100):  # the checkpointer copies it about a second later
+            if _size(db_path) > 1500 * 4000:
+                break
+            await asyncio.sleep(0.05)
+        assert _size(db_path) > 1500 * 4000
+    finally:
+        await store.close()
+
+
+async def test_closing_checkpoints_everything_and_removes_the_wal(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.db.apply(_big_rows(10))
+    await store.close()
+    assert not db_path.with_name(db_path.name + "-wal").exists()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM meta").fetchone() == (10,)

@@ -1,5 +1,6 @@
 """The database: one long-lived aiosqlite connection for every write, opening and
-migrating; a read-only connection beside it for the quick reads of each message."""
+migrating; beside it, a read-only connection for the quick reads of each message and a
+checkpointer (checkpoints.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store.checkpoints import Checkpointer
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 # A write is a closure over SQL that a store module built; the engine collects the writes
@@ -51,6 +53,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, reader: sqlite3.Connection | None) -> None:
         self._conn = conn
         self._reader = reader
+        self._checkpointer: Checkpointer | None = None
         self._write_lock = asyncio.Lock()
         self._queued: list[_Job] = []
         self._committer: asyncio.Task[None] | None = None
@@ -74,19 +77,21 @@ class Database:
             await db._configure()
             await db._migrate()
             db._reader = _open_reader(path)
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            raise StoreError(f"cannot use database {path}: {exc}") from None
-        except StoreError as exc:
-            await conn.close()
+            if db._reader is not None:  # a file, so a WAL to checkpoint
+                db._checkpointer = Checkpointer(path)
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            await db.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
         return db
 
     async def close(self) -> None:
         if self._committer is not None:
             await self._committer  # writes already queued are committed first
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         if self._reader is not None:
             self._reader.close()
+        # Closed last, the writer checkpoints everything and removes the WAL file.
         await self._conn.close()
 
     async def _configure(self) -> None:
@@ -97,6 +102,8 @@ class Database:
             "PRAGMA synchronous = NORMAL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 5000",
+            # Checkpoints run beside the writer, not inside its commits (checkpoints.py).
+            "PRAGMA wal_autocheckpoint = 0",
         ):
             await self._conn.execute(pragma)
 
@@ -132,6 +139,7 @@ class Database:
             try:
                 yield self._conn
                 await self._conn.execute("COMMIT")
+                self._wrote()
             except BaseException:
                 # Some errors (a full disk, say) end the transaction by themselves.
                 if self._conn.in_transaction:
@@ -182,6 +190,7 @@ class Database:
             for job in batch:
                 job.fail(exc)
             raise
+        self._wrote()
         for job in batch:
             job.succeed()
 
@@ -191,6 +200,10 @@ class Database:
         writes = [write for job in batch for write in job.writes]
         async with self._write_lock:
             await _on_db_thread(self._conn, _commit_writes, writes)
+
+    def _wrote(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
