@@ -72,6 +72,7 @@ async def measure(reminders: int, seconds: float) -> Fanout:
     async with fresh_core() as core:
         await seed.users(core.store, reminders)
         await seed.reminders(core.store, reminders, due)
+        await seed.settle(core.store)
         started = time.perf_counter()
         selected = await core.store.schedules.due(now, reminders)
         select_seconds = time.perf_counter() - started

@@ -14,6 +14,6 @@ async def measure(rep_logs: int, people: int, per_person: int) -> Run:
     async with fresh_core() as core:
         await seed.users(core.store, USERS)
         await seed.rep_logs(core.store, rep_logs, USERS)
-        await core.store.db._conn.execute("ANALYZE")  # as a long-running database would be
+        await seed.settle(core.store)
         await drive(core, people, len(JOURNEY), run="warm")
         return await drive(core, people, per_person)
