@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from benchmarks import seed
 from benchmarks.journeys import JOURNEY, Person
 from benchmarks.report import percentile
 from bot.app import Core, open_core
@@ -73,6 +74,7 @@ async def drive_paced(
         )
         for person in crowd:
             person.latencies.clear()  # getting there is not part of the measurement
+    await seed.checkpoint(core.store)
     first = time.perf_counter() + 0.05
     walks = [
         person.paced(per_person, first + n * interval / people, interval)
