@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,7 @@ def _size(path: Path) -> int:
 
 
 async def test_commits_leave_checkpoints_to_the_checkpointer(db_path: Path) -> None:
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     store = await Store.open(db_path)
     try:
         before = _size(db_path)
@@ -186,6 +188,11 @@ async def test_commits_leave_checkpoints_to_the_checkpointer(db_path: Path) -> N
                 break
             await asyncio.sleep(0.05)
         assert _size(db_path) > 1500 * 4000
+        # On a thread of its own, at the lowest priority, so the event loop keeps the CPU.
+        (thread,) = [t for t in threading.enumerate() if t.name.startswith("glutebot-checkpoint")]
+        assert thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == 19
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_priority
     finally:
         await store.close()
 

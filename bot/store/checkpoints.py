@@ -5,24 +5,34 @@ and that commit then waits for the copy and an fsync: 10-25 ms here, and every m
 queued behind it waited too (docs/BENCHMARKS.md). So the writer never checkpoints, and
 this does instead: on a worker thread, through a connection of its own, about a second
 after writes happen. PASSIVE mode neither waits for readers and writers nor blocks them.
+The thread runs at the lowest CPU priority: its page copying otherwise took the CPU
+from the event loop for the length of each checkpoint (20-50 ms here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_AFTER = 1.0  # seconds after a write; the WAL holds about this much writing
+LOWEST_PRIORITY = 19  # a nice value
 
 
 class Checkpointer:
     def __init__(self, path: str | Path, after: float = CHECKPOINT_AFTER) -> None:
-        # Used by one worker thread at a time, never by two at once.
+        # Opened here, then used only by the checkpointer's own thread.
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="glutebot-checkpoint", initializer=_lowest_priority
+        )
         self._after = after
         self._written = asyncio.Event()
         self._copying: asyncio.Future[None] | None = None
@@ -37,6 +47,7 @@ class Checkpointer:
         await asyncio.gather(self._task, return_exceptions=True)
         if self._copying is not None:  # a cancelled task leaves its thread running
             await asyncio.gather(self._copying, return_exceptions=True)
+        self._thread.shutdown()
         self._conn.close()
 
     async def _run(self) -> None:
@@ -44,7 +55,8 @@ class Checkpointer:
             await self._written.wait()
             await asyncio.sleep(self._after)
             self._written.clear()
-            self._copying = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
+            loop = asyncio.get_running_loop()
+            self._copying = loop.run_in_executor(self._thread, self._checkpoint)
             try:
                 await asyncio.shield(self._copying)
             except sqlite3.Error as exc:
@@ -54,3 +66,10 @@ class Checkpointer:
 
     def _checkpoint(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _lowest_priority() -> None:
+    # Not Linux, or not allowed: the thread runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        # On Linux a thread's nice value is its own: this leaves the event loop's alone.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
