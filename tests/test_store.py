@@ -154,8 +154,9 @@ async def test_quick_reads_cannot_write(db_path: Path) -> None:
         await store.close()
 
 
-async def test_an_in_memory_database_works_without_a_second_connection() -> None:
-    store = await Store.open(":memory:")
+@pytest.mark.parametrize("private", [":memory:", ""])
+async def test_an_in_memory_database_works_without_a_second_connection(private: str) -> None:
+    store = await Store.open(private)
     try:
         await store.db.apply([sql_write("INSERT INTO meta VALUES ('k', 'v')")])
         row = await store.db.fetchone("SELECT value FROM meta WHERE key = 'k'")

@@ -35,6 +35,7 @@ class Checkpointer:
         )
         self._after = after
         self._written = asyncio.Event()
+        self._written.set()  # for what a crash or a migration left in the WAL
         self._copying: asyncio.Future[None] | None = None
         self._task = asyncio.get_running_loop().create_task(self._run(), name="wal-checkpoint")
 

@@ -217,7 +217,7 @@ class Database:
         (docs/BENCHMARKS.md), and in WAL mode a reader never waits for the writer. It sees
         everything committed before it started, so everything `apply` has returned from.
         """
-        if self._reader is None:  # ":memory:" has no second connection to the same data
+        if self._reader is None:  # an in-memory database can't be shared with a reader
             return await self.scan(sql, params)
         # fetchall() runs the statement to its end, which ends its read transaction; a
         # statement left half-read would pin an old snapshot.
@@ -231,7 +231,7 @@ class Database:
 
 
 def _open_reader(path: str | Path) -> sqlite3.Connection | None:
-    if str(path) == ":memory:":
+    if str(path) in (":memory:", ""):  # private to the connection that made it
         return None
     # Autocommit: each read is its own transaction, so it sees the latest commit.
     reader = sqlite3.connect(str(path), isolation_level=None)
