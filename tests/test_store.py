@@ -205,3 +205,26 @@ async def test_closing_checkpoints_everything_and_removes_the_wal(db_path: Path)
     assert not db_path.with_name(db_path.name + "-wal").exists()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM meta").fetchone() == (10,)
+
+
+async def test_what_is_left_in_the_wal_is_checkpointed_soon_after_opening(db_path: Path) -> None:
+    await (await Store.open(db_path)).close()
+    # Another process wrote and hasn't checkpointed (as after a crash): still open.
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("PRAGMA wal_autocheckpoint = 0")
+    other.execute("BEGIN")
+    other.executemany(
+        "INSERT INTO meta VALUES (?, ?)", [(f"k{n}", "x" * 4000) for n in range(300)]
+    )
+    other.execute("COMMIT")
+    before = _size(db_path)
+    store = await Store.open(db_path)
+    try:
+        for _ in range(100):
+            if _size(db_path) > before + 300 * 4000:
+                break
+            await asyncio.sleep(0.05)
+        assert _size(db_path) > before + 300 * 4000
+    finally:
+        await store.close()
+        other.close()
