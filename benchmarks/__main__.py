@@ -17,12 +17,13 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import engine, fanout, footprint, growth, peer
 from benchmarks.cpu import one_cpu
 from benchmarks.report import Figure, at_least, at_most, info, table
 
+T = TypeVar("T")
 SECTIONS = ("engine", "durability", "fanout", "growth", "footprint", "peer")
 TARGET_RATE = 5_000.0
 LIGHTER_LOADS = (1_000.0, 2_500.0)
@@ -83,7 +84,7 @@ async def _median_run(
     for _ in range(repeats):
         with one_cpu(pin):
             runs.append(await measure())
-    return sorted(runs, key=lambda run: run.rate)[len(runs) // 2]
+    return _median(runs, lambda run: run.rate)
 
 
 async def engine_figures(size: Size) -> list[Figure]:
@@ -202,7 +203,7 @@ async def growth_figures(size: Size) -> list[Figure]:
     return figures
 
 
-def _median(runs: list[growth.Growth], by: Callable[[growth.Growth], float]) -> growth.Growth:
+def _median(runs: list[T], by: Callable[[T], float]) -> T:
     return sorted(runs, key=by)[len(runs) // 2]
 
 

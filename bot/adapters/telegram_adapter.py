@@ -33,11 +33,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.adapters.base import Delivery, StartError
-from bot.adapters.telegram_calls import JSON, BotCalls
+from bot.adapters.telegram_calls import BotCalls
 from bot.adapters.telegram_polling import Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
+    JSON,
     Wording,
     chat_ref,
     chosen_label,

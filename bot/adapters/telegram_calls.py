@@ -14,7 +14,8 @@ from typing import Any
 from telegram.constants import ParseMode, ReactionEmoji
 from telegram.ext import ExtBot
 
-JSON = dict[str, Any]
+from bot.adapters.telegram_wire import JSON
+
 HTML = ParseMode.HTML.value
 
 

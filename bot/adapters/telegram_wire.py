@@ -32,6 +32,8 @@ ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 DEEP_LINK_PAGES = frozenset({"check", "stats"})
 # Labels up to this long share a row of buttons (three at most).
 SHORT_LABEL = 12
+# A Bot API object as sent: what the adapter builds instead of PTB's classes.
+JSON = dict[str, Any]
 _GONE_REASONS = ("chat not found", "user not found", "group chat was deactivated")
 
 
@@ -126,7 +128,7 @@ def deep_link_page(text: str, choice: str | None) -> str | None:
     return name if name in DEEP_LINK_PAGES else None
 
 
-def keyboard(buttons: Sequence[Button]) -> dict[str, Any] | None:
+def keyboard(buttons: Sequence[Button]) -> JSON | None:
     """An inline keyboard as the Bot API's JSON."""
     if not buttons:
         return None

@@ -27,13 +27,12 @@ LOWEST_PRIORITY = 19  # a nice value
 
 
 class Checkpointer:
-    def __init__(self, path: str | Path, after: float = CHECKPOINT_AFTER) -> None:
+    def __init__(self, path: str | Path) -> None:
         # Opened here, then used only by the checkpointer's own thread.
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._thread = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="glutebot-checkpoint", initializer=_lowest_priority
         )
-        self._after = after
         self._written = asyncio.Event()
         self._written.set()  # for what a crash or a migration left in the WAL
         self._copying: asyncio.Future[None] | None = None
@@ -54,7 +53,7 @@ class Checkpointer:
     async def _run(self) -> None:
         while True:
             await self._written.wait()
-            await asyncio.sleep(self._after)
+            await asyncio.sleep(CHECKPOINT_AFTER)
             self._written.clear()
             loop = asyncio.get_running_loop()
             self._copying = loop.run_in_executor(self._thread, self._checkpoint)
