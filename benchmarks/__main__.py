@@ -35,7 +35,7 @@ GROWTH_LOAD = 2_500.0
 class Size:
     repeats: int  # engine runs are repeated and the median run reported
     single: int  # messages from the one person
-    per_person: int  # messages from each of the 200
+    per_person: int  # messages from each of the 200: whole journeys (30 each)
     paced_seconds: float
     reminders: int
     pacing_seconds: float
@@ -46,7 +46,7 @@ class Size:
 
 
 FULL = Size(3, 3_000, 60, 4.0, 100_000, 30.0, (1_000, 100_000, 1_000_000), 1_000, 100, 3)
-QUICK = Size(1, 600, 15, 2.0, 100_000, 8.0, (1_000, 100_000), 1_000, 20, 1)
+QUICK = Size(1, 600, 30, 2.0, 100_000, 8.0, (1_000, 100_000), 1_000, 20, 1)
 CROWD = 200
 
 

@@ -46,7 +46,13 @@ async def fresh_core() -> AsyncIterator[Core]:
 
 
 async def drive(core: Core, people: int, per_person: int, run: str = "bench") -> Run:
-    """`people` people at once, each sending `per_person` messages as fast as answered."""
+    """`people` people at once, each sending `per_person` messages as fast as answered.
+
+    Whole journeys only: each run's people start with /start at the main menu, so the
+    previous run must have left everyone there.
+    """
+    if per_person % len(JOURNEY):
+        raise ValueError(f"{per_person} messages is not a whole number of journeys")
     crowd = [Person(core.engine, n, run) for n in range(people)]
     started = time.perf_counter()
     await asyncio.gather(*(person.walk(per_person) for person in crowd))
