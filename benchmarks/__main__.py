@@ -123,6 +123,7 @@ async def engine_figures(size: Size) -> list[Figure]:
                 paced.pct_ms(99),
                 "ms",
                 5,
+                paced.cpu_note(),
             ),
         ]
         for rate in LIGHTER_LOADS:  # where the tail starts to grow
@@ -131,7 +132,8 @@ async def engine_figures(size: Size) -> list[Figure]:
             )
             figures.append(
                 info(f"engine, {CROWD} users at {rate:,.0f} msg/s offered, {where}: p99",
-                     lighter.pct_ms(99), "ms", f"p50 {lighter.pct_ms(50):.2f} ms")
+                     lighter.pct_ms(99), "ms",
+                     f"p50 {lighter.pct_ms(50):.2f} ms; {lighter.cpu_note()}")
             )  # fmt: skip
     return figures
 
@@ -190,7 +192,7 @@ async def growth_figures(size: Size) -> list[Figure]:
             info(f"growth, {where}: p99 flat out", flat_out[rows].pct_ms(99), "ms",
                  "Little's law: 200 waiting users / rate"),
             info(f"growth, {where}: p99 at {rate:,.0f} msg/s", paced[rows].pct_ms(99), "ms",
-                 f"p50 {paced[rows].pct_ms(50):.2f} ms"),
+                 f"p50 {paced[rows].pct_ms(50):.2f} ms; {paced[rows].cpu_note()}"),
         ]  # fmt: skip
     smallest = size.rep_logs[0]
     worst_rate = min(run.rate for run in flat_out.values()) / flat_out[smallest].rate

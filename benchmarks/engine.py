@@ -25,10 +25,17 @@ class Run:
     messages: int
     seconds: float
     latencies: list[float]
+    cpu_seconds: float = 0.0  # the whole process's CPU time over `seconds`, where measured
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
+
+    def cpu_note(self) -> str:
+        """How busy the process kept the CPU, and what that comes to a message."""
+        share = self.cpu_seconds / self.seconds
+        per_message = self.cpu_seconds / self.messages * 1e6
+        return f"CPU {share:.0%} of one, {per_message:.0f} µs a message"
 
     def pct_ms(self, pct: float) -> float:
         return percentile(self.latencies, pct) * 1000
@@ -86,10 +93,12 @@ async def drive_paced(
         person.paced(per_person, first + n * interval / people, interval)
         for n, person in enumerate(crowd)
     ]
+    cpu_before = time.process_time()
     await asyncio.gather(*walks)
     seconds = time.perf_counter() - first
+    cpu_seconds = time.process_time() - cpu_before
     latencies = [latency for person in crowd for latency in person.latencies]
-    return Run(people, people * per_person, seconds, latencies)
+    return Run(people, people * per_person, seconds, latencies, cpu_seconds)
 
 
 async def measure_paced(people: int, rate: float, seconds: float, *, in_step: bool = False) -> Run:
