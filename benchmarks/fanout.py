@@ -1,11 +1,11 @@
 """Fan-out: 100,000 reminders due in the same minute.
 
 Selecting them is timed on the real store (the median of three selects, like the engine's
-figures). Delivery runs the real `Scheduler`, with its
-default Telegram pacing, on the real clock against a fake platform that enforces
-Telegram's published limits (30 messages in any second, one a second per chat) and
-answers 429 past them. Real time makes this a scaled-down count: at 25 messages a second
-only the first `seconds` worth of the 100,000 go out.
+figures). Delivery runs the real `Scheduler`, with its default Telegram pacing, on the
+real clock against a fake platform that enforces Telegram's published limits (30
+messages in any second, one a second per chat) and answers 429 past them. Real time
+makes this a scaled-down count: at 25 messages a second only the first `seconds` worth of
+the 100,000 go out.
 """
 
 from __future__ import annotations
