@@ -62,7 +62,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         # passes, whose pauses showed in the latency tail (docs/BENCHMARKS.md).
         gc.freeze()
         try:
-            await stop.wait()
+            status = await _until_stopped(stop, adapters)
         finally:
             gc.unfreeze()
             log.info("shutting down")
@@ -72,7 +72,28 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             await asyncio.gather(scheduling, pruning, return_exceptions=True)
             for adapter in reversed(adapters):
                 await adapter.stop()
-    return 0
+    return status
+
+
+async def _until_stopped(stop: asyncio.Event, adapters: Sequence[Adapter]) -> int:
+    """Waits for `stop` (a signal): exit status 0. If a platform's connection ends by
+    itself first, for good (a token revoked while running), glutebot shuts down with
+    exit status 1 rather than run on half deaf: a service manager restarts it, and a
+    bad token then stops it at start-up with a clear message."""
+    signalled = asyncio.create_task(stop.wait())
+    endings = {asyncio.create_task(adapter.wait_ended()): adapter for adapter in adapters}
+    try:
+        done, _ = await asyncio.wait({signalled, *endings}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (signalled, *endings):
+            task.cancel()
+    if signalled in done:
+        return 0
+    for ending, adapter in endings.items():
+        if ending in done:
+            reason = ending.result()
+            log.error("%s stopped for good (%s); shutting down", adapter.platform.title(), reason)
+    return 1
 
 
 def _adapters(core: Core, settings: Settings) -> list[Adapter]:

@@ -680,6 +680,19 @@ async def test_stop_lets_the_events_being_handled_finish(
     assert await reps_of(core, world.alice) == {"bridge": 15}
 
 
+async def test_stopping_ends_the_wait_for_the_connection(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
+    await adapter.start()
+    ended = asyncio.create_task(adapter.wait_ended())
+    await asyncio.sleep(0)
+    assert not ended.done()
+    await adapter.stop()
+    async with asyncio.timeout(5):
+        assert await ended == "the connection closed"
+
+
 def quick_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """The runner builds adapters from settings; skip discord.py's 2 s wait for servers."""
     build = DiscordAdapter.from_settings.__func__  # type: ignore[attr-defined]
@@ -711,6 +724,36 @@ async def test_glutebot_run_serves_discord_until_stopped(
     assert not fake_discord.connected
     # Once started, the long-lived objects were kept out of the collector's full passes.
     assert collector == ["freeze", "unfreeze"]
+
+
+async def test_glutebot_run_stops_with_an_error_when_discord_shuts_it_out_for_good(
+    fake_discord: FakeDiscord,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quick_start(monkeypatch)
+    started = asyncio.Event()
+    monkeypatch.setattr(gc, "freeze", started.set)  # what the runner does once all started
+    monkeypatch.setattr(gc, "unfreeze", lambda: None)
+    settings = Settings(discord_token=Secret(fake_discord.token), db_path=tmp_path / "run.db")
+    running_bot = asyncio.create_task(run(settings, asyncio.Event()))
+    async with asyncio.timeout(10):
+        await started.wait()
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    await reacted(fake_discord, said)
+
+    # The token was reset in the Developer Portal: the gateway closes with "Authentication
+    # failed", which discord.py does not retry. Running on without Discord would go unseen.
+    await fake_discord.drop_connection(code=4004)
+
+    async with asyncio.timeout(10):
+        assert await running_bot == 1
+    assert "Discord stopped for good" in caplog.text
+    assert "4004" in caplog.text
+    assert not fake_discord.connected
+    assert not (tmp_path / "run.db-wal").exists()  # the database was closed
 
 
 async def test_glutebot_run_with_a_bad_token_exits_with_one_clear_line(

@@ -1,4 +1,5 @@
-"""`glutebot run` stops cleanly on SIGTERM and SIGINT: exit 0, database closed."""
+"""`glutebot run` stops cleanly on SIGTERM and SIGINT (exit 0), and when a platform
+shuts it out for good while running (exit 1); the database is closed either way."""
 
 from __future__ import annotations
 
@@ -33,4 +34,25 @@ async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Sig
     assert "Traceback" not in output
     assert TOKEN not in output
     # The last connection closed cleanly: SQLite checkpointed and removed the WAL file.
+    assert not db.with_name(db.name + "-wal").exists()
+
+
+async def test_a_token_revoked_while_running_stops_the_bot_with_an_error(tmp_path: Path) -> None:
+    server = Server()
+    http = HttpBotApi(server)
+    url = await http.start()
+    db, log = tmp_path / "glutebot.db", tmp_path / "bot.log"
+    try:
+        server.push(server.user_says(ALICE, "/start"))
+        bot = await start_bot(url, db, log)
+        await server.until(answered(server, 1), START_LIMIT)
+        server.token = "revoked-in-botfather"  # every call now gets 401 Unauthorized
+        status = await asyncio.wait_for(bot.wait(), SHUTDOWN_LIMIT)
+    finally:
+        await http.close()
+    output = log.read_text()
+    assert status == 1, output
+    assert "Telegram stopped for good" in output
+    assert "Traceback" not in output
+    assert TOKEN not in output
     assert not db.with_name(db.name + "-wal").exists()

@@ -509,6 +509,34 @@ async def test_polling_survives_failing_get_updates(
     assert "getUpdates failed" in caplog.text
 
 
+async def test_only_a_refused_token_ends_polling_by_itself(core: Core, server: Server) -> None:
+    server.fail("getUpdates", "500", times=2)
+    adapter = make_adapter(core, server)
+    await adapter.start()
+    ended = asyncio.create_task(adapter.wait_ended())
+    try:
+        assert "Logged 6" in texts(await Talk(server, ALICE).say("done 6"))[0]
+        assert not ended.done()  # passing failures are retried
+        server.fail("getUpdates", "401")
+        async with asyncio.timeout(5):
+            reason = await ended
+    finally:
+        await adapter.stop()
+    assert "Unauthorized" in reason
+    assert TOKEN not in reason
+
+
+async def test_stopping_ends_the_wait_for_the_connection(core: Core, server: Server) -> None:
+    adapter = make_adapter(core, server)
+    await adapter.start()
+    ended = asyncio.create_task(adapter.wait_ended())
+    await asyncio.sleep(0)
+    assert not ended.done()
+    await adapter.stop()
+    async with asyncio.timeout(5):
+        assert await ended == "polling stopped"
+
+
 def test_telegram_only_templates_render_escaped() -> None:
     renderer = Renderer()
     hostile = "<b>&* 🍑 {{ 7*7 }}"

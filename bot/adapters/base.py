@@ -27,5 +27,10 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Stop taking new events, finish those in flight, disconnect."""
 
+    async def wait_ended(self) -> str:
+        """Wait while the platform connection lasts, once started. Returns when it has
+        ended: after `stop`, or by itself for good (a token revoked while running, say),
+        with the reason in one token-free line."""
+
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """Send replies nobody asked for just now (scheduled prompts, reminders)."""

@@ -160,7 +160,6 @@ class DiscordAdapter:
             {self._task, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
         )
         if ready.done():
-            self._task.add_done_callback(_report_end)
             return
         ready.cancel()
         error = await self._end()
@@ -180,6 +179,16 @@ class DiscordAdapter:
         if error is not None:
             log.warning("Discord: stopped after an error: %s", describe(error))
 
+    async def wait_ended(self) -> str:
+        task = self._task
+        if task is not None:
+            # asyncio.wait, unlike awaiting the task, leaves it running if this is cancelled.
+            await asyncio.wait({task})
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                return describe(error)
+        return "the connection closed"
+
     async def _run(self) -> None:
         intents = wanted_intents()
         while not self._stopping:
@@ -198,8 +207,6 @@ class DiscordAdapter:
     async def _end(self) -> BaseException | None:
         task, self._task = self._task, None
         self._stopping = True
-        if task is not None:
-            task.remove_done_callback(_report_end)
         if self._in_flight:
             # Answers still need the connection, and the engine its database.
             await asyncio.wait(set(self._in_flight), timeout=DRAIN_TIMEOUT)
@@ -493,13 +500,3 @@ def _send_options(view: discord.ui.View | None) -> dict[str, Any]:
     if view is not None:
         options["view"] = view
     return options
-
-
-def _report_end(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None:
-        log.error("Discord: the connection ended: %s", describe(error))
-    else:
-        log.warning("Discord: the connection ended")

@@ -156,6 +156,9 @@ class TelegramAdapter:
         await self._app.shutdown()
         self._redaction.uninstall()
 
+    async def wait_ended(self) -> str:
+        return await self._poller.wait_ended()
+
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         return await self._send_all(chat.chat_id, replies, person=chat.user_id)
 

@@ -138,6 +138,7 @@ class Poller(Generic[U]):
         self._progress = asyncio.Event()
         self._lanes: Lanes[U] = Lanes(handle, self._finish)
         self._task: asyncio.Task[None] | None = None
+        self.failure: str | None = None  # why polling stopped by itself, if it did
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="telegram-polling")
@@ -162,6 +163,16 @@ class Poller(Generic[U]):
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    async def wait_ended(self) -> str:
+        """Waits until polling ends (by `stop`, or for good on a fatal error); the reason."""
+        if self._task is not None:
+            # asyncio.wait, unlike awaiting the task, leaves it running if this is cancelled.
+            await asyncio.wait({self._task})
+            error = None if self._task.cancelled() else self._task.exception()
+            if isinstance(error, Exception):  # a bug in the loop: say what it was
+                return self._describe(error)
+        return self.failure or "polling stopped"
+
     async def _loop(self) -> None:
         failures = 0
         while True:
@@ -171,7 +182,8 @@ class Poller(Generic[U]):
                 updates = await self._fetch(offset, 0 if self._ledger.busy else self._timeout)
             except Exception as exc:
                 if self._is_fatal(exc):
-                    log.error("Telegram polling stopped: %s", self._describe(exc))
+                    self.failure = self._describe(exc)
+                    log.error("Telegram polling stopped: %s", self.failure)
                     return
                 failures += 1
                 delay = min(2.0 ** (failures - 1), MAX_BACKOFF)

@@ -87,6 +87,7 @@ ERRORS = {
     "429": lambda f: ApiError(
         429, f"Too Many Requests: retry after {f.retry_after}", retry_after=f.retry_after
     ),
+    "401": lambda f: ApiError(401, "Unauthorized"),  # the token was revoked
     "403": lambda f: ApiError(403, f.description or "Forbidden: bot was blocked by the user"),
     "400": lambda f: ApiError(400, f.description or "Bad Request: chat not found"),
     "500": lambda f: ApiError(500, f.description or "Internal Server Error"),
