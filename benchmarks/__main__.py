@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from benchmarks import engine, fanout, footprint, growth, peer
+from benchmarks import engine, fanout, footprint, growth, machine, peer
 from benchmarks.cpu import one_cpu
 from benchmarks.report import Figure, at_least, at_most, info, table
 
 T = TypeVar("T")
-SECTIONS = ("engine", "durability", "fanout", "growth", "footprint", "peer")
+SECTIONS = ("machine", "engine", "durability", "fanout", "growth", "footprint", "peer")
 TARGET_RATE = 5_000.0
 LIGHTER_LOADS = (1_000.0, 2_500.0)
 # The load at which growth's latency is compared: half the target, below capacity.
@@ -43,10 +43,11 @@ class Size:
     active: int
     peer_rounds_single: int
     peer_rounds_crowd: int
+    steadiness_seconds: float
 
 
-FULL = Size(3, 3_000, 60, 4.0, 100_000, 30.0, (1_000, 100_000, 1_000_000), 1_000, 100, 3)
-QUICK = Size(1, 600, 30, 2.0, 100_000, 8.0, (1_000, 100_000), 1_000, 20, 1)
+FULL = Size(3, 3_000, 60, 4.0, 100_000, 30.0, (1_000, 100_000, 1_000_000), 1_000, 100, 3, 10.0)
+QUICK = Size(1, 600, 30, 2.0, 100_000, 8.0, (1_000, 100_000), 1_000, 20, 1, 3.0)
 CROWD = 200
 
 
@@ -85,6 +86,20 @@ async def _median_run(
         with one_cpu(pin):
             runs.append(await measure())
     return _median(runs, lambda run: run.rate)
+
+
+async def machine_figures(size: Size) -> list[Figure]:
+    with one_cpu():
+        steady = machine.measure(size.steadiness_seconds)
+    window = f"{machine.WINDOW * 1000:.0f} ms window"
+    return [
+        info(f"machine: CPU speed, slowest {window} vs the median", 100 * steady.slowest, "%",
+             f"{size.steadiness_seconds:g} s of pure Python on one CPU"),
+        info(f"machine: {window}s under {machine.SLOW * 100:.0f} % speed",
+             100 * steady.slow_share, "%"),
+        info("machine: longest slow spell", steady.longest_slow_spell, "s",
+             "slow windows back to back"),
+    ]  # fmt: skip
 
 
 async def engine_figures(size: Size) -> list[Figure]:
@@ -174,16 +189,22 @@ async def fanout_figures(size: Size) -> list[Figure]:
 
 async def growth_figures(size: Size) -> list[Figure]:
     rate = GROWTH_LOAD
-    flat_out: dict[int, engine.Run] = {}
-    paced: dict[int, engine.Run] = {}
-    for rows in size.rep_logs:
-        with one_cpu():
-            runs = [
-                await growth.measure(rows, CROWD, size.per_person, rate, size.paced_seconds)
-                for _ in range(size.repeats)
-            ]
-        flat_out[rows] = _median(runs, lambda run: run.flat_out.rate).flat_out
-        paced[rows] = _median(runs, lambda run: run.paced.pct_ms(99)).paced
+    runs: dict[int, list[growth.Growth]] = {rows: [] for rows in size.rep_logs}
+    # Round by round, each database in turn: this machine's speed drifts over minutes
+    # (the machine section), so a slow spell lands on one run of a database, not on all.
+    for _ in range(size.repeats):
+        for rows in size.rep_logs:
+            with one_cpu():
+                measured = await growth.measure(
+                    rows, CROWD, size.per_person, rate, size.paced_seconds
+                )
+            runs[rows].append(measured)
+    flat_out = {
+        rows: _median(each, lambda run: run.flat_out.rate).flat_out for rows, each in runs.items()
+    }
+    paced = {
+        rows: _median(each, lambda run: run.paced.pct_ms(99)).paced for rows, each in runs.items()
+    }
     figures = []
     for rows in size.rep_logs:
         where = f"{rows:,} rep logs, 100k users, 1 CPU"
@@ -249,6 +270,7 @@ async def peer_figures(size: Size) -> list[Figure]:
 
 
 RUNS: dict[str, Callable[[Size], Coroutine[Any, Any, list[Figure]]]] = {
+    "machine": machine_figures,
     "engine": engine_figures,
     "durability": durability_figures,
     "fanout": fanout_figures,
