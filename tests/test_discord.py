@@ -51,6 +51,7 @@ import discord
 __all__ = ["fake_discord"]  # the fixture, re-exported so pytest finds it here
 
 EPHEMERAL = 1 << 6
+LOADING = 1 << 7
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 DONE_BUTTON = re.compile(r"glutebot:do:done:\w+")
 
@@ -691,6 +692,95 @@ async def test_stopping_ends_the_wait_for_the_connection(
     await adapter.stop()
     async with asyncio.timeout(5):
         assert await ended == "the connection closed"
+
+
+# Answers slower than Discord waits for them. The fake forgets an interaction left
+# without a first answer for 0.3 s here (3 s on Discord); the adapter defers at 0.1 s.
+
+
+def slow_engine(core: Core, monkeypatch: pytest.MonkeyPatch, seconds: float = 0.5) -> None:
+    handle = core.engine.handle
+
+    async def slow(incoming: Incoming) -> list[Reply]:
+        await asyncio.sleep(seconds)
+        return await handle(incoming)
+
+    monkeypatch.setattr(core.engine, "handle", slow)
+
+
+async def test_a_slow_answer_to_a_command_is_deferred_then_takes_the_thinking_place(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_discord.response_deadline = 0.3
+    slow_engine(core, monkeypatch)
+    async with running(fake_discord, core, defer_after=0.1):
+        said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+        await reacted(fake_discord, said)
+        stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        [answer] = await answered(fake_discord, stats)
+        await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
+
+    assert stats.response is not None
+    assert stats.response.type == 5  # deferred: "glutebot is thinking…"
+    assert "15" in answer["content"]
+    assert answer["flags"] == EPHEMERAL
+    assert stats.followups == []
+
+
+async def test_a_slow_answer_to_a_button_is_deferred_then_follows(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_discord.response_deadline = 0.3
+    slow_engine(core, monkeypatch)
+    async with running(fake_discord, core, defer_after=0.1):
+        check = await fake_discord.slash(world.guild, world.channel, world.alice, "check")
+        question = (await answered(fake_discord, check, count=2))[-1]
+        choice = next(c for c in custom_ids(question) if c.endswith(":no"))
+        press = await fake_discord.press_button(question, world.alice, choice)
+        [next_question] = await answered(fake_discord, press)
+
+    assert press.response is not None
+    assert press.response.type == 6  # deferred: the button shows it is loading
+    assert next_question["flags"] & EPHEMERAL
+    assert any(c.startswith("glutebot:check:") for c in custom_ids(next_question))
+    pressed = fake_discord.messages[int(question["id"])]
+    assert all(button["disabled"] for row in pressed["components"] for button in row["components"])
+
+
+async def test_a_slow_command_with_nothing_to_say_leaves_no_thinking_message(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def nothing_to_say(incoming: Incoming) -> list[Reply]:
+        await asyncio.sleep(0.5)
+        return []  # as for an event already handled
+
+    fake_discord.response_deadline = 0.3
+    monkeypatch.setattr(core.engine, "handle", nothing_to_say)
+    async with running(fake_discord, core, defer_after=0.1):
+        stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        await fake_discord.wait_for(lambda: stats.original in fake_discord.deleted_messages)
+
+    assert stats.response is not None
+    assert stats.response.type == 5
+
+
+async def test_without_the_deferral_a_slow_answer_would_be_lost(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_discord.response_deadline = 0.3
+    slow_engine(core, monkeypatch)
+    async with running(fake_discord, core, defer_after=10):
+        stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        await fake_discord.wait_for(
+            lambda: any(r.path.endswith("/callback") for r in fake_discord.requests)
+        )
+    # Stopping let the handling finish: its late answer was refused.
+    assert "10062 Unknown interaction" in caplog.text
+    assert stats.responses == []
 
 
 def quick_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -87,6 +87,13 @@ async def stats_command(interaction: discord.Interaction[discord.Client]) -> Non
     await interaction.edit_original_response(content="3 sessions this week")
 
 
+@app_commands.command(name="plan", description="This week's plan")
+async def plan_command(interaction: discord.Interaction[discord.Client]) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await interaction.followup.send("Monday: bridges", ephemeral=True)
+    await interaction.followup.send("Wednesday: lunges", ephemeral=True)
+
+
 @app_commands.command(name="done", description="Log reps")
 async def done_command(
     interaction: discord.Interaction[discord.Client],
@@ -119,6 +126,7 @@ class Coach(commands.Bot):
         self.add_dynamic_items(DoneButton, CountButton)
         self.tree.add_command(done_command)
         self.tree.add_command(stats_command)
+        self.tree.add_command(plan_command)
 
     async def on_message(self, message: discord.Message) -> None:
         self.seen.append(message)
@@ -186,11 +194,11 @@ async def test_tree_sync_is_recorded(fake_discord: FakeDiscord, world: World, bo
     bot.tree.copy_global_to(guild=discord.Object(world.guild.id))
     await bot.tree.sync(guild=discord.Object(world.guild.id))
 
-    assert [c.name for c in synced] == ["done", "stats"]
+    assert [c.name for c in synced] == ["done", "stats", "plan"]
     assert synced[0].id == int(fake_discord.commands_for()[0]["id"])
     options = {o["name"]: o["type"] for o in fake_discord.commands_for()[0]["options"]}
     assert options == {"reps": 4, "exercise": 3, "where": 7}
-    assert [c["name"] for c in fake_discord.commands_for(world.guild)] == ["done", "stats"]
+    assert [c["name"] for c in fake_discord.commands_for(world.guild)] == ["done", "stats", "plan"]
 
 
 async def test_bot_replies_to_a_message_and_sees_its_own(
@@ -250,6 +258,20 @@ async def test_deferred_response_is_edited_later(
     assert interaction.original is not None
     assert interaction.original["content"] == "3 sessions this week"
     assert interaction.original["flags"] == 0  # no longer loading
+
+
+async def test_the_first_followup_after_a_deferral_takes_the_thinking_messages_place(
+    fake_discord: FakeDiscord, world: World, bot: Coach
+) -> None:
+    interaction = await fake_discord.slash(world.guild, world.channel, world.alice, "plan")
+    await fake_discord.wait_for(lambda: interaction.followups)
+
+    assert interaction.response is not None
+    assert interaction.response.type == 5
+    assert interaction.original is not None
+    assert interaction.original["content"] == "Monday: bridges"
+    assert interaction.original["flags"] == EPHEMERAL  # no longer loading
+    assert [m["content"] for m in interaction.followups] == ["Wednesday: lunges"]
 
 
 async def test_button_can_update_its_message(

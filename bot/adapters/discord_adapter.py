@@ -65,6 +65,9 @@ NO_MESSAGE_CONTENT = (
 )
 # How long stop() waits for the events being handled to finish.
 DRAIN_TIMEOUT = 10.0
+# Discord fails an interaction that has no first answer after 3 s. One whose answer
+# isn't ready this soon (a database busy for a moment, say) is deferred meanwhile.
+DEFER_AFTER = 2.0
 SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 Piece = tuple[str, discord.ui.View | None]
 
@@ -120,8 +123,10 @@ class DiscordAdapter:
         *,
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
+        defer_after: float = DEFER_AFTER,
     ) -> None:
         self._core = core
+        self._defer_after = defer_after
         self._token = token.reveal() if isinstance(token, Secret) else token
         self._guild_ready_timeout = guild_ready_timeout
         self._ready_timeout = ready_timeout
@@ -338,7 +343,7 @@ class DiscordAdapter:
             ):
                 await self._answer_interaction(interaction, [Reply(SETUP_NO_ACCESS)])
                 return
-            replies = await self._core.engine.handle(incoming)
+            replies = await self._handle_in_time(interaction, incoming)
             await self._answer_interaction(interaction, replies)
 
     async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
@@ -346,8 +351,22 @@ class DiscordAdapter:
             if not handling:
                 return
             incoming = self._from_interaction(interaction, choice=value)
-            replies = await self._core.engine.handle(incoming)
+            replies = await self._handle_in_time(interaction, incoming)
             await self._answer_interaction(interaction, replies, pressed=value)
+
+    async def _handle_in_time(
+        self, interaction: discord.Interaction[Any], incoming: Incoming
+    ) -> list[Reply]:
+        """The engine's replies; if they take longer than `defer_after`, the interaction is
+        deferred meanwhile, so that Discord keeps waiting for them."""
+        handling = asyncio.ensure_future(self._core.engine.handle(incoming))
+        try:
+            await asyncio.wait({handling}, timeout=self._defer_after)
+            if not handling.done():
+                await self._try(self._defer(interaction), "deferral")
+            return await handling
+        finally:
+            handling.cancel()  # does something only if this was cancelled first
 
     def _from_interaction(
         self, interaction: discord.Interaction[Any], *, text: str = "", choice: str | None = None
@@ -399,12 +418,12 @@ class DiscordAdapter:
         replies = await self._post_shared(replies)
         if pressed is not None and interaction.message and is_personal(interaction.message):
             answered = answered_view(interaction.message, CUSTOM_ID_PREFIX + pressed)
-            await self._try(interaction.response.edit_message(view=answered), "answered question")
+            await self._try(self._edit_pressed(interaction, answered), "answered question")
         try:
-            for reply in replies:
-                for content, view in self._pieces(reply):
-                    await self._respond(interaction, content, view)
-            if not interaction.response.is_done():
+            pieces = [piece for reply in replies for piece in self._pieces(reply)]
+            for content, view in pieces:
+                await self._respond(interaction, content, view)
+            if not pieces:
                 await self._acknowledge(interaction)
         except SendError as error:
             log.warning(
@@ -420,13 +439,30 @@ class DiscordAdapter:
         else:
             await interaction.response.send_message(content, **options)
 
-    async def _acknowledge(self, interaction: discord.Interaction[Any]) -> None:
-        """Nothing to say (a redelivered event): Discord still wants an answer."""
+    async def _defer(self, interaction: discord.Interaction[Any]) -> None:
+        """Tells Discord the answer will follow: a command shows "glutebot is thinking…"
+        (to its user only) until the first follow-up takes its place; a button shows it
+        is loading."""
         if interaction.type is discord.InteractionType.component:
             await interaction.response.defer()
-            return
-        await interaction.response.defer(ephemeral=True)
-        await interaction.delete_original_response()
+        else:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+
+    async def _edit_pressed(
+        self, interaction: discord.Interaction[Any], view: discord.ui.View
+    ) -> None:
+        if interaction.response.is_done():  # deferred: the original is the pressed message
+            await interaction.edit_original_response(view=view)
+        else:
+            await interaction.response.edit_message(view=view)
+
+    async def _acknowledge(self, interaction: discord.Interaction[Any]) -> None:
+        """Nothing to say (a redelivered event): Discord still wants an answer, and a
+        command's "thinking…" must not stay."""
+        if not interaction.response.is_done():
+            await self._defer(interaction)
+        if interaction.type is not discord.InteractionType.component:
+            await interaction.delete_original_response()
 
     async def _post_shared(self, replies: list[Reply]) -> list[Reply]:
         """Posts replies meant for a channel of their own (an admin's /prompt); returns the

@@ -155,6 +155,7 @@ class FakeInteraction:
     responses: list[InteractionResponse] = field(default_factory=list)
     original: JSON | None = None
     followups: list[JSON] = field(default_factory=list)
+    created: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
     @property
     def response(self) -> InteractionResponse | None:
@@ -199,6 +200,8 @@ class FakeDiscord:
         self.global_commands: list[JSON] = []
         self.guild_commands: dict[int, list[JSON]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
+        # Discord forgets an interaction that gets no first answer within 3 seconds.
+        self.response_deadline = 3.0
         self.requests: list[RecordedRequest] = []
         self.failures: list[Failure] = []
         self.unknown_routes: list[str] = []
@@ -1167,6 +1170,9 @@ class FakeDiscord:
         interaction = self.interactions.get(int(request.match_info["id"]))
         if interaction is None or interaction.token != request.match_info["token"]:
             raise DiscordError(404, 10062, "Unknown interaction")
+        late = asyncio.get_running_loop().time() - interaction.created > self.response_deadline
+        if late and not interaction.responses:
+            raise DiscordError(404, 10062, "Unknown interaction")
         if interaction.responses:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
         body: JSON = request[BODY]
@@ -1228,9 +1234,16 @@ class FakeDiscord:
         interaction = self._interaction_or_404(request)
         if not interaction.responses:
             raise DiscordError(404, 10015, "Unknown Webhook")
-        message = self._interaction_message(interaction, request[BODY])
-        interaction.followups.append(message)
-        await self._post(message)
+        original = interaction.original
+        if original is not None and int(original["flags"]) & LOADING:
+            # The first follow-up after a deferred answer takes the place of its "thinking…"
+            # message, and is ephemeral exactly when the deferral was.
+            body = request[BODY] | {"flags": int(original["flags"]) & EPHEMERAL}
+            message = await self._edit(original, body)
+        else:
+            message = self._interaction_message(interaction, request[BODY])
+            interaction.followups.append(message)
+            await self._post(message)
         return _json(message) if _flag(request, "wait") else web.Response(status=204)
 
     def _webhook_message(self, request: web.Request) -> tuple[FakeInteraction, JSON]:
