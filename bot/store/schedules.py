@@ -45,18 +45,11 @@ class ScheduleSpec:
     community: str | None = None
 
 
-@dataclass(frozen=True)
-class Schedule:
+@dataclass(frozen=True, kw_only=True)
+class Schedule(ScheduleSpec):
+    """A stored schedule: what was chosen, and where its deliveries stand."""
+
     id: int
-    kind: ScheduleKind
-    owner: str
-    platform: Platform
-    target: str
-    local_time: time
-    tz: ZoneInfo
-    days: Days
-    user_id: int | None
-    community: str | None
     enabled: bool
     disabled_reason: DisabledReason | None
     next_due: datetime | None
