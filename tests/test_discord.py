@@ -694,34 +694,44 @@ async def test_stopping_ends_the_wait_for_the_connection(
         assert await ended == "the connection closed"
 
 
-# Answers slower than Discord waits for them. The fake forgets an interaction left
-# without a first answer for 0.3 s here (3 s on Discord); the adapter defers at 0.1 s.
+# Answers slower than Discord waits for them (3 s).
 
 
-def slow_engine(core: Core, monkeypatch: pytest.MonkeyPatch, seconds: float = 0.5) -> None:
-    handle = core.engine.handle
+class Held:
+    """From now on, each Engine.handle waits until `release` is set, as behind a database
+    busy for a while; `replies` overrides what it returns."""
 
-    async def slow(incoming: Incoming) -> list[Reply]:
-        await asyncio.sleep(seconds)
-        return await handle(incoming)
+    def __init__(
+        self, core: Core, monkeypatch: pytest.MonkeyPatch, replies: list[Reply] | None = None
+    ) -> None:
+        self.release = asyncio.Event()
+        handle = core.engine.handle
 
-    monkeypatch.setattr(core.engine, "handle", slow)
+        async def held(incoming: Incoming) -> list[Reply]:
+            await self.release.wait()
+            answer = await handle(incoming)
+            return answer if replies is None else replies
+
+        monkeypatch.setattr(core.engine, "handle", held)
 
 
 async def test_a_slow_answer_to_a_command_is_deferred_then_takes_the_thinking_place(
     fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_discord.response_deadline = 0.3
-    slow_engine(core, monkeypatch)
-    async with running(fake_discord, core, defer_after=0.1):
+    async with running(fake_discord, core, defer_after=0.05):
         said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
         await reacted(fake_discord, said)
+        held = Held(core, monkeypatch)
         stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        await fake_discord.wait_for(lambda: stats.responses)
+        thinking = stats.original
+        held.release.set()
         [answer] = await answered(fake_discord, stats)
         await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
 
     assert stats.response is not None
     assert stats.response.type == 5  # deferred: "glutebot is thinking…"
+    assert thinking is answer  # the answer took the thinking message's place
     assert "15" in answer["content"]
     assert answer["flags"] == EPHEMERAL
     assert stats.followups == []
@@ -730,13 +740,14 @@ async def test_a_slow_answer_to_a_command_is_deferred_then_takes_the_thinking_pl
 async def test_a_slow_answer_to_a_button_is_deferred_then_follows(
     fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_discord.response_deadline = 0.3
-    slow_engine(core, monkeypatch)
-    async with running(fake_discord, core, defer_after=0.1):
+    async with running(fake_discord, core, defer_after=0.05):
         check = await fake_discord.slash(world.guild, world.channel, world.alice, "check")
         question = (await answered(fake_discord, check, count=2))[-1]
         choice = next(c for c in custom_ids(question) if c.endswith(":no"))
+        held = Held(core, monkeypatch)
         press = await fake_discord.press_button(question, world.alice, choice)
+        await fake_discord.wait_for(lambda: press.responses)
+        held.release.set()
         [next_question] = await answered(fake_discord, press)
 
     assert press.response is not None
@@ -750,14 +761,11 @@ async def test_a_slow_answer_to_a_button_is_deferred_then_follows(
 async def test_a_slow_command_with_nothing_to_say_leaves_no_thinking_message(
     fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def nothing_to_say(incoming: Incoming) -> list[Reply]:
-        await asyncio.sleep(0.5)
-        return []  # as for an event already handled
-
-    fake_discord.response_deadline = 0.3
-    monkeypatch.setattr(core.engine, "handle", nothing_to_say)
-    async with running(fake_discord, core, defer_after=0.1):
+    held = Held(core, monkeypatch, replies=[])  # as for an event already handled
+    async with running(fake_discord, core, defer_after=0.05):
         stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        await fake_discord.wait_for(lambda: stats.responses)
+        held.release.set()
         await fake_discord.wait_for(lambda: stats.original in fake_discord.deleted_messages)
 
     assert stats.response is not None
@@ -771,10 +779,12 @@ async def test_without_the_deferral_a_slow_answer_would_be_lost(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fake_discord.response_deadline = 0.3
-    slow_engine(core, monkeypatch)
+    fake_discord.response_deadline = 0.2
+    held = Held(core, monkeypatch)
     async with running(fake_discord, core, defer_after=10):
         stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
+        await asyncio.sleep(0.3)  # past the deadline
+        held.release.set()
         await fake_discord.wait_for(
             lambda: any(r.path.endswith("/callback") for r in fake_discord.requests)
         )
