@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from asyncio.subprocess import Process
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from tests.test_telegram_crash import ALICE, START_LIMIT, answered, start_bot
 SHUTDOWN_LIMIT = 10.0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+async def run_then_end(tmp_path: Path, end: Callable[[Process, Server], None]) -> int:
+    """Starts `glutebot run` on a fake Bot API, waits for its first answer, calls `end`,
+    and returns the exit status once it has shut down cleanly (checked here)."""
     server = Server()
     http = HttpBotApi(server)
     url = await http.start()
@@ -25,34 +28,29 @@ async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Sig
         server.push(server.user_says(ALICE, "/start"))
         bot = await start_bot(url, db, log)
         await server.until(answered(server, 1), START_LIMIT)
-        bot.send_signal(signum)
+        end(bot, server)
         status = await asyncio.wait_for(bot.wait(), SHUTDOWN_LIMIT)
     finally:
         await http.close()
     output = log.read_text()
-    assert status == 0, output
     assert "Traceback" not in output
     assert TOKEN not in output
     # The last connection closed cleanly: SQLite checkpointed and removed the WAL file.
     assert not db.with_name(db.name + "-wal").exists()
+    return status
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    status = await run_then_end(tmp_path, lambda bot, server: bot.send_signal(signum))
+    assert status == 0, (tmp_path / "bot.log").read_text()
 
 
 async def test_a_token_revoked_while_running_stops_the_bot_with_an_error(tmp_path: Path) -> None:
-    server = Server()
-    http = HttpBotApi(server)
-    url = await http.start()
-    db, log = tmp_path / "glutebot.db", tmp_path / "bot.log"
-    try:
-        server.push(server.user_says(ALICE, "/start"))
-        bot = await start_bot(url, db, log)
-        await server.until(answered(server, 1), START_LIMIT)
+    def revoke(bot: Process, server: Server) -> None:
         server.token = "revoked-in-botfather"  # every call now gets 401 Unauthorized
-        status = await asyncio.wait_for(bot.wait(), SHUTDOWN_LIMIT)
-    finally:
-        await http.close()
-    output = log.read_text()
+
+    status = await run_then_end(tmp_path, revoke)
+    output = (tmp_path / "bot.log").read_text()
     assert status == 1, output
     assert "Telegram stopped for good" in output
-    assert "Traceback" not in output
-    assert TOKEN not in output
-    assert not db.with_name(db.name + "-wal").exists()
