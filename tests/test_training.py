@@ -152,6 +152,25 @@ async def test_bridge_target_rises_after_two_full_sessions_in_a_row(
     assert "6 on each side" in said.text
 
 
+async def test_two_logs_on_one_day_are_one_session(chat: Chat, clock: FakeClock) -> None:
+    await chat.say("done")
+    said = await chat.say("done 500")
+    assert "goes up" not in said.text
+    said = await chat.say("/stats")
+    assert "Targets now: 20 bridges, 5 lunges per side" in said.text
+    clock.advance(days=1)
+    said = await chat.say("done")
+    assert "bridge target goes up to 24" in said.text
+
+
+async def test_a_session_logged_in_parts_is_full(chat: Chat, clock: FakeClock) -> None:
+    await chat.say("done")
+    clock.advance(days=1)
+    await chat.say("done 10")
+    said = await chat.say("done 10")
+    assert "bridge target goes up to 24" in said.text
+
+
 async def test_a_short_session_resets_the_run(chat: Chat, clock: FakeClock) -> None:
     await chat.say("done")
     clock.advance(days=1)

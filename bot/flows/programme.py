@@ -30,11 +30,15 @@ class DayTotal:
 
 
 def target_after(exercise: Exercise, totals: Iterable[DayTotal]) -> int:
+    # Summed per day first: a session is a day, however many logs it took, and a log
+    # about to be written comes in as a second total for today.
+    per_day: dict[date, int] = {}
+    for total in totals:
+        if total.exercise == exercise.id:
+            per_day[total.day] = per_day.get(total.day, 0) + total.reps
     target, full_in_a_row = exercise.start_target, 0
-    for total in sorted(totals, key=lambda t: t.day):
-        if total.exercise != exercise.id:
-            continue
-        full_in_a_row = full_in_a_row + 1 if total.reps >= target else 0
+    for day in sorted(per_day):
+        full_in_a_row = full_in_a_row + 1 if per_day[day] >= target else 0
         if full_in_a_row == 2:
             target = min(target + exercise.target_step, exercise.max_target)
             full_in_a_row = 0
