@@ -22,6 +22,7 @@ class Word(StrEnum):
     HELP = "help"
     UNDO = "undo"
     MENU = "menu"
+    HELLO = "hello"
     STATS = "stats"
 
 
@@ -109,7 +110,8 @@ _WORDS: dict[Word, tuple[str, ...]] = {
     Word.CANCEL: ("cancel", "stop", "quit", "exit", "abort", "never mind", "nevermind"),
     Word.HELP: ("help", "?", "how", "what", "commands", "huh"),
     Word.UNDO: ("undo", "oops", "remove last", "delete last"),
-    Word.MENU: ("menu", "start", "main menu", "home", "hi", "hello", "hey"),
+    Word.MENU: ("menu", "main menu", "home"),
+    Word.HELLO: ("hi", "hello", "hey", "hiya", "start"),
     Word.STATS: ("stats", "progress", "my progress", "statistics"),
 }
 _WORD_OF = {synonym: word for word, synonyms in _WORDS.items() for synonym in synonyms}

@@ -59,6 +59,28 @@ async def test_cancel_mid_flow_returns_to_the_menu(chat: Chat) -> None:
     assert "didn't understand" in said.text
 
 
+async def test_a_greeting_mid_flow_offers_to_continue_rather_than_dropping_it(
+    chat: Chat,
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("Hi!")
+    assert "continue where you left off" in said.text
+    said = await chat.tap("Continue")
+    assert "Question 2 of 9" in said.text
+
+
+async def test_a_greeting_at_the_menu_welcomes_and_menu_shows_the_menu(chat: Chat) -> None:
+    said = await chat.say("hello")
+    assert "not a diagnosis" in said.text  # a first "hello" gets the whole welcome
+    assert said.labels[0] == "Check my symptoms"
+    said = await chat.say("hey")
+    assert "Welcome back" in said.text
+    await chat.say("/bridge")
+    said = await chat.say("menu")
+    assert said.text.startswith("What would you like to do?")
+
+
 async def test_unknown_command_is_named_and_the_flow_goes_on(chat: Chat) -> None:
     await chat.say("/check")
     said = await chat.say("/frobnicate now")

@@ -182,6 +182,8 @@ class Engine:
             return replies
         if said.word is Word.MENU:
             return await self._menu(turn)
+        if said.word is Word.HELLO:  # as /start: mid-conversation, "continue or over?"
+            return await self._start(turn)
         if said.word is Word.STATS:
             return await training.stats(turn)
         return self._not_understood(turn, said.text)
