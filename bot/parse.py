@@ -125,7 +125,8 @@ _PER_SIDE = re.compile(r"\b(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\beach
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _DONE = re.compile(r"^(?:done|finished|completed)\b(.*)$", re.DOTALL)
 _FILLER = re.compile(
-    r"\b(x|reps?|times|of|the|my|with|for|today|it|all|workout|session|them|that|and)\b"
+    r"\b(x|reps?|times|of|the|my|with|for|today|it|all|workout|session|them|that|and"
+    r"|thanks|thank you|thx|ty|cheers|yay|woo+|phew|just|now|again|already)\b"
 )
 MINUS_SIGN = "\u2212"
 _NUMBER = re.compile(rf"[-+{MINUS_SIGN}]?\d+(?:[.,]\d+)?")
@@ -157,7 +158,9 @@ def parse_done(rest: str) -> Done:
     per_side = bool(_PER_SIDE.search(rest))
     numbers = _NUMBER.findall(rest)
     words = _FILLER.sub(" ", _NUMBER.sub(" ", _PER_SIDE.sub(" ", rest)))
-    words = re.sub(r"\s+", " ", words).strip(" .!,;:-")
+    # Emoji and punctuation carry no count or exercise: "Done ✅", "done, thanks!".
+    words = "".join(" " if _is_decoration(ch) else ch for ch in words)
+    words = re.sub(r"\s+", " ", words).strip()
     exercise = EXERCISE_ALIASES.get(words) if words else ("lunge" if per_side else None)
     if exercise is None and words:
         unknown = RepProblem.UNKNOWN_EXERCISE if numbers else RepProblem.NOT_A_NUMBER
@@ -173,7 +176,11 @@ def _checked_reps(raw: str, exercise: str | None) -> Done:
     raw = raw.replace(MINUS_SIGN, "-").replace(",", ".")
     if "." in raw:
         return Done(exercise=exercise, problem=RepProblem.NOT_A_NUMBER)
-    reps = int(raw)
+    if len(raw.lstrip("+-").lstrip("0")) > len(str(MAX_REPS_PER_ENTRY)):
+        # Huge counts are refused before int(), which rejects over 4,300 digits.
+        reps = -1 if raw.startswith("-") else MAX_REPS_PER_ENTRY + 1
+    else:
+        reps = int(raw)
     if reps < 0:
         return Done(exercise=exercise, problem=RepProblem.NEGATIVE)
     if reps == 0:
@@ -181,6 +188,10 @@ def _checked_reps(raw: str, exercise: str | None) -> Done:
     if reps > MAX_REPS_PER_ENTRY:
         return Done(exercise=exercise, problem=RepProblem.TOO_MANY)
     return Done(reps=reps, exercise=exercise)
+
+
+def _is_decoration(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PS"
 
 
 def _whole_number(words: str) -> int | None:

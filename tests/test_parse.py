@@ -42,6 +42,15 @@ def test_words_and_synonyms(text: str, word: Word) -> None:
         ("done lots", Done(problem=RepProblem.NOT_A_NUMBER)),
         ("done 10 20", Done(problem=RepProblem.NOT_A_NUMBER)),
         ("done 10 burpees", Done(problem=RepProblem.UNKNOWN_EXERCISE)),
+        # The label of the Done button, typed; pleasantries and emoji around a count.
+        ("Done ✅", Done()),
+        ("done, thanks!", Done()),
+        ("done 👍", Done()),
+        ("done 15 lunges, thank you 🙂", Done(reps=15, exercise="lunge")),
+        # Past int()'s 4,300-digit limit: still a friendly "too many", not a crash.
+        ("done " + "9" * 5000, Done(problem=RepProblem.TOO_MANY)),
+        ("done -" + "9" * 5000, Done(problem=RepProblem.NEGATIVE)),
+        ("done 000000000015", Done(reps=15)),
     ],
 )
 def test_done_forms(text: str, done: Done) -> None:
