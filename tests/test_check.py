@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import Core, open_core
-from bot.model import Incoming
+from bot.model import Incoming, Platform
 from tests.transcript import Chat, FakeClock
 
 LIKELY = ["No", "No", "Yes", "Sometimes", "Yes", "No", "More than 8 hours",
@@ -64,6 +64,30 @@ async def test_other_red_flag_sends_to_a_professional(chat: Chat) -> None:
     assert "Question" not in said.text
 
 
+async def test_after_a_red_flag_no_workout_is_offered_until_a_clear_check(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.tap("Yes")
+    assert said.labels == []  # no menu, so no "Today's workout", with the advice
+    said = await chat.say("/workout")
+    assert "No workout for now" in said.text
+    assert "Glute bridge: 2 sets" not in said.text
+    assert said.labels == ["Take the check again"]
+    said = await chat.say("/stats")
+    assert "found a warning sign" in said.text
+    assert "haven't done the symptom check" not in said.text
+    clock.advance(days=14)
+    result = await take_check(chat, LIKELY)
+    assert "symptoms (" not in result  # the flagged check has no count to compare with
+    said = await chat.say("/workout")
+    assert "Glute bridge: 2 sets of 10" in said.text
+    said = await chat.say("/stats")
+    assert "warning sign" not in said.text
+    assert "Symptom check: 3 of 4 symptoms on 16 Mar 2026" in said.text
+
+
 async def test_back_returns_to_the_previous_question(chat: Chat) -> None:
     await chat.say("/check")
     await chat.tap("No")
@@ -81,6 +105,29 @@ async def test_a_later_check_shows_the_change_since_the_first(
     result = await take_check(chat, ["No", "No", "Yes", "No", "No", "No", "4 to 8 hours",
                                      "I don't run", "No"])  # fmt: skip
     assert "1 of 4 symptoms (down from 3 on 02 Mar)" in result
+
+
+async def test_a_later_check_with_more_symptoms_says_up(chat: Chat, clock: FakeClock) -> None:
+    await take_check(chat, CLEAR)
+    clock.advance(days=30)
+    result = await take_check(chat, LIKELY)
+    assert "3 of 4 symptoms (up from 0 on 02 Mar)" in result
+    clock.advance(days=30)
+    result = await take_check(chat, LIKELY)
+    assert "3 of 4 symptoms (the same as 0" not in result
+    assert "(up from 0 on 02 Mar)" in result  # compared with the first check
+
+
+async def test_check_dates_are_the_persons_own_day(core: Core, clock: FakeClock) -> None:
+    clock.advance(hours=14, minutes=30)  # 23:30 UTC on 2 March: 3 March in Berlin
+    chat = Chat(core, platform=Platform.TELEGRAM)
+    await chat.say("/remind 07:30 Europe/Berlin daily")
+    await take_check(chat, LIKELY)
+    clock.advance(days=30)
+    result = await take_check(chat, CLEAR)
+    assert "(down from 3 on 03 Mar)" in result
+    said = await chat.say("/stats")
+    assert "3 of 4 symptoms on 03 Mar 2026" in said.text
 
 
 async def test_nonsense_answer_reprompts_then_explains(chat: Chat) -> None:

@@ -115,6 +115,22 @@ async def test_a_due_reminder_carries_the_workout_and_a_done_button(
     assert "Logged 20 glute bridges and 5 lunges" in said.text
 
 
+async def test_after_a_red_flag_the_reminder_holds_the_workout_back(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    core = woken[0]
+    await tg.say("/remind 07:30 Europe/London mon,wed,fri")
+    await tg.say("/check")
+    await tg.tap("Yes")
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    text = core.renderer.render(replies[0], Platform.TELEGRAM).text
+    assert "No workout for now" in text
+    assert "2 sets of 10" not in text
+
+
 async def test_unanswered_reminders_ask_once_whether_to_continue(
     tg: Chat, woken: tuple[Core, list[int]]
 ) -> None:

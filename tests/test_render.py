@@ -11,7 +11,6 @@ import pytest
 
 from bot.model import Choice, Platform, Reply
 from bot.render import LIMITS, Renderer, split_message, to_platform
-from bot.store.checks import CheckRecord
 from bot.store.reps import Standing
 
 PROGRESS = {
@@ -23,7 +22,7 @@ PROGRESS = {
     "sessions_this_week": 1, "sessions_goal": 2, "streak": 1, "week": 2, "weeks": 4,
     "complete": False,
 }  # fmt: skip
-CHECK = CheckRecord(datetime(2026, 3, 2, tzinfo=UTC), "likely", 5, 3)
+CHECK = {"band": "likely", "symptom_count": 3, "day": date(2026, 3, 2)}
 ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True}
 STEP = {"step": 1, "steps": 5}
 QUESTION = {"number": 1, "total": 9}
@@ -51,13 +50,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "undone": {"entries": [ENTRY], "day": date(2026, 3, 1), "today": date(2026, 3, 2)},
     "undo_nothing": {},
     "workout": {"progress": PROGRESS},
-    "stats": {"progress": PROGRESS, "first_check": CHECK, "latest_check": CHECK},
+    "stats": {"progress": PROGRESS, "first_check": CHECK, "latest_check": CHECK, "warning": CHECK},
     "forget/confirm": {},
     "forget/done": {},
     "forget/kept": {},
     "check/intro": {},
     "check/urgent_flag": {},
     "check/red_flag": {},
+    "check/hold": {"flag": "red_flag"},
     "check/result": {
         "band": "possible",
         "symptoms": ["weaker_lifts"],

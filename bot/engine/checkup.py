@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.engine.menus import main_menu
 from bot.engine.turn import Answer, Turn, action, stamp
 from bot.flows import check
 from bot.model import Choice, Reply
 from bot.parse import Word
+from bot.store import Store
+from bot.store.checks import CheckRecord
 
 BACK = Choice("back", "back")
 AFTER_RESULT = (action("bridge", "start_now"), action("menu", "later"))
+RECHECK = (action("check", "recheck"),)
+
+
+async def warning_on_record(store: Store, user_id: int) -> CheckRecord | None:
+    """The person's latest check, if it ended on a red flag: until a later check comes
+    out clear, glutebot gives them advice instead of a workout."""
+    latest = await store.checks.latest(user_id)
+    return latest if latest is not None and latest.band not in check.SCORED_BANDS else None
+
+
+def held_back(warning: CheckRecord) -> Reply:
+    """In place of a workout, for someone whose latest check raised a red flag."""
+    return Reply("check/hold", {"flag": warning.band}, choices=RECHECK, private=True)
 
 
 class CheckFlow:
@@ -51,8 +65,19 @@ class CheckFlow:
         answers[question.id] = answer.value
         flag = check.red_flag(answers)
         if flag is not None:
+            # Kept, so that no workout is offered until a later check comes out clear.
+            turn.writes.append(
+                turn.store.checks.save(
+                    turn.user.id,
+                    at=turn.now,
+                    band=flag,
+                    score=0,
+                    symptom_count=0,
+                    answers=answers,
+                )
+            )
             turn.go("menu")
-            return [Reply(f"check/{flag}", private=True), main_menu()]
+            return [Reply(f"check/{flag}", private=True)]
         if step + 1 < len(check.QUESTIONS):
             turn.go(self.name, step + 1, {"answers": answers})
             return self.prompt(turn)
@@ -60,7 +85,7 @@ class CheckFlow:
 
     async def _result(self, turn: Turn, answers: dict[str, str]) -> Reply:
         result = check.score(answers)
-        first = await turn.store.checks.first(turn.user.id)
+        first = await turn.store.checks.first(turn.user.id, check.SCORED_BANDS)
         turn.writes.append(
             turn.store.checks.save(
                 turn.user.id,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.engine import community, training
-from bot.engine.checkup import CheckFlow
+from bot.engine.checkup import CheckFlow, held_back, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
 from bot.engine.progress import progress
 from bot.engine.reminders import RemindFlow
@@ -316,6 +316,9 @@ class Engine:
             )
             return [Reply("remind/pause", choices=keep_or_stop)]
         assert schedule.user_id is not None
+        warning = await warning_on_record(self._store, schedule.user_id)
+        if warning is not None:
+            return [held_back(warning)]
         totals = await self._store.reps.day_totals(schedule.user_id)
         mine = progress(totals, prompt.local_day)
         choices = (

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from bot.engine.checkup import held_back, warning_on_record
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import Turn, action
+from bot.flows import check
 from bot.flows.exercises import EXERCISES
 from bot.flows.programme import DayTotal
 from bot.model import Reply
 from bot.parse import MAX_REPS_PER_ENTRY, Done
+from bot.store.checks import CheckRecord
 
 
 async def my_progress(turn: Turn) -> Progress:
@@ -87,8 +90,11 @@ async def undo(turn: Turn) -> list[Reply]:
 
 
 async def workout(turn: Turn) -> list[Reply]:
-    mine = await my_progress(turn)
     turn.go("menu")
+    warning = await warning_on_record(turn.store, turn.user.id)
+    if warning is not None:
+        return [held_back(warning)]
+    mine = await my_progress(turn)
     choices = (
         action("done", "done_workout", turn.nonce()),
         action("bridge", "how_bridge"),
@@ -99,11 +105,20 @@ async def workout(turn: Turn) -> list[Reply]:
 
 async def stats(turn: Turn) -> list[Reply]:
     mine = await my_progress(turn)
-    first = await turn.store.checks.first(turn.user.id)
-    latest = await turn.store.checks.latest(turn.user.id)
+    first = await turn.store.checks.first(turn.user.id, check.SCORED_BANDS)
+    latest = await turn.store.checks.latest(turn.user.id, check.SCORED_BANDS)
+    warning = await warning_on_record(turn.store, turn.user.id)
     context = {
         "progress": mine.context(),
-        "first_check": first,
-        "latest_check": latest if latest != first else None,
+        "first_check": _check_context(turn, first),
+        "latest_check": _check_context(turn, latest) if latest != first else None,
+        "warning": _check_context(turn, warning),
     }
     return [Reply("stats", context, private=True)]
+
+
+def _check_context(turn: Turn, record: CheckRecord | None) -> dict[str, object] | None:
+    if record is None:
+        return None
+    day = record.taken_at.astimezone(turn.tz).date()  # the person's day, as elsewhere
+    return {"band": record.band, "symptom_count": record.symptom_count, "day": day}

@@ -77,6 +77,9 @@ QUESTIONS: tuple[Question, ...] = (
     _yes_no("posture", Kind.RISK),
 )
 SYMPTOM_IDS = tuple(q.id for q in QUESTIONS if q.kind is Kind.SYMPTOM)
+# A check is stored with its band, or with the red flag that ended it early.
+SCORED_BANDS = tuple(Band)
+FLAGS = (Kind.URGENT_FLAG, Kind.RED_FLAG)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,16 +44,18 @@ class CheckStore:
             (user_id, at.isoformat(), band, score, symptom_count, json.dumps(dict(answers))),
         )
 
-    async def first(self, user_id: int) -> CheckRecord | None:
-        return await self._one(user_id, "ASC")
+    async def first(self, user_id: int, bands: Collection[str] = ()) -> CheckRecord | None:
+        """The earliest check; with `bands`, the earliest whose band is one of them."""
+        return await self._one(user_id, "ASC", bands)
 
-    async def latest(self, user_id: int) -> CheckRecord | None:
-        return await self._one(user_id, "DESC")
+    async def latest(self, user_id: int, bands: Collection[str] = ()) -> CheckRecord | None:
+        return await self._one(user_id, "DESC", bands)
 
-    async def _one(self, user_id: int, order: str) -> CheckRecord | None:
+    async def _one(self, user_id: int, order: str, bands: Collection[str]) -> CheckRecord | None:
+        among = f" AND band IN ({', '.join('?' * len(bands))})" if bands else ""
         row = await self._db.fetchone(
-            "SELECT * FROM checks WHERE user_id = ?"
+            f"SELECT * FROM checks WHERE user_id = ?{among}"
             f" ORDER BY taken_at {order}, id {order} LIMIT 1",
-            (user_id,),
+            (user_id, *bands),
         )
         return _record(row) if row else None
