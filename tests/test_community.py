@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
+from pathlib import Path
 
 from bot.app import Core
 from bot.model import ChatRef, Incoming, Platform
@@ -119,6 +121,34 @@ async def test_ordinary_server_chatter_is_ignored_and_not_recorded(core: Core) -
     assert logged[0].logged
     asked = await core.engine.handle(Incoming(ann.ref, "c3", text="hello?", addressed=True))
     assert asked
+
+
+async def test_done_chatter_the_bot_cannot_read_is_left_alone(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    for text in ("Done deal", "done with the report, sending now", "done 5 minutes ago"):
+        chatter = Incoming(ann.ref, f"c-{text}", text=text, addressed=False)
+        assert await core.engine.handle(chatter) == []
+    assert await core.store.users.get("discord", "1") is None
+    addressed = Incoming(ann.ref, "c-addr", text="done deal", addressed=True)
+    assert (await core.engine.handle(addressed))[0].template == "log_problem"
+
+
+async def test_words_typed_in_a_group_never_answer_a_private_question(
+    core: Core, db_path: Path
+) -> None:
+    alone = Chat(core, user="1", platform=Platform.DISCORD, name="Ann")
+    await alone.say("done 10")
+    said = await alone.say("/forget")
+    assert "forget/confirm" in said.templates
+    in_group = Incoming(
+        member(core, "1", "Ann").ref, "g1", text="yes", display_name="Ann", addressed=True
+    )
+    replies = await core.engine.handle(in_group)
+    assert "forget/done" not in [reply.template for reply in replies]
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT SUM(reps) FROM rep_logs").fetchone() == (10,)
+    said = await alone.say("no")  # the question is still open in private
+    assert "forget/kept" in said.templates
 
 
 async def test_meta_store_remembers_values(core: Core) -> None:

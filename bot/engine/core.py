@@ -165,6 +165,8 @@ class Engine:
         return await handler(turn)
 
     async def _said(self, turn: Turn, said: Said) -> list[Reply]:
+        if turn.incoming.chat.community is not None:
+            return await self._said_in_community(turn, said)
         global_words = {Word.HELP: self._help, Word.CANCEL: self._cancel, Word.UNDO: training.undo}
         if said.word in global_words:
             return await global_words[said.word](turn)
@@ -187,6 +189,27 @@ class Engine:
         if said.word is Word.STATS:
             return await training.stats(turn)
         return self._not_understood(turn, said.text)
+
+    async def _said_in_community(self, turn: Turn, said: Said) -> list[Reply]:
+        """Words typed in a group or server channel. A person's conversation goes on in
+        private, so these never answer its question (a "yes" in a group must not confirm
+        "delete everything?") and never move it along."""
+        platform = str(turn.incoming.chat.platform)
+        if said.word is Word.HELP:
+            return [Reply("help", {"platform": platform})]
+        if said.word is Word.UNDO:
+            return await training.undo(turn)
+        if said.word is Word.STATS:
+            return await training.stats(turn)
+        if said.word in (Word.MENU, Word.HELLO, Word.CANCEL):
+            return [main_menu()]
+        context = {
+            "text": echo(said.text),
+            "explain": True,
+            "in_flow": False,
+            "platform": platform,
+        }
+        return [Reply("not_understood", context)]
 
     async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
         if value.startswith(f"{ACTION_PREFIX}:"):
@@ -330,7 +353,12 @@ class Engine:
 
 
 def _chatter(incoming: Incoming) -> bool:
-    """Group talk not meant for the bot: left alone, and no one is recorded for it."""
+    """Group talk not meant for the bot: left alone, and no one is recorded for it.
+    "Done deal" or "done with the report" is chatter too: a "done" the bot can't read as
+    a log was most likely not meant for it."""
     if incoming.chat.community is None or incoming.addressed or incoming.choice is not None:
         return False
-    return not isinstance(parse(incoming.text), Command | Done)
+    intent = parse(incoming.text)
+    if isinstance(intent, Done):
+        return intent.problem is not None
+    return not isinstance(intent, Command)
