@@ -131,6 +131,38 @@ async def test_a_double_tapped_done_button_logs_once(chat: Chat, db_path: Path) 
     assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(25,)]
 
 
+async def test_a_walk_through_is_remembered_for_a_bare_done_that_day_only(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await walk_bridge(chat)
+    clock.advance(days=1)
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
+async def test_the_workout_button_logs_the_whole_session_after_a_walk_through(
+    chat: Chat,
+) -> None:
+    await walk_bridge(chat)
+    # The button of a reminder or a daily post: it came with a workout, not the bridge.
+    reminder_button = "do:done:s1d740000"
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=reminder_button))
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
+async def test_the_walk_through_done_button_logs_that_exercise_even_later(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("/lunge")
+    for _ in range(5):
+        said = await chat.say("next")
+    button = chat.button("Done ✅")
+    clock.advance(hours=3)
+    await chat.say("/stats")
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
+    assert "Logged 5 lunges per side." in said.text
+
+
 async def test_workout_shows_this_weeks_session(chat: Chat) -> None:
     said = await chat.say("/workout")
     assert "week 1 of 4" in said.text

@@ -225,9 +225,12 @@ class Engine:
         _, name, nonce = [*value.split(":", 2), ""][:3]
         if name == "done" and nonce:
             # A button pressed twice (or by a double tap) logs once per person: its key
-            # is the message it came with and who pressed it, not the press.
+            # is the message it came with and who pressed it, not the press. Under a
+            # walk-through it logs that exercise; under a workout, the whole session.
             key = f"button:{nonce}:{turn.user.id}"
-            return await training.log(turn, Done(), event_key=key)
+            exercise = nonce.rpartition(".")[2] if "." in nonce else None
+            done = Done(exercise=exercise if exercise in EXERCISES else None)
+            return await training.log(turn, done, event_key=key, remembered=False)
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply("stale_button")]
 

@@ -18,12 +18,20 @@ async def my_progress(turn: Turn) -> Progress:
 
 
 def remembered_exercise(turn: Turn) -> str | None:
-    """The exercise just walked through, which a bare "done" refers to."""
-    exercise = turn.conversation.data.get("exercise")
-    return exercise if exercise in EXERCISES else None
+    """The exercise walked through today, which a bare "done" refers to. A day later
+    "done" means the day's workout again."""
+    data = turn.conversation.data
+    exercise = data.get("exercise")
+    if exercise not in EXERCISES or data.get("day") != turn.today.isoformat():
+        return None
+    return str(exercise)
 
 
-async def log(turn: Turn, done: Done, event_key: str | None = None) -> list[Reply]:
+async def log(
+    turn: Turn, done: Done, event_key: str | None = None, *, remembered: bool = True
+) -> list[Reply]:
+    """Logs what `done` says; a bare "done" means the exercise walked through today (if
+    `remembered`), else the day's whole workout."""
     if done.problem is not None:
         return [Reply("log_problem", {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY})]
     key = event_key or turn.incoming.event_key
@@ -31,7 +39,7 @@ async def log(turn: Turn, done: Done, event_key: str | None = None) -> list[Repl
         return [Reply("already_logged")]
     totals = await turn.store.reps.day_totals(turn.user.id)
     before = progress(totals, turn.today)
-    entries = _entries(turn, done, before)
+    entries = _entries(turn, done, before, remembered)
     for exercise, reps in entries.items():
         turn.writes.append(
             turn.store.reps.log(
@@ -62,8 +70,8 @@ async def log(turn: Turn, done: Done, event_key: str | None = None) -> list[Repl
     return [Reply("logged", context, logged=True, quiet=quiet)]
 
 
-def _entries(turn: Turn, done: Done, now: Progress) -> dict[str, int]:
-    exercise = done.exercise or remembered_exercise(turn)
+def _entries(turn: Turn, done: Done, now: Progress, remembered: bool) -> dict[str, int]:
+    exercise = done.exercise or (remembered_exercise(turn) if remembered else None)
     if done.reps is not None:
         return {exercise or "bridge": done.reps}
     if exercise is not None:

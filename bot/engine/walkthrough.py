@@ -20,7 +20,7 @@ class WalkFlow:
         self.name = f"walk_{exercise.id}"
 
     def start(self, turn: Turn) -> list[Reply]:
-        turn.go(self.name, 0, {"exercise": self.exercise.id})
+        turn.go(self.name, 0, remember(self.exercise, turn))
         return self.prompt(turn)
 
     def prompt(self, turn: Turn) -> list[Reply]:
@@ -47,11 +47,18 @@ class WalkFlow:
 
     async def _finish(self, turn: Turn) -> Reply:
         mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
-        turn.go("menu", data={"exercise": self.exercise.id})
+        turn.go("menu", data=remember(self.exercise, turn))
         context = {
             "exercise": self.exercise.id,
             "target": mine.targets[self.exercise.id],
             "per_side": self.exercise.per_side,
         }
-        choices = (action("done", "done_now", turn.nonce()), action("menu", "later"))
+        # The button logs this exercise (not the whole session) whenever it is pressed.
+        nonce = f"{turn.nonce()}.{self.exercise.id}"
+        choices = (action("done", "done_now", nonce), action("menu", "later"))
         return Reply("exercise/finish", context, choices=choices)
+
+
+def remember(exercise: Exercise, turn: Turn) -> dict[str, str]:
+    """What a plain "done" said later today refers to: this exercise (training.py)."""
+    return {"exercise": exercise.id, "day": turn.today.isoformat()}
