@@ -230,6 +230,24 @@ async def test_stats_shows_totals_week_streak_and_targets(chat: Chat, clock: Fak
     assert said.replies[0].private
 
 
+async def test_this_week_is_the_programme_week_that_started_on_the_first_log(
+    chat: Chat, clock: FakeClock
+) -> None:
+    clock.advance(days=3)  # first log on Thursday 5 March
+    for _ in range(3):
+        await chat.say("done")
+        clock.advance(days=1)
+    clock.advance(days=1)  # Monday 9 March: a new calendar week, still programme week 1
+    said = await chat.say("/stats")
+    assert "Programme: week 1 of 4" in said.text
+    assert "This week: 3 sessions (goal: 2 ✅)" in said.text
+    assert "Streak: 1 week" in said.text
+    clock.advance(days=3)  # Thursday 12 March: week 2
+    said = await chat.say("/stats")
+    assert "Programme: week 2 of 4" in said.text
+    assert "This week: 0 of 2 sessions" in said.text
+
+
 async def test_programme_completes_after_four_weeks_and_suggests_a_recheck(
     chat: Chat, clock: FakeClock
 ) -> None:

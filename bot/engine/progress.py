@@ -45,7 +45,6 @@ def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
     days = sorted({t.day for t in day_totals})
     first = days[0] if days else None
     week = programme.programme_week(first, today)
-    this_week = programme.week_start(today)
     totals: dict[str, int] = {}
     today_totals: dict[str, int] = {}
     for t in day_totals:
@@ -56,9 +55,16 @@ def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
         totals=totals,
         today=today_totals,
         targets=programme.targets(day_totals),
-        sessions_this_week=sum(1 for d in days if programme.week_start(d) == this_week),
+        sessions_this_week=_sessions_this_week(days, today),
         sessions_goal=programme.sessions_goal(week),
         streak=programme.streak(days, today),
         week=week,
         complete=week > programme.WEEKS,
     )
+
+
+def _sessions_this_week(days: list[date], today: date) -> int:
+    if not days:
+        return 0
+    this_week = programme.programme_week_start(days[0], today)
+    return sum(1 for day in days if programme.programme_week_start(days[0], day) == this_week)

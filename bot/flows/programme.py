@@ -51,6 +51,7 @@ def targets(totals: Iterable[DayTotal]) -> dict[str, int]:
 
 
 def week_start(day: date) -> date:
+    """The calendar week's Monday: the leaderboard's week, the same for everyone."""
     return day - timedelta(days=day.weekday())
 
 
@@ -61,17 +62,28 @@ def programme_week(first_day: date | None, today: date) -> int:
     return (today - first_day).days // 7 + 1
 
 
+def programme_week_start(first_day: date, day: date) -> date:
+    """A person's weeks run from the day they first logged, so that "this week" and its
+    session goal are the same week as "week 2 of 4"."""
+    return first_day + timedelta(days=(day - first_day).days // 7 * 7)
+
+
 def sessions_goal(week: int) -> int:
     return SESSIONS_GOAL[min(week, WEEKS) - 1]
 
 
 def streak(session_days: Iterable[date], today: date) -> int:
-    """Weeks in a row, up to this one, with at least STREAK_SESSIONS sessions. The
-    current week only adds to the streak; it can't break it before it is over."""
+    """Programme weeks in a row, up to this one, with at least STREAK_SESSIONS sessions.
+    The current week only adds to the streak; it can't break it before it is over."""
+    days = set(session_days)
+    if not days:
+        return 0
+    first = min(days)
     per_week: dict[date, int] = {}
-    for day in set(session_days):
-        per_week[week_start(day)] = per_week.get(week_start(day), 0) + 1
-    week = week_start(today)
+    for day in days:
+        start = programme_week_start(first, day)
+        per_week[start] = per_week.get(start, 0) + 1
+    week = programme_week_start(first, today)
     count = 0
     if per_week.get(week, 0) >= STREAK_SESSIONS:
         count += 1
