@@ -55,9 +55,9 @@ def test_end_of_input_exits_cleanly_and_the_next_run_resumes(tmp_path: Path) -> 
     first = glutebot(tmp_path, "/check\nno\n", "chat", "--user", "kim")
     assert first.returncode == 0
     assert "Question 2 of 9" in first.stdout
-    second = glutebot(tmp_path, "1\n", "--user", "kim")
-    assert "continue where you left off" in second.stdout
-    assert "Question 2 of 9" in second.stdout.split("continue where you left off")[1]
+    second = glutebot(tmp_path, "no\n", "--user", "kim")
+    assert second.stdout.startswith("Question 2 of 9")  # straight on, no "continue?"
+    assert "Question 3 of 9" in second.stdout
 
 
 def test_users_are_kept_apart(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.test_check import LIKELY
-from tests.transcript import Chat
+from tests.transcript import Chat, FakeClock
 
 
 async def test_start_welcomes_with_disclaimer_and_menu(chat: Chat) -> None:
@@ -39,6 +39,29 @@ async def test_result_choices_are_numbered_as_shown(chat: Chat) -> None:
 async def test_start_deep_link_payload_opens_that_flow(chat: Chat) -> None:
     said = await chat.say("/start check")
     assert "Question 1 of 9" in said.text
+
+
+async def test_a_deep_link_opens_pages_but_never_acts(chat: Chat) -> None:
+    await chat.say("done 15")
+    for payload in ("undo", "done", "forget", "stop", "remind_off"):
+        said = await chat.say(f"/start {payload}")
+        assert "Welcome back" in said.text, payload
+    said = await chat.say("/stats")
+    assert "Glute bridges: 15 in total" in said.text
+    said = await chat.say("/start lunge")
+    assert "step 1 of 5" in said.text
+
+
+async def test_coming_back_goes_straight_on_unless_it_was_long_ago(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("/start continue")  # what the terminal sends when it opens
+    assert said.text.startswith("Question 2 of 9")
+    clock.advance(hours=25)
+    said = await chat.say("/start continue")
+    assert "continue where you left off, or start over" in said.text
 
 
 async def test_help_mid_flow_keeps_the_place(chat: Chat) -> None:

@@ -27,7 +27,8 @@ class ConsoleChat:
 
     async def run(self) -> None:
         """Chats until end of input."""
-        await self._say("/start")
+        # Not plain /start, which asks "continue or start over?" of anyone mid-flow.
+        await self._say("/start continue")
         while True:
             line = await asyncio.to_thread(self._read_line)
             if line is None:

@@ -31,6 +31,9 @@ Clock = Callable[[], datetime]
 # A conversation left this long is offered "continue, or start over?" before going on.
 IDLE_AFTER = timedelta(hours=24)
 MENUS = ("menu", "learn")
+# What "/start <page>" (a Telegram deep link) may open: pages only. A link anyone can
+# share must not log, undo, forget or change a reminder for whoever follows it.
+LINKABLE_PAGES = frozenset({"menu", "check", "workout", "learn", "stats", "help", "continue"})
 
 
 def utc_now() -> datetime:
@@ -71,6 +74,7 @@ class Engine:
         self._flows.update({flow.name: flow for flow in flows})
         self._actions: dict[str, Callable[[Turn], Awaitable[list[Reply]]]] = {
             "start": self._start,
+            "continue": self._continue,
             "menu": self._menu,
             "check": self._start_check,
             "workout": training.workout,
@@ -154,7 +158,7 @@ class Engine:
             return await training.log(turn, parse_done(command.arg))
         if command.name == "start" and command.arg:
             payload = normalise(command.arg)
-            if payload in self._actions and payload != "start":
+            if payload in LINKABLE_PAGES or payload in EXERCISES:
                 return await self._actions[payload](turn)
         if command.name in self._commands_with_args:
             return await self._commands_with_args[command.name](turn, command.arg)
@@ -290,6 +294,16 @@ class Engine:
         returning = conversation.updated_at is not None
         turn.go("menu")
         return [Reply("welcome", {"returning": returning}), main_menu()]
+
+    async def _continue(self, turn: Turn) -> list[Reply]:
+        """Coming back to the chat (the terminal's opening): straight on from the question
+        the person was at, unless it was left long ago (then /start's "continue?")."""
+        conversation = turn.conversation
+        if conversation.flow in MENUS or conversation.flow == self._resume.name:
+            return await self._start(turn)
+        if self._idle(turn):
+            return self._resume.park(turn)
+        return self._flows[conversation.flow].prompt(turn)
 
     async def _menu(self, turn: Turn) -> list[Reply]:
         turn.go("menu")
