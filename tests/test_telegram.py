@@ -20,6 +20,7 @@ from bot.adapters.base import StartError
 from bot.adapters.telegram_adapter import (
     CHOSEN,
     CONTINUE_IN_PRIVATE,
+    SEND_ATTEMPTS,
     SENT_PRIVATELY,
     TelegramAdapter,
 )
@@ -301,6 +302,59 @@ async def test_a_group_check_goes_straight_to_a_started_private_chat(bot: Bot) -
     assert "Symptom check" not in to_group[0].params["text"]
 
 
+async def test_only_the_mention_telegram_marked_is_cut(bot: Bot) -> None:
+    # "@glutebot_testing" starts like the bot's handle; the emoji shifts UTF-16 offsets.
+    text = f"@{BOT_USERNAME}ing 🍑 @{BOT_USERNAME} help"
+    calls = await bot.talk(ALICE, DESK).say(text)
+    assert f'"@{BOT_USERNAME}ing 🍑 help"' in texts(calls)[0]
+
+
+async def test_a_press_on_a_shared_group_message_leaves_it_for_everyone(bot: Bot) -> None:
+    await bot.talk(ALICE, DESK).say("/start")
+    menu, _ = bot.talk(ALICE, DESK).button("Learn an exercise")
+    calls = await bot.talk(BOB, DESK).tap("Learn an exercise")
+    assert [c.method for c in calls if c.method.startswith("edit")] == []
+    assert bot.server.messages[(DESK.id, menu["message_id"])] == menu
+    assert "Glute bridge" in buttons(sent(calls)[-1])
+
+
+async def test_a_group_log_says_so_in_words_when_reactions_are_off(bot: Bot) -> None:
+    bot.server.fail("setMessageReaction", "400", description="Bad Request: REACTION_INVALID")
+    alice = bot.talk(ALICE, DESK)
+    update = bot.server.user_says(ALICE, "done 15", DESK)
+    calls = await alice.deliver(update)
+    [answer] = sent(calls)
+    assert answer.params["chat_id"] == str(DESK.id)
+    assert "Logged 15 glute bridges" in answer.params["text"]
+    assert answer.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
+
+
+async def test_a_done_press_in_a_group_shows_the_log_in_its_toast(bot: Bot) -> None:
+    alice = bot.talk(ALICE, DESK)
+    calls = await alice.say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await alice.tap("Next ➡")
+    calls = await alice.tap("Done ✅")
+    [answer] = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert "Logged 20 glute bridges" in answer.params["text"]
+    assert len(answer.params["text"]) <= 200
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+@pytest.mark.parametrize("failure", ["blocked", "network", "timeout"])
+async def test_only_a_never_started_private_chat_is_offered_in_the_group(
+    bot: Bot, core: Core, failure: str
+) -> None:
+    await bot.talk(ALICE).say("/start")
+    if failure == "blocked":
+        bot.server.blocked.add(ALICE.id)
+    else:
+        bot.server.fail("sendMessage", failure, times=SEND_ATTEMPTS)
+    calls = await bot.talk(ALICE, DESK).say("/stats")
+    assert [m.params["chat_id"] for m in sent(calls)] == [str(ALICE.id)] * len(sent(calls))
+    assert await is_blocked(core, ALICE) == (failure == "blocked")
+
+
 # Limits and failures.
 
 
@@ -310,6 +364,34 @@ async def test_a_429_is_retried_after_retry_after(bot: Bot) -> None:
     [first, second] = sent(calls)
     assert first.params == second.params
     assert bot.server.bot_messages(ALICE.id)
+
+
+@pytest.mark.parametrize("kind", ["network", "500"])
+async def test_a_send_that_failed_on_the_way_is_tried_again(
+    core: Core, server: Server, kind: str
+) -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    adapter = make_adapter(core, server, sleep=sleep)
+    await adapter.start()
+    try:
+        server.fail("sendMessage", kind, times=SEND_ATTEMPTS - 1)
+        calls = await Talk(server, ALICE).say("done 20")
+    finally:
+        await adapter.stop()
+    assert len(sent(calls)) == SEND_ATTEMPTS
+    assert [t.split(".")[0] for t in Talk(server, ALICE).texts()] == ["✅ Logged 20 glute bridges"]
+    assert waits == [0.5, 1.0]
+
+
+async def test_a_timed_out_send_is_not_repeated(bot: Bot) -> None:
+    bot.server.fail("sendMessage", "timeout")  # it may have arrived: a repeat could double it
+    calls = await bot.talk().say("done 20")
+    assert len(sent(calls)) == 1
+    assert len(bot.server.bot_messages(ALICE.id)) == 1
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_and_not_retried(bot: Bot, core: Core) -> None:
@@ -334,7 +416,7 @@ async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     reply = [Reply("stale_button")]
     assert await bot.adapter.deliver(chat, reply) is Delivery.SENT
     for kind in ("network", "500"):
-        bot.server.fail("sendMessage", kind)
+        bot.server.fail("sendMessage", kind, times=SEND_ATTEMPTS)
         assert await bot.adapter.deliver(chat, reply) is Delivery.RETRY
     bot.server.fail("sendMessage", "429", times=3)
     assert await bot.adapter.deliver(chat, reply) is Delivery.RETRY

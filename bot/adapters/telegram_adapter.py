@@ -51,6 +51,7 @@ from bot.adapters.telegram_wire import (
     message_key,
     never_started,
     what_was_said,
+    worth_retrying,
 )
 from bot.app import Core
 from bot.config import Secret, Settings
@@ -67,6 +68,9 @@ DEFAULT_API_URL = "https://api.telegram.org"
 LIMIT = LIMITS[Platform.TELEGRAM]
 # Longest text answerCallbackQuery shows.
 TOAST_LIMIT = 200
+# A sendMessage that failed on the way is tried this often in all, waiting 0.5 s, then 1 s.
+SEND_ATTEMPTS = 3
+FIRST_RETRY_DELAY = 0.5
 STALE = "stale_button"
 # Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_telegram.py renders these.
@@ -99,6 +103,7 @@ class TelegramAdapter:
     ) -> None:
         secret = token.reveal() if isinstance(token, Secret) else token
         self._core = core
+        self._sleep = sleep
         self._wording = Wording.load()
         self._redaction = TokenRedaction(secret)
         # Before building: PTB logs its URLs, token included, as soon as the bot exists.
@@ -212,16 +217,21 @@ class TelegramAdapter:
             display_name=query.from_user.full_name,
         )
         replies = await self._core.engine.handle(incoming)
+        # Messages in a group are shared: one member's press leaves them as they are.
+        private = is_private(chat)
         if [r.template for r in replies] == [STALE]:
-            toast = self._core.renderer.render(replies[0], Platform.CONSOLE).text
-            answer = self._calls.answer_button(query.id, toast[:TOAST_LIMIT])
+            answer = self._calls.answer_button(query.id, self._toast(replies[0]))
             await self._optional("answerCallbackQuery", answer)
-            if message is not None and is_private(chat):
+            if message is not None and private:
                 remove = self._calls.remove_keyboard(chat.id, message.message_id)
                 await self._optional("editMessageReplyMarkup", remove)
             return
-        await self._optional("answerCallbackQuery", self._calls.answer_button(query.id))
-        if replies and message is not None:
+        # A log in a group gets no 👍 for a press (there's no message of theirs to react
+        # to), and its quiet reply isn't posted: the toast tells the presser instead.
+        logged = [r for r in replies if r.logged] if not private else []
+        toast = self._toast(logged[0]) if logged else None
+        await self._optional("answerCallbackQuery", self._calls.answer_button(query.id, toast))
+        if replies and message is not None and private:
             await self._show_choice(message, query.data)
         await self._answer(incoming, replies, None)
 
@@ -251,23 +261,35 @@ class TelegramAdapter:
         if chat.community is None:
             await self._send_all(chat.chat_id, replies, person=chat.user_id)
             return
+        acknowledged = said is None  # a press: its toast did (_on_button)
         if said is not None and any(reply.logged for reply in replies):
             react = self._calls.thumbs_up(said.chat.id, said.message_id)
-            await self._optional("setMessageReaction", react)
-        replies = [reply for reply in replies if not reply.quiet]
+            # Reactions may be off in this group: then the quiet reply is the acknowledgement.
+            acknowledged = await self._optional("setMessageReaction", react)
+        if acknowledged:
+            replies = [reply for reply in replies if not reply.quiet]
         reply_to = said.message_id if said is not None else None
         if not any(reply.private for reply in replies):
             await self._send_all(chat.chat_id, replies, reply_to=reply_to)
             return
         # Personal data never goes to the group: the whole answer moves to a private chat.
-        if await self._send_all(chat.user_id, replies, person=chat.user_id) is Delivery.SENT:
-            await self._send_all(chat.chat_id, [Reply(SENT_PRIVATELY)], reply_to=reply_to)
+        try:
+            await self._send_each(chat.user_id, replies)
+        except TelegramError as exc:
+            await self._failed(chat.user_id, chat.user_id, exc)
+            # Only someone who never opened the private chat gets the link to it: someone
+            # who blocked the bot chose so, and a failure already retried is only logged.
+            if never_started(exc):
+                await self._offer_private_chat(incoming, reply_to)
             return
+        await self._send_all(chat.chat_id, [Reply(SENT_PRIVATELY)], reply_to=reply_to)
+
+    async def _offer_private_chat(self, incoming: Incoming, reply_to: int | None) -> None:
         page = deep_link_page(incoming.text, incoming.choice)
         link = deep_link((self._me and self._me.username) or "", page)
         offer = Reply(CONTINUE_IN_PRIVATE, {"name": incoming.display_name, "link": link})
         await self._send_all(
-            chat.chat_id, [offer], reply_to=reply_to, markup=self._link_button(link)
+            incoming.chat.chat_id, [offer], reply_to=reply_to, markup=self._link_button(link)
         )
 
     async def _send_all(
@@ -280,14 +302,23 @@ class TelegramAdapter:
         markup: JSON | None = None,
     ) -> Delivery:
         """Sends in order and stops at the first failure, which decides the outcome."""
+        try:
+            await self._send_each(chat_id, replies, reply_to, markup)
+        except TelegramError as exc:
+            return await self._failed(chat_id, person, exc)
+        return Delivery.SENT
+
+    async def _send_each(
+        self,
+        chat_id: str,
+        replies: Sequence[Reply],
+        reply_to: int | None = None,
+        markup: JSON | None = None,
+    ) -> None:
         for reply in replies:
             target = reply.to.chat_id if reply.to is not None else chat_id
-            try:
-                await self._send(target, reply, reply_to, markup)
-            except TelegramError as exc:
-                return await self._failed(chat_id, person, exc)
+            await self._send(target, reply, reply_to, markup)
             reply_to = None
-        return Delivery.SENT
 
     async def _send(
         self,
@@ -300,12 +331,28 @@ class TelegramAdapter:
         parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
         markup = markup or keyboard(rendered.buttons)
         for number, part in enumerate(parts, 1):
-            await self._calls.send_text(
+            await self._send_text(
                 chat_id,
                 part,
-                keyboard=markup if number == len(parts) else None,
-                reply_to=reply_to if number == 1 else None,
+                markup if number == len(parts) else None,
+                reply_to if number == 1 else None,
             )
+
+    async def _send_text(
+        self, chat_id: str, html: str, markup: JSON | None, reply_to: int | None
+    ) -> None:
+        """sendMessage, tried again a few times after a failure that sent nothing.
+        (A 429 never gets here: PTB's AIORateLimiter waits and retries those.)"""
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await self._calls.send_text(chat_id, html, keyboard=markup, reply_to=reply_to)
+                return
+            except TelegramError as exc:
+                if attempt == SEND_ATTEMPTS or not worth_retrying(exc):
+                    raise
+                delay = FIRST_RETRY_DELAY * 2 ** (attempt - 1)
+                log.info("Telegram: sending again in %s s: %s", delay, self._describe(exc))
+                await self._sleep(delay)
 
     async def _failed(self, chat_id: str, person: str | None, error: TelegramError) -> Delivery:
         outcome = delivery_for(error)
@@ -339,12 +386,18 @@ class TelegramAdapter:
 
     # Plumbing.
 
-    async def _optional(self, what: str, call: Awaitable[Any]) -> None:
-        """A call the bot can live without: a failure is a warning, never a crash."""
+    async def _optional(self, what: str, call: Awaitable[Any]) -> bool:
+        """A call the bot can live without: a failure is a warning, never a crash.
+        True when it went through."""
         try:
             await call
         except TelegramError as exc:
             log.warning("Telegram: %s failed: %s", what, self._describe(exc))
+            return False
+        return True
+
+    def _toast(self, reply: Reply) -> str:
+        return self._core.renderer.render(reply, Platform.CONSOLE).text[:TOAST_LIMIT]
 
     def _describe(self, error: BaseException) -> str:
         # PTB's messages name the failure already ("Forbidden: bot was blocked ...").

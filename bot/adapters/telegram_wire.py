@@ -20,7 +20,9 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    NetworkError,
     TelegramError,
+    TimedOut,
 )
 
 from bot.adapters.base import Delivery
@@ -97,11 +99,18 @@ def what_was_said(message: Message, me: User) -> Said | None:
     handle = f"@{me.username}".lower()
     for entity in message.entities:
         if entity.type == MessageEntity.MENTION and message.parse_entity(entity).lower() == handle:
-            without = re.sub(re.escape(handle), " ", text, count=1, flags=re.IGNORECASE)
-            return Said(without.strip(), addressed=True)
+            return Said(_cut(text, entity).strip(), addressed=True)
     replied = message.reply_to_message
     to_me = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
     return Said(text, addressed=to_me)
+
+
+def _cut(text: str, entity: MessageEntity) -> str:
+    """`text` with the entity replaced by a space. Offsets count UTF-16 code units, and
+    only the entity marks which "@glutebot" is the mention ("@glutebot_fan" starts alike)."""
+    units = text.encode("utf-16-le")
+    start, end = 2 * entity.offset, 2 * (entity.offset + entity.length)
+    return f"{units[:start].decode('utf-16-le')} {units[end:].decode('utf-16-le')}"
 
 
 def _leading_command(message: Message) -> str | None:
@@ -162,3 +171,9 @@ def delivery_for(error: TelegramError) -> Delivery:
         # Any other refusal is about the message itself, and a retry would repeat it.
         return Delivery.GONE if gone else Delivery.SENT
     return Delivery.RETRY
+
+
+def worth_retrying(error: TelegramError) -> bool:
+    """A send that failed on the way, or on Telegram's side (5xx): worth trying again.
+    Not a timeout: that message may have arrived, and sending it again would double it."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)

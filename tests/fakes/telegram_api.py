@@ -3,8 +3,8 @@
 PTB builds and parses real Bot API payloads against it. The fake keeps what a server
 keeps (pending updates, the bot's sent messages, who blocked the bot), parses
 `parse_mode=HTML` as strictly as Telegram does, records every call, and fails a method on
-request (429, 403, 400 or a network error). `Server` state is shared with the HTTP
-flavour of the fake used by the subprocess test.
+request (429, 403, 400, a network error, or a timeout after the method did its work).
+`Server` state is shared with the HTTP flavour of the fake used by the subprocess test.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 JSON = dict[str, Any]
@@ -228,23 +229,30 @@ class Server:
 
     async def _answer(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
         try:
-            self._maybe_fail(method)
+            lost = self._maybe_fail(method)
             handler = getattr(self, f"api_{method}", None)
             if handler is None:
                 self.unknown.append(method)
                 raise ApiError(404, "Not Found")
-            return 200, {"ok": True, "result": await handler(params)}
+            result = await handler(params)
         except ApiError as exc:
             return exc.status, exc.body()
+        if lost:
+            # The server did the work, but its answer never reached the bot (in process only).
+            raise TimedOut("Timed out")
+        return 200, {"ok": True, "result": result}
 
-    def _maybe_fail(self, method: str) -> None:
+    def _maybe_fail(self, method: str) -> bool:
+        """Raises the failure due now; True if it's a timeout, which comes after the work."""
         queue = self._failures.get(method)
         if not queue:
-            return
+            return False
         failure = queue[0]
         failure.times -= 1
         if failure.times <= 0:
             queue.popleft()
+        if failure.kind == "timeout":
+            return True
         if failure.kind == "network":
             raise ConnectionResetError("connection reset by peer")
         raise ERRORS[failure.kind](failure)
