@@ -71,7 +71,7 @@ class _TelegramHtml(HTMLParser):
 
 def rendered_echo(text: str, platform: Platform) -> str:
     reply = Reply("not_understood", {"text": echo(text), "explain": True, "in_flow": True,
-                                     "platform": platform.value})  # fmt: skip
+                                     "yes_no": True, "platform": platform.value})  # fmt: skip
     return RENDERER.render(reply, platform).text
 
 

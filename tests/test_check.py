@@ -46,6 +46,35 @@ async def test_typed_answers_numbers_and_synonyms_work(chat: Chat) -> None:
     assert "glute amnesia is likely" in said.text
 
 
+async def test_typed_hours_and_no_to_running_are_understood(chat: Chat) -> None:
+    await chat.say("/check")
+    for answer in ["no", "no", "yes", "no", "no", "no"]:
+        await chat.say(answer)
+    said = await chat.say("about 10 hours")
+    assert "Question 8 of 9" in said.text
+    said = await chat.say("back")
+    said = await chat.say("3 hours")  # hours, where "3" alone is the third option
+    assert "Question 8 of 9" in said.text
+    said = await chat.say("no")  # "I don't run"
+    assert "Question 9 of 9" in said.text
+    said = await chat.say("no")
+    assert "glute amnesia is possible" in said.text  # 2 for numbness, no risk points
+
+
+async def test_the_explanation_mentions_yes_and_no_only_where_they_work(chat: Chat) -> None:
+    await chat.say("/check")
+    for answer in ["no", "no", "no", "no", "no", "no", "10"]:
+        await chat.say(answer)
+    await chat.say("yes")
+    said = await chat.say("yes")
+    assert "Type the number of one of the options" in said.text
+    assert "Yes and no work" not in said.text
+    await chat.say("no")
+    await chat.say("purple")
+    said = await chat.say("purple")
+    assert "Yes and no work as words too" in said.text
+
+
 async def test_urgent_red_flag_ends_the_check_without_a_plan(chat: Chat) -> None:
     await chat.say("/check")
     said = await chat.tap("Yes")

@@ -64,6 +64,28 @@ async def test_coming_back_goes_straight_on_unless_it_was_long_ago(
     assert "continue where you left off, or start over" in said.text
 
 
+async def test_an_exercise_can_be_picked_by_its_short_name(chat: Chat) -> None:
+    await chat.say("/start")
+    await chat.tap("Learn an exercise")
+    said = await chat.say("bridge")
+    assert "step 1 of 5" in said.text
+    assert "exercise mat" in said.text
+
+
+async def test_yes_continues_after_a_long_break_and_back_keeps_my_data(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    clock.advance(hours=25)
+    await chat.say("no")
+    said = await chat.say("yes")
+    assert "Question 2 of 9" in said.text
+    await chat.say("/forget")
+    said = await chat.say("back")
+    assert "forget/kept" in said.templates
+
+
 async def test_help_mid_flow_keeps_the_place(chat: Chat) -> None:
     await chat.say("/check")
     await chat.tap("No")

@@ -60,9 +60,10 @@ class CheckFlow:
             turn.go(self.name, max(step - 1, 0), {"answers": answers})
             return self.prompt(turn)
         question = check.QUESTIONS[step]
-        if answer.value not in question.points:
+        value = answer.value or question.read(answer.word, answer.text)
+        if value not in question.points:
             return None
-        answers[question.id] = answer.value
+        answers[question.id] = value
         flag = check.red_flag(answers)
         if flag is not None:
             # Kept, so that no workout is offered until a later check comes out clear.

@@ -19,7 +19,16 @@ from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import ChatRef, Choice, Incoming, Reply
-from bot.parse import Command, Done, Said, Word, normalise, parse, parse_done
+from bot.parse import (
+    EXERCISE_ALIASES,
+    Command,
+    Done,
+    Said,
+    Word,
+    normalise,
+    parse,
+    parse_done,
+)
 from bot.scheduler import Prompt
 from bot.store import Store
 from bot.store.arrivals import Arrival
@@ -211,6 +220,7 @@ class Engine:
             "text": echo(said.text),
             "explain": True,
             "in_flow": False,
+            "yes_no": False,
             "platform": platform,
         }
         return [Reply("not_understood", context)]
@@ -245,10 +255,13 @@ class Engine:
         if said.number is not None:
             return shown[said.number - 1].value if 1 <= said.number <= len(shown) else None
         typed = normalise(said.text)
+        exercise = EXERCISE_ALIASES.get(typed)  # "bridge" for "Glute bridge"
         for choice in shown:
             if typed and typed == self._labels.get(choice.label):
                 return choice.value
             if said.word is not None and choice.value.endswith(f":{said.word.value}"):
+                return choice.value
+            if exercise is not None and choice.value == f"{ACTION_PREFIX}:{exercise}":
                 return choice.value
         return None
 
@@ -272,13 +285,17 @@ class Engine:
     def _not_understood(self, turn: Turn, text: str) -> list[Reply]:
         misses = turn.missed()
         flow = self._flows[turn.conversation.flow]
+        prompt = flow.prompt(turn)
         context = {
             "text": echo(text),
             "explain": misses >= 2,
             "in_flow": turn.conversation.flow not in MENUS,
+            "yes_no": any(
+                c.value.rsplit(":", 1)[-1] in ("yes", "no") for c in self._shown(prompt)
+            ),
             "platform": str(turn.incoming.chat.platform),
         }
-        return [Reply("not_understood", context), *flow.prompt(turn)]
+        return [Reply("not_understood", context), *prompt]
 
     def _prompt_if_busy(self, turn: Turn) -> list[Reply]:
         if turn.conversation.flow in MENUS:

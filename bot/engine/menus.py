@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from bot.engine.turn import Answer, Flow, Turn, action, stamp
 from bot.flows.exercises import EXERCISES
 from bot.model import Choice, Reply
+from bot.parse import Word
 
 MAIN_MENU = (
     action("check", "menu_check"),
@@ -59,7 +60,7 @@ class ForgetFlow:
             turn.writes.append(turn.store.users.forget(turn.user.id))
             turn.forgotten = True
             return [Reply("forget/done", private=True)]
-        if answer.value == "no":
+        if answer.value == "no" or answer.word is Word.BACK:
             turn.go("menu")
             return [Reply("forget/kept", private=True), main_menu()]
         return None
@@ -87,10 +88,11 @@ class ResumeFlow:
         return self._choices
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
-        if answer.value not in ("continue", "restart"):
+        value = "continue" if answer.word in (Word.YES, Word.NEXT) else answer.value
+        if value not in ("continue", "restart"):
             return None
         parked = turn.conversation.data
-        if answer.value == "continue":
+        if value == "continue":
             turn.go(parked["flow"], parked["step"], parked["data"])
         else:
             turn.go(parked["flow"], 0, {})

@@ -10,11 +10,13 @@ A "yes" to either red-flag question ends the check with advice to see a professi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.model import Choice
+from bot.parse import Word, normalise
 
 
 class Kind(StrEnum):
@@ -41,10 +43,20 @@ class Question:
     kind: Kind
     choices: tuple[Choice, ...]
     points: Mapping[str, int]
+    # Typed answers that pick a choice besides its label or number: a word ("no" for
+    # "I don't run"), or a free reading of the text (a number of hours).
+    words: Mapping[Word, str] = field(default_factory=dict)
+    reading: Callable[[str], str | None] | None = None
 
     @property
     def template(self) -> str:
         return f"check/q_{self.id}"
+
+    def read(self, word: Word | None, text: str) -> str | None:
+        """The choice a typed answer picks, when it isn't a choice's label or number."""
+        if word is not None and word in self.words:
+            return self.words[word]
+        return self.reading(text) if self.reading is not None else None
 
 
 def _yes_no(id: str, kind: Kind) -> Question:
@@ -53,6 +65,21 @@ def _yes_no(id: str, kind: Kind) -> Question:
 
 def _symptom(id: str) -> Question:
     return Question(id, Kind.SYMPTOM, (YES, SOMETIMES, NO), {"yes": 2, "sometimes": 1, "no": 0})
+
+
+_HOURS = re.compile(r"(?:about |around |roughly |~)?(\d{1,2})\s*(h|hrs?|hours?)?(?: a day)?")
+
+
+def _sitting_hours(text: str) -> str | None:
+    """ "10", "3 hours", "about 6h": the hours themselves. A bare number up to 4 never
+    gets here: it picks that option ("3" is "More than 8 hours", as listed)."""
+    match = _HOURS.fullmatch(normalise(text))
+    if match is None:
+        return None
+    hours = int(match[1])
+    if hours > 24:
+        return None
+    return "under4" if hours < 4 else "4to8" if hours <= 8 else "over8"
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -67,12 +94,14 @@ QUESTIONS: tuple[Question, ...] = (
         Kind.RISK,
         (Choice("under4", "under4"), Choice("4to8", "4to8"), Choice("over8", "over8")),
         {"under4": 0, "4to8": 1, "over8": 2},
+        reading=_sitting_hours,
     ),
     Question(
         "running",
         Kind.RISK,
         tuple(Choice(value, value) for value in ("run_only", "run_strength", "no_run")),
         {"run_only": 1, "run_strength": 0, "no_run": 0},
+        words={Word.NO: "no_run"},
     ),
     _yes_no("posture", Kind.RISK),
 )
