@@ -150,7 +150,19 @@ def escape(text: str, platform: Platform, *, at_line_start: bool = True) -> str:
     if platform is Platform.DISCORD:
         text = _DISCORD_SPECIAL.sub(r"\\\1", text)
         return _DISCORD_LINE_START.sub(r"\1\\\2", text) if at_line_start else text
-    return text
+    # A terminal acts on control characters (escape sequences move the cursor, change
+    # colours, retitle the window): show them as symbols instead.
+    return _TERMINAL_CONTROL.sub(_control_picture, text)
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # Unicode's control pictures: ␛ for ESC
+    return "␡" if code == 0x7F else "�"
 
 
 def split_message(text: str, limit: int) -> list[str]:

@@ -60,6 +60,23 @@ def test_end_of_input_exits_cleanly_and_the_next_run_resumes(tmp_path: Path) -> 
     assert "Question 3 of 9" in second.stdout
 
 
+def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path: Path) -> None:
+    environ = os.environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db")}
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        cwd=tmp_path,
+    )
+    assert chat.stdout is not None
+    chat.stdout.close()  # as `glutebot | head -0` would
+    _, err = chat.communicate(b"help\n" * 200, timeout=60)
+    assert chat.returncode == 0
+    assert b"Traceback" not in err, err.decode()
+
+
 def test_users_are_kept_apart(tmp_path: Path) -> None:
     glutebot(tmp_path, "done 15\n", "--user", "ann")
     other = glutebot(tmp_path, "/stats\n", "--user", "ben")

@@ -178,6 +178,15 @@ def test_user_text_is_never_markup_or_template(renderer: Renderer) -> None:
     assert HOSTILE in console
 
 
+def test_the_terminal_sees_control_characters_as_symbols(renderer: Renderer) -> None:
+    typed = "a\x1b[31mred\x07\x00b\x9b"
+    reply = Reply("not_understood", {"text": typed, "explain": False, "in_flow": False,
+                                     "platform": "console"})  # fmt: skip
+    console = renderer.render(reply, Platform.CONSOLE).text
+    assert "a␛[31mred␇␀b�" in console
+    assert not any(ord(ch) < 0x20 and ch != "\n" for ch in console)
+
+
 def test_template_markup_becomes_platform_markup() -> None:
     markup = "<b>Bold</b> and <i>it</i> &amp; more"
     assert to_platform(markup, Platform.TELEGRAM) == "<b>Bold</b> and <i>it</i> &amp; more"
