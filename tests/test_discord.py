@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,14 @@ from bot.adapters.discord_adapter import (
 from bot.app import Core, open_core
 from bot.config import Secret, Settings
 from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
-from bot.runner import run
-from bot.scheduler import Prompt
+from bot.pacing import Pacer
+from bot.runner import deliverer, run
+from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import channel_owner, reminder_owner
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
     FakeChannel,
     FakeDiscord,
     FakeGuild,
@@ -43,6 +46,7 @@ from tests.fakes.discord_server import (
     fake_discord,
     watching,
 )
+from tests.fakes.discord_world import Overwrite
 from tests.transcript import FakeClock
 
 # isort: split
@@ -549,6 +553,26 @@ async def test_closed_dms_get_a_hint_in_the_channel_without_the_personal_data(
     assert fake_discord.dms_to(world.alice) == []
 
 
+async def test_an_answer_it_may_not_send_is_logged_with_its_channel_and_server(
+    fake_discord: FakeDiscord, world: World, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    posts_there = f"/channels/{locked.id}/messages"
+    with caplog.at_level(logging.WARNING):
+        async with running(fake_discord, core):
+            await fake_discord.user_says(
+                world.guild, locked, world.alice, "help", mentions=[fake_discord.bot_user]
+            )
+            await fake_discord.wait_for(
+                lambda: any(r.path.endswith(posts_there) for r in fake_discord.requests)
+            )
+        # Stopping let the handling finish, and log.
+
+    # The operator can tell which server has to give the bot Send Messages, and where.
+    where = f"in channel {locked.id} of server {world.guild.id}"
+    assert f"sending the answer {where} failed: 403 50013 Missing Permissions" in caplog.text
+
+
 async def test_direct_messages_are_a_private_conversation(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:
@@ -576,6 +600,51 @@ async def test_leaderboard_leaves_out_a_member_who_opted_out(
     assert "hidden from leaderboards" in hidden[0]["content"]
     assert "1. alice: 30 reps" in board
     assert "bob" not in board
+
+
+# Personal reminders.
+
+
+async def test_remind_options_reach_the_engine_as_the_fields_they_were_given(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    no_zone = await slash(fake_discord, world, alice, "remind", {"time": "07:30", "days": "daily"})
+    spaced = await slash(
+        fake_discord,
+        world,
+        alice,
+        "remind",
+        {"time": "7 pm", "timezone": "America/New York", "days": "tue thu"},
+    )
+    time_only = await slash(fake_discord, world, alice, "remind", {"time": "08:15"})
+
+    assert "**07:30** (UTC) every day" in no_zone[0]["content"]
+    assert r"**19:00** (America/New\_York) on Tue and Thu" in spaced[0]["content"]
+    # The zone left out is the one saved last time; the days the usual three.
+    assert r"**08:15** (America/New\_York) on Mon, Wed and Fri" in time_only[0]["content"]
+    user = await core.store.users.get(Platform.DISCORD, str(alice.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    assert (schedule.tz.key, schedule.days) == ("America/New_York", (0, 2, 4))
+
+
+async def test_remind_without_a_time_asks_for_it_and_keeps_the_options_given(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    [ask_time] = await slash(fake_discord, world, alice, "remind", {"timezone": "Europe/Paris"})
+    seven = next(c for c in custom_ids(ask_time) if c.endswith("07.00"))
+    [ask_days] = await answered(
+        fake_discord, await fake_discord.press_button(ask_time, alice, seven)
+    )
+    daily = next(c for c in custom_ids(ask_days) if c.endswith("daily"))
+    [done] = await answered(fake_discord, await fake_discord.press_button(ask_days, alice, daily))
+
+    assert "What time suits you" in ask_time["content"]
+    assert "Which days?" in ask_days["content"]  # the zone was given: not asked for
+    assert r"**07:00** (Europe/Paris) every day" in done["content"]
 
 
 # Restarts and operations.
@@ -637,6 +706,27 @@ async def test_a_failed_sync_is_tried_again_at_the_next_start(
     assert syncs(fake_discord) == 2
     assert any("syncing slash commands failed" in m for m in caplog.messages)
     assert fake_discord.commands_for()
+
+
+async def test_a_command_discord_still_shows_from_before_gets_an_answer(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Discord clients cache the command list: members can still send a command removed
+    # since (unknown here), or one whose options have changed (a required one missing).
+    with caplog.at_level(logging.WARNING):
+        removed = await slash(fake_discord, world, world.alice, "stretch")
+        changed = await slash(fake_discord, world, world.boss, "setup", {"channel": world.channel})
+
+    assert "I don't know the command /stretch" in removed[0]["content"]
+    assert "To set up the daily post, give a channel" in changed[0]["content"]
+    assert all(answer["flags"] & EPHEMERAL for answer in removed + changed)
+    stale = [r for r in caplog.records if "stale slash command" in r.getMessage()]
+    assert [r.levelno for r in stale] == [logging.WARNING, logging.WARNING]
+    # (The fixture fails the test on any error logged.)
 
 
 async def test_a_bad_token_is_a_clear_start_error(
@@ -793,6 +883,25 @@ async def test_without_the_deferral_a_slow_answer_would_be_lost(
     assert stats.responses == []
 
 
+async def test_prompt_is_deferred_while_its_channel_post_is_slow(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    release = fake_discord.hold_posts(world.channel)
+    async with running(fake_discord, core, defer_after=0.05):
+        command = await fake_discord.slash(world.guild, world.channel, world.boss, "prompt")
+        await fake_discord.wait_for(lambda: command.responses)
+        release.set()
+        [answer] = await answered(fake_discord, command)
+        await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
+
+    assert command.response is not None
+    assert command.response.type == 5  # deferred while the workout was being posted
+    assert f"Posted today's workout in <#{world.channel.id}>" in answer["content"]
+    assert (
+        "Today's glute workout" in public_bot_messages(fake_discord, world.channel)[0]["content"]
+    )
+
+
 def quick_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """The runner builds adapters from settings; skip discord.py's 2 s wait for servers."""
     build = DiscordAdapter.from_settings.__func__  # type: ignore[attr-defined]
@@ -930,6 +1039,11 @@ async def test_delivery_outcomes_for_channels(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:
     locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    hidden = fake_discord.add_channel(
+        world.guild,
+        "staff",
+        overwrites=[Overwrite(fake_discord.bot_user.id, deny=VIEW_CHANNEL, is_member=True)],
+    )
     post = Reply("help", {"platform": "discord"})
 
     def to(channel: FakeChannel | int) -> ChatRef:
@@ -938,11 +1052,57 @@ async def test_delivery_outcomes_for_channels(
 
     async with running(fake_discord, core) as adapter:
         assert await adapter.deliver(to(world.channel), [post]) is Delivery.SENT
-        assert await adapter.deliver(to(locked), [post]) is Delivery.GONE
-        assert await adapter.deliver(to(1234), [post]) is Delivery.GONE
+        # A permission taken away (403 50013, 50001) is an admin's to fix: only this post
+        # is given up (SENT), and the schedule stays on.
+        assert await adapter.deliver(to(locked), [post]) is Delivery.SENT
+        assert await adapter.deliver(to(hidden), [post]) is Delivery.SENT
+        assert await adapter.deliver(to(1234), [post]) is Delivery.GONE  # a deleted channel
         fake_discord.fail("POST", r"/channels/\d+/messages", status=503)
         assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY
     assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY  # stopped
+
+    await fake_discord.remove_bot(world.guild)  # kicked while it was down
+    async with running(fake_discord, core) as adapter:
+        assert await adapter.deliver(to(world.channel), [post]) is Delivery.GONE
+
+
+async def no_sleep(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def test_a_daily_post_refused_for_a_permission_is_skipped_and_resumes_once_allowed(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cannot_send = Overwrite(fake_discord.bot_user.id, deny=SEND_MESSAGES, is_member=True)
+    with caplog.at_level(logging.WARNING):
+        async with running(fake_discord, core) as adapter:
+            await setup(fake_discord, world)  # Mon, Wed, Fri at 07:30 in Berlin
+            scheduler = Scheduler(
+                core.store.schedules,
+                deliverer(core, {Platform.DISCORD: adapter}),
+                clock=clock,
+                sleep=no_sleep,
+                pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
+            )
+            world.channel.overwrites.append(cannot_send)
+            clock.now = datetime(2026, 3, 4, 6, 30, tzinfo=UTC)  # Wednesday, 07:30 in Berlin
+            await scheduler.run_once()
+            world.channel.overwrites.remove(cannot_send)  # an admin gives it back
+            clock.now = datetime(2026, 3, 6, 6, 30, tzinfo=UTC)  # Friday
+            await scheduler.run_once()
+
+    [post] = public_bot_messages(fake_discord, world.channel)
+    assert "Friday 06 March" in post["content"]
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+    assert schedule is not None
+    assert schedule.enabled
+    # The operator can tell which server and channel to fix.
+    where = f"channel {world.channel.id} of server {world.guild.id}"
+    assert f"sending to {where} failed (skipped this time): 403 50013" in caplog.text
 
 
 # Hostile input and secrets.
@@ -985,7 +1145,7 @@ async def test_the_token_never_reaches_the_logs(
         async with running(fake_discord, core) as adapter:
             chat = ChatRef(Platform.DISCORD, "", str(locked.id), str(world.guild.id))
             assert await adapter.deliver(chat, [Reply("help", {"platform": "discord"})]) is (
-                Delivery.GONE
+                Delivery.SENT
             )
             person = ChatRef(Platform.DISCORD, str(world.alice.id), str(world.alice.id))
             assert await adapter.deliver(person, [Reply("help", {"platform": "x"})]) is (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -137,6 +138,9 @@ class Coach(commands.Bot):
             view = discord.ui.View(timeout=None)
             view.add_item(DoneButton(15))
             await message.reply(f"logged: {message.content}", view=view)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        self.on_change()
 
 
 def coach_intents(*, message_content: bool = True) -> discord.Intents:
@@ -379,6 +383,30 @@ async def test_missing_permissions_is_forbidden(
         await channel.send("workout of the day")
 
     assert refused.value.code == 50013
+
+
+async def test_held_posts_are_answered_once_released(
+    fake_discord: FakeDiscord, world: World, bot: Coach
+) -> None:
+    release = fake_discord.hold_posts(world.channel)
+    sending = asyncio.create_task(bot.get_partial_messageable(world.channel.id).send("hi"))
+    await fake_discord.wait_for(lambda: fake_discord.requests[-1].path.endswith("/messages"))
+    assert fake_discord.bot_messages(world.channel) == []
+    release.set()
+    sent = await sending
+
+    assert [m["id"] for m in fake_discord.bot_messages(world.channel)] == [str(sent.id)]
+
+
+async def test_a_bot_removed_from_a_guild_loses_it_and_may_not_post_there(
+    fake_discord: FakeDiscord, world: World, bot: Coach
+) -> None:
+    await fake_discord.remove_bot(world.guild)
+    await fake_discord.wait_for(lambda: bot.get_guild(world.guild.id) is None)
+    with pytest.raises(discord.Forbidden) as refused:
+        await bot.get_partial_messageable(world.channel.id).send("still here?")
+
+    assert refused.value.code == 50001
 
 
 async def test_refused_message_content_intent_raises_privileged_intents_required(

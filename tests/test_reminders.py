@@ -82,6 +82,19 @@ async def test_inline_remind_reports_the_bad_part(tg: Chat) -> None:
     assert "as a time" in said.text
 
 
+async def test_inline_remind_reads_fields_by_name_in_any_order(tg: Chat) -> None:
+    # Discord's /remind sends its options this way; anyone may type it too.
+    await tg.say("/remind 07:00 Europe/Berlin daily")
+    said = await tg.say("/remind days:tue thu time:6 pm")
+    assert "at 18:00 (Europe/Berlin) on Tue and Thu" in said.text  # the saved zone
+    said = await tg.say("/remind timezone:America/New York days:weekdays")
+    assert "What time suits you" in said.text
+    said = await tg.say("07:30")
+    assert "at 07:30 (America/New_York) on weekdays" in said.text
+    said = await tg.say("/remind time:off")
+    assert "Reminders are off" in said.text
+
+
 async def test_stop_and_remind_off_turn_it_off(tg: Chat, woken: tuple[Core, list[int]]) -> None:
     await tg.say("/remind 06:45 UTC weekdays")
     said = await tg.say("/stop")

@@ -16,10 +16,16 @@ from typing import Any
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.adapters.base import Delivery, StartError
-from bot.adapters.discord_commands import CommandWording, build_commands, definitions_hash
+from bot.adapters.discord_commands import (
+    CommandWording,
+    build_commands,
+    command_text,
+    definitions_hash,
+)
 from bot.adapters.discord_wire import (
     CUSTOM_ID_PREFIX,
     SPOKEN,
@@ -36,6 +42,7 @@ from bot.adapters.discord_wire import (
     is_personal,
     member_is_admin,
     message_key,
+    place,
     setup_channel,
     what_was_said,
 )
@@ -69,6 +76,18 @@ DRAIN_TIMEOUT = 10.0
 # isn't ready this soon (a database busy for a moment, say) is deferred meanwhile.
 DEFER_AFTER = 2.0
 SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+# What a scheduled send that failed comes to, for the log.
+AFTER_FAILURE = {
+    Delivery.GONE: "not sending there again",
+    Delivery.RETRY: "will retry",
+    Delivery.SENT: "skipped this time",
+}
+PERMISSIONS_HINT = (
+    "; the schedule stays on: give the bot View Channel and Send Messages in that channel"
+)
+# A command the bot no longer has, or not with these options: Discord clients cache the
+# command list, so members can still send one renamed or removed since.
+STALE_COMMAND = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
 Piece = tuple[str, discord.ui.View | None]
 
 
@@ -101,7 +120,16 @@ class GluteBot(commands.Bot):
         self.add_dynamic_items(ChoiceButton)
         for command in build_commands(self.adapter.wording, self.adapter.on_command):
             self.tree.add_command(command)
+        self.tree.error(self.on_tree_error)
         await self.adapter.sync_commands(self)
+
+    async def on_tree_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, STALE_COMMAND):
+            await self.adapter.on_stale_command(interaction, error)
+        else:  # a bug: discord.py's own handler logs it as an error
+            await app_commands.CommandTree.on_error(self.tree, interaction, error)
 
     async def on_ready(self) -> None:
         self.adapter.on_ready(self)
@@ -268,14 +296,16 @@ class DiscordAdapter:
                     target = bot.get_partial_messageable(int(reply.to.chat_id))
                 await self._post(target, reply)
         except SendError as error:
-            outcome = delivery_for(error)
-            where = "user" if personal else "channel"
+            # A channel of a server the bot is still in: a refusal there is an admin's to fix.
+            server = None if chat.community is None else bot.get_guild(int(chat.community))
+            outcome = delivery_for(error, in_server=server is not None)
+            fixable = server is not None and isinstance(error, discord.Forbidden)
             log.warning(
-                "Discord: sending to %s %s failed (%s): %s",
-                where,
-                chat.chat_id,
-                outcome,
+                "Discord: sending to %s failed (%s): %s%s",
+                f"user {chat.user_id}" if personal else place(chat),
+                AFTER_FAILURE[outcome],
                 describe(error),
+                PERMISSIONS_HINT if fixable else "",
             )
             if outcome is Delivery.GONE and personal:
                 await self._core.store.users.mark_blocked(Platform.DISCORD, chat.user_id)
@@ -346,6 +376,23 @@ class DiscordAdapter:
             replies = await self._handle_in_time(interaction, incoming)
             await self._answer_interaction(interaction, replies)
 
+    async def on_stale_command(
+        self,
+        interaction: discord.Interaction[Any],
+        error: app_commands.CommandNotFound | app_commands.CommandSignatureMismatch,
+    ) -> None:
+        """Answers a command the bot no longer has (or not with these options) as its name
+        typed alone: the engine runs it, asking for what options would have said, or says
+        it doesn't know it."""
+        if isinstance(error, app_commands.CommandNotFound):
+            name = " ".join([*error.parents, error.name])
+        else:
+            name = error.command.qualified_name
+        where = place(chat_for_interaction(interaction))
+        log.warning("Discord: stale slash command /%s in %s: %s", name, where, error)
+        if interaction.type is discord.InteractionType.application_command:
+            await self.on_command(interaction, command_text(name), None)
+
     async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
         async with self._handling() as handling:
             if not handling:
@@ -357,16 +404,20 @@ class DiscordAdapter:
     async def _handle_in_time(
         self, interaction: discord.Interaction[Any], incoming: Incoming
     ) -> list[Reply]:
-        """The engine's replies; if they take longer than `defer_after`, the interaction is
-        deferred meanwhile, so that Discord keeps waiting for them."""
-        handling = asyncio.ensure_future(self._core.engine.handle(incoming))
+        """The engine's replies, posts for other channels already made; if that takes
+        longer than `defer_after`, the interaction is deferred meanwhile, so that Discord
+        keeps waiting for the answer."""
+        handling = asyncio.ensure_future(self._handle_and_post(incoming))
         try:
             await asyncio.wait({handling}, timeout=self._defer_after)
             if not handling.done():
-                await self._try(self._defer(interaction), "deferral")
+                await self._try(self._defer(interaction), "deferral", incoming.chat)
             return await handling
         finally:
             handling.cancel()  # does something only if this was cancelled first
+
+    async def _handle_and_post(self, incoming: Incoming) -> list[Reply]:
+        return await self._post_shared(await self._core.engine.handle(incoming))
 
     def _from_interaction(
         self, interaction: discord.Interaction[Any], *, text: str = "", choice: str | None = None
@@ -391,15 +442,16 @@ class DiscordAdapter:
         replies = await self._post_shared(replies)
         if not replies:
             return
-        here = message.channel
+        here, chat = message.channel, chat_for_message(message)
         if message.guild is None or not any(reply.private for reply in replies):
-            await self._try(self._post_all(here, replies, reference=message), "answer")
+            await self._try(self._post_all(here, replies, reference=message), "answer", chat)
             return
         try:
             await self._post_all(await message.author.create_dm(), replies)
         except discord.Forbidden:
             log.info("Discord: user %s doesn't accept DMs", message.author.id)
-            await self._try(self._post_all(here, [Reply(DMS_CLOSED)], reference=message), "hint")
+            hint = self._post_all(here, [Reply(DMS_CLOSED)], reference=message)
+            await self._try(hint, "hint", chat)
             return
         except SendError as error:
             log.warning("Discord: DM to %s failed: %s", message.author.id, describe(error))
@@ -414,11 +466,11 @@ class DiscordAdapter:
         pressed: str | None = None,
     ) -> None:
         """Answers a slash command or a button: every answer is ephemeral, so what a person
-        asks for is theirs alone; only posts for a channel (the daily post) are public."""
-        replies = await self._post_shared(replies)
+        asks for is theirs alone."""
         if pressed is not None and interaction.message and is_personal(interaction.message):
             answered = answered_view(interaction.message, CUSTOM_ID_PREFIX + pressed)
-            await self._try(self._edit_pressed(interaction, answered), "answered question")
+            edit = self._edit_pressed(interaction, answered)
+            await self._try(edit, "answered question", chat_for_interaction(interaction))
         try:
             pieces = [piece for reply in replies for piece in self._pieces(reply)]
             for content, view in pieces:
@@ -427,7 +479,10 @@ class DiscordAdapter:
                 await self._acknowledge(interaction)
         except SendError as error:
             log.warning(
-                "Discord: answering interaction %s failed: %s", interaction.id, describe(error)
+                "Discord: answering interaction %s in %s failed: %s",
+                interaction.id,
+                place(chat_for_interaction(interaction)),
+                describe(error),
             )
 
     async def _respond(
@@ -476,9 +531,7 @@ class DiscordAdapter:
             try:
                 await self._post(channel, reply)
             except SendError as error:
-                log.warning(
-                    "Discord: posting in channel %s failed: %s", reply.to.chat_id, describe(error)
-                )
+                log.warning("Discord: posting in %s failed: %s", place(reply.to), describe(error))
                 return [Reply(POST_FAILED, {"channel": reply.to.chat_id})]
         return rest
 
@@ -523,11 +576,13 @@ class DiscordAdapter:
             return False
         return True
 
-    async def _try(self, sending: Awaitable[Any], what: str) -> None:
+    async def _try(self, sending: Awaitable[Any], what: str, where: ChatRef) -> None:
         try:
             await sending
         except SendError as error:
-            log.warning("Discord: sending the %s failed: %s", what, describe(error))
+            log.warning(
+                "Discord: sending the %s in %s failed: %s", what, place(where), describe(error)
+            )
 
 
 def _send_options(view: discord.ui.View | None) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The slash commands: their definitions, and each one turned into the text the engine reads.
 
 Every command becomes the same text a person could type ("/done 12 lunge",
-"/setup 555 07:30 Europe/Berlin mon,wed,fri"), so the engine handles Discord's commands
-exactly like typed ones. Names are fixed here; what people read comes from
-messages/<locale>/discord/commands.toml.
+"/setup 555 07:30 Europe/Berlin mon,wed,fri", "/remind time:07:30 days:daily"), so the
+engine handles Discord's commands exactly like typed ones. Names are fixed here; what
+people read comes from messages/<locale>/discord/commands.toml.
 """
 
 from __future__ import annotations
@@ -62,9 +62,15 @@ def command_text(name: str, *words: object) -> str:
     return " ".join([f"/{name}", *(str(w).strip() for w in words if w is not None)]).strip()
 
 
-def one_word(value: str | None) -> str | None:
-    """An option that must reach the engine as one word ("7 pm" → "7pm")."""
-    return None if value is None else "".join(value.split()) or None
+def one_word(value: str | None, joiner: str = "") -> str | None:
+    """An option that must reach the engine as one word ("7 pm" → "7pm"; with joiner "_",
+    "America/New York" → "America/New_York")."""
+    return None if value is None else joiner.join(value.split()) or None
+
+
+def named(**options: str | None) -> list[str]:
+    """Options by name ("time:07:30"), for a command where any of them may be left out."""
+    return [f"{name}:{value}" for name, value in options.items() if value is not None]
 
 
 def build_commands(wording: CommandWording, run: Run) -> list[AnyCommand]:
@@ -145,7 +151,7 @@ def _remind(wording: CommandWording, run: Run) -> AnyCommand:
         timezone: str | None = None,
         days: str | None = None,
     ) -> None:
-        text = command_text("remind", one_word(time), one_word(timezone), days)
+        text = command_text("remind", *named(time=time, timezone=timezone, days=days))
         await run(interaction, text, None)
 
     return _command("remind", wording, remind)
@@ -160,7 +166,8 @@ def _setup(wording: CommandWording, run: Run) -> AnyCommand:
         timezone: str,
         days: str | None = None,
     ) -> None:
-        words = (channel.id, one_word(time) or "?", one_word(timezone) or "?", days)
+        zone = one_word(timezone, "_")
+        words = (channel.id, one_word(time) or "?", zone or "?", days)
         await run(interaction, command_text("setup", *words), channel.id)
 
     return _command("setup", wording, setup)

@@ -175,9 +175,15 @@ def is_personal(message: discord.Message | None) -> bool:
     return message is not None and (message.flags.ephemeral or message.guild is None)
 
 
-def delivery_for(error: BaseException) -> Delivery:
-    """How a failed send ends: GONE (never retry), RETRY (later), or SENT (give up)."""
-    if isinstance(error, discord.Forbidden | discord.NotFound):
+def delivery_for(error: BaseException, *, in_server: bool = False) -> Delivery:
+    """How a failed send ends: GONE (never retry), RETRY (later), or SENT (give up).
+
+    `in_server`: the send was to a channel of a server the bot is still in. A refusal there
+    (a permission taken away) is an admin's to fix, so only that send is given up; a DM
+    refused means the person blocked the bot."""
+    if isinstance(error, discord.Forbidden):
+        return Delivery.SENT if in_server else Delivery.GONE
+    if isinstance(error, discord.NotFound):  # the channel was deleted
         return Delivery.GONE
     if isinstance(error, discord.DiscordServerError):
         return Delivery.RETRY
@@ -187,6 +193,13 @@ def delivery_for(error: BaseException) -> Delivery:
     if isinstance(error, aiohttp.ClientError | OSError | asyncio.TimeoutError):
         return Delivery.RETRY
     return Delivery.SENT
+
+
+def place(chat: ChatRef) -> str:
+    """Where a send went, for the operator's log: the ids to look up, and fix."""
+    if chat.community is None:
+        return f"DM channel {chat.chat_id}"
+    return f"channel {chat.chat_id} of server {chat.community}"
 
 
 def describe(error: BaseException) -> str:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import time
 from zoneinfo import ZoneInfo
 
 from bot.engine.turn import Answer, Turn, action, echo, stamp
 from bot.model import Choice, Platform, Reply
 from bot.schedule_time import (
-    Days,
     ScheduleInputError,
     format_days,
     next_run,
@@ -19,7 +19,17 @@ from bot.schedule_time import (
 )
 from bot.store.schedules import DisabledReason, ScheduleKind, ScheduleSpec, reminder_owner
 
-TIME, ZONE, DAYS = 0, 1, 2
+# The steps in order: what each asks for, as kept in the conversation's data, and how a
+# typed answer becomes that value (in canonical spelling).
+KEYS = ("time", "tz", "days")
+READ: Mapping[str, Callable[[str], str]] = {
+    "time": lambda text: parse_local_time(text).isoformat(timespec="minutes"),
+    "tz": lambda text: parse_timezone(text).key,
+    "days": lambda text: format_days(parse_days(text)),
+}
+# "/remind time:07:30 days:daily": named as Discord shows its options, so any may be missing.
+NAMES = {"time": "time", "timezone": "tz", "days": "days"}
+_NAMED = re.compile(r"\b(time|timezone|days):")
 DEFAULT_DAYS = "mon,wed,fri"  # three a week, to match two or three workouts a week
 # Values avoid ":" (it separates a button's parts), so times are written 07.30.
 TIME_PICKS = (Choice("07.00", "time_0700"), Choice("12.30", "time_1230"),
@@ -41,11 +51,11 @@ class RemindFlow:
     async def start(self, turn: Turn, arg: str) -> list[Reply]:
         if turn.incoming.chat.platform is Platform.CONSOLE:
             return [Reply("remind/console", private=True)]
-        words = arg.split()
-        if words and words[0].lower() in ("off", "stop", "none"):
+        given = _given(arg)
+        if given.get("time", "").lower() in ("off", "stop", "none"):
             return await self.off(turn)
-        if words:
-            return self._inline(turn, words)
+        if given:
+            return self._inline(turn, given)
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is not None and current.enabled:
             context = {
@@ -56,8 +66,17 @@ class RemindFlow:
             return [Reply("remind/current", context, choices=CURRENT_CHOICES, private=True)]
         return self.ask(turn)
 
-    def ask(self, turn: Turn) -> list[Reply]:
-        turn.go(self.name, TIME, {})
+    def ask(self, turn: Turn, data: Mapping[str, str] | None = None) -> list[Reply]:
+        """Asks for the first thing `data` lacks (the time, the zone unless the person's is
+        known, the days); saves once nothing is missing."""
+        data = dict(data or {})
+        if turn.user.tz:
+            data.setdefault("tz", turn.user.tz)
+        missing = [step for step, key in enumerate(KEYS) if key not in data]
+        if not missing:
+            turn.go("menu")
+            return [self._save(turn, data)]
+        turn.go(self.name, missing[0], data)
         return self.prompt(turn)
 
     async def off(self, turn: Turn) -> list[Reply]:
@@ -88,39 +107,29 @@ class RemindFlow:
         return (TIME_PICKS, ZONE_PICKS, DAY_PICKS)[turn.conversation.step]
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
-        step = turn.conversation.step
-        typed = answer.value or answer.text
-        data = dict(turn.conversation.data)
+        key = KEYS[turn.conversation.step]
         try:
-            if step == TIME:
-                data["time"] = parse_local_time(typed).isoformat(timespec="minutes")
-                if turn.user.tz:
-                    data["tz"] = turn.user.tz
-                turn.go(self.name, DAYS if turn.user.tz else ZONE, data)
-                return self.prompt(turn)
-            if step == ZONE:
-                data["tz"] = parse_timezone(typed).key
-                turn.go(self.name, DAYS, data)
-                return self.prompt(turn)
-            days = parse_days(typed)
+            value = READ[key](answer.value or answer.text)
         except ScheduleInputError:
             return None
-        turn.go("menu")
-        return [self._save(turn, time.fromisoformat(data["time"]), ZoneInfo(data["tz"]), days)]
+        return self.ask(turn, {**turn.conversation.data, key: value})
 
-    def _inline(self, turn: Turn, words: list[str]) -> list[Reply]:
-        """ "/remind 07:30 Europe/London mon,wed,fri": everything at once (Discord options)."""
+    def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
+        """ "/remind 07:30 Europe/London mon,wed,fri": all at once. Without a time the
+        questions ask for it (and anything else missing); with one, the zone defaults to
+        the person's and the days to DEFAULT_DAYS."""
         try:
-            at = parse_local_time(words[0])
-            zone_word = words[1] if len(words) > 1 else turn.user.tz or "UTC"
-            zone = parse_timezone(zone_word)
-            days = parse_days(" ".join(words[2:]) or DEFAULT_DAYS)
+            data = {key: READ[key](text) for key, text in given.items()}
         except ScheduleInputError as error:
             problem = {"field": type(error).__name__, "value": echo(error.value)}
             return [Reply("remind/invalid", problem, private=True)]
-        return [self._save(turn, at, zone, days)]
+        if "time" not in data:
+            return self.ask(turn, data)
+        return [self._save(turn, {"tz": turn.user.tz or "UTC", "days": DEFAULT_DAYS} | data)]
 
-    def _save(self, turn: Turn, at: time, zone: ZoneInfo, days: Days) -> Reply:
+    def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
+        at, zone = time.fromisoformat(data["time"]), ZoneInfo(data["tz"])
+        days = parse_days(data["days"])
         chat = turn.incoming.chat
         spec = ScheduleSpec(
             kind=ScheduleKind.REMINDER,
@@ -145,3 +154,13 @@ class RemindFlow:
             "next": run.due_utc.astimezone(zone),
         }
         return Reply("remind/set", context, private=True)
+
+
+def _given(arg: str) -> dict[str, str]:
+    """The fields typed after /remind, by KEYS: "07:30 Europe/London mon,wed,fri" in that
+    order, then any named ones ("time:07:30 timezone:America/New York days:tue thu")."""
+    head, *named = _NAMED.split(arg)
+    given = dict(zip(KEYS, head.split(maxsplit=2), strict=False))
+    for name, text in zip(named[::2], named[1::2], strict=True):
+        given[NAMES[name]] = text
+    return {key: text.strip() for key, text in given.items() if text.strip()}

@@ -217,6 +217,7 @@ class FakeDiscord:
         self._changed = asyncio.Event()
         self._watched: list[asyncio.Task[Any]] = []
         self._consumed: set[int] = set()
+        self._held: dict[int, asyncio.Event] = {}
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -334,6 +335,19 @@ class FakeDiscord:
         )
         self.failures.append(failure)
         return failure
+
+    def hold_posts(self, channel: FakeChannel) -> asyncio.Event:
+        """The bot's posts in `channel` get no answer until the returned event is set, as
+        behind a slow or rate-limited channel."""
+        release = self._held[channel.id] = asyncio.Event()
+        return release
+
+    async def remove_bot(self, guild: FakeGuild) -> None:
+        """The bot is kicked from the guild: GUILD_DELETE if it is connected, no GUILD_CREATE
+        for it from then on, and posting in its channels answers 403 50001 Missing Access."""
+        del guild.members[self.bot_user.id]
+        if self._session is not None:
+            await self._session.dispatch("GUILD_DELETE", {"id": str(guild.id)})
 
     def close_dms(self, user: UserLike) -> None:
         """DMs to this user answer 403 50007, like a user who blocks DMs from server members."""
@@ -576,14 +590,14 @@ class FakeDiscord:
         session = GatewaySession(uuid.uuid4().hex, intents, connection)
         self._session = session
         await session.dispatch("READY", self._ready_payload(session, data))
-        for guild in self.guilds.values():
+        for guild in self._joined():
             await session.dispatch("GUILD_CREATE", guild.to_gateway_json())
 
     def _ready_payload(self, session: GatewaySession, identify: JSON) -> JSON:
         ready: JSON = {
             "v": 10,
             "user": self.bot_user.to_json() | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._joined()],
             "session_id": session.id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
@@ -625,6 +639,9 @@ class FakeDiscord:
         if data.get("nonce"):
             chunk["nonce"] = data["nonce"]
         await self._require_session().dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    def _joined(self) -> list[FakeGuild]:
+        return [g for g in self.guilds.values() if self.bot_user.id in g.members]
 
     def _require_session(self) -> GatewaySession:
         if self._session is None:
@@ -750,7 +767,8 @@ class FakeDiscord:
                 raise DiscordError(403, 50007, "Cannot send messages to this user")
             return
         guild = self.guilds[channel.guild_id or 0]
-        perms = guild.permissions_of(guild.members[self.bot_user.id], channel)
+        member = guild.members.get(self.bot_user.id)
+        perms = 0 if member is None else guild.permissions_of(member, channel)
         if not perms & VIEW_CHANNEL:
             raise DiscordError(403, 50001, "Missing Access")
         if not perms & SEND_MESSAGES:
@@ -1126,6 +1144,9 @@ class FakeDiscord:
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         channel = self._channel_or_404(request)
         self._check_bot_can_send(channel)
+        if channel.id in self._held:
+            self.notify()  # the request is in: waiters may look at it
+            await self._held[channel.id].wait()
         message = self._new_message(channel, self.bot_user, request[BODY])
         await self._post(message)
         return _json(message)
