@@ -65,6 +65,17 @@ async def test_prompt_posts_the_workout_to_the_configured_channel(core: Core) ->
     assert confirmation.private
 
 
+async def test_prompt_dates_the_post_by_the_servers_time_zone(
+    core: Core, clock: FakeClock
+) -> None:
+    boss = member(core, "2", "Boss")
+    await say(boss, "/setup 777 07:30 Pacific/Auckland daily", admin=True)
+    # Monday 2 March 09:00 UTC is 22:00 in Auckland, 2 March; 11:00 UTC is 3 March there.
+    clock.advance(hours=2)
+    said = await boss.send(Incoming(boss.ref, "p1", text="/prompt", is_admin=True))
+    assert "Tuesday 03 March" in said.plain[0]
+
+
 async def test_each_member_pressing_the_posts_button_logs_once(core: Core) -> None:
     boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
     said = await boss.send(Incoming(boss.ref, "p2", text="/prompt", is_admin=True))

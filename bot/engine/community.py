@@ -80,9 +80,11 @@ async def prompt_now(turn: Turn) -> list[Reply]:
         return [Reply("community/admin_only", private=True)]
     schedule = await turn.store.schedules.get(channel_owner(chat.platform, chat.community))
     channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=chat.community)
+    day = turn.today
     if schedule is not None:
         channel = ChatRef(chat.platform, "", schedule.target, chat.community)
-    post = daily_post(channel, turn.today, turn.nonce())
+        day = turn.now.astimezone(schedule.tz).date()  # the server's day, as posted
+    post = daily_post(channel, day, turn.nonce())
     return [post, Reply("community/prompt_posted", {"channel": channel.chat_id}, private=True)]
 
 
