@@ -16,11 +16,16 @@ AFTER_RESULT = (action("bridge", "start_now"), action("menu", "later"))
 RECHECK = (action("check", "recheck"),)
 
 
+def flagged(record: CheckRecord) -> bool:
+    """A check that ended on a red flag rather than with a score."""
+    return record.band not in check.SCORED_BANDS
+
+
 async def warning_on_record(store: Store, user_id: int) -> CheckRecord | None:
     """The person's latest check, if it ended on a red flag: until a later check comes
     out clear, glutebot gives them advice instead of a workout."""
     latest = await store.checks.latest(user_id)
-    return latest if latest is not None and latest.band not in check.SCORED_BANDS else None
+    return latest if latest is not None and flagged(latest) else None
 
 
 def held_back(warning: CheckRecord) -> Reply:

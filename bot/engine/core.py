@@ -216,14 +216,7 @@ class Engine:
             return await training.stats(turn)
         if said.word in (Word.MENU, Word.HELLO, Word.CANCEL):
             return [main_menu()]
-        context = {
-            "text": echo(said.text),
-            "explain": True,
-            "in_flow": False,
-            "yes_no": False,
-            "platform": platform,
-        }
-        return [Reply("not_understood", context)]
+        return [_not_understood(turn, said.text, explain=True)]
 
     async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
         if value.startswith(f"{ACTION_PREFIX}:"):
@@ -284,18 +277,13 @@ class Engine:
 
     def _not_understood(self, turn: Turn, text: str) -> list[Reply]:
         misses = turn.missed()
-        flow = self._flows[turn.conversation.flow]
-        prompt = flow.prompt(turn)
-        context = {
-            "text": echo(text),
-            "explain": misses >= 2,
-            "in_flow": turn.conversation.flow not in MENUS,
-            "yes_no": any(
-                c.value.rsplit(":", 1)[-1] in ("yes", "no") for c in self._shown(prompt)
-            ),
-            "platform": str(turn.incoming.chat.platform),
-        }
-        return [Reply("not_understood", context), *prompt]
+        prompt = self._flows[turn.conversation.flow].prompt(turn)
+        shown = self._shown(prompt)
+        in_flow = turn.conversation.flow not in MENUS
+        return [
+            _not_understood(turn, text, explain=misses >= 2, in_flow=in_flow, shown=shown),
+            *prompt,
+        ]
 
     def _prompt_if_busy(self, turn: Turn) -> list[Reply]:
         if turn.conversation.flow in MENUS:
@@ -384,6 +372,26 @@ class Engine:
             action("lunge", "how_lunge"),
         )
         return [Reply("remind/workout", {"progress": mine.context()}, choices=choices)]
+
+
+def _not_understood(
+    turn: Turn,
+    text: str,
+    *,
+    explain: bool,
+    in_flow: bool = False,
+    shown: tuple[Choice, ...] = (),
+) -> Reply:
+    """ "I didn't understand", with how to answer the choices `shown` (yes/no only where
+    a choice means one)."""
+    context = {
+        "text": echo(text),
+        "explain": explain,
+        "in_flow": in_flow,
+        "yes_no": any(c.value.rsplit(":", 1)[-1] in ("yes", "no") for c in shown),
+        "platform": str(turn.incoming.chat.platform),
+    }
+    return Reply("not_understood", context)
 
 
 def _chatter(incoming: Incoming) -> bool:

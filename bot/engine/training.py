@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.checkup import held_back, warning_on_record
+from bot.engine.checkup import flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import Turn, action
 from bot.flows import check
@@ -114,8 +114,10 @@ async def workout(turn: Turn) -> list[Reply]:
 async def stats(turn: Turn) -> list[Reply]:
     mine = await my_progress(turn)
     first = await turn.store.checks.first(turn.user.id, check.SCORED_BANDS)
-    latest = await turn.store.checks.latest(turn.user.id, check.SCORED_BANDS)
-    warning = await warning_on_record(turn.store, turn.user.id)
+    latest = await turn.store.checks.latest(turn.user.id)
+    warning = latest if latest is not None and flagged(latest) else None
+    if warning is not None:  # the latest with a score came before it
+        latest = await turn.store.checks.latest(turn.user.id, check.SCORED_BANDS)
     context = {
         "progress": mine.context(),
         "first_check": _check_context(turn, first),
