@@ -232,6 +232,22 @@ async def test_a_press_whose_edit_fails_still_answers(bot: Bot) -> None:
     assert "2" in texts(calls)[0]  # the next question still came
 
 
+async def test_a_press_answers_edits_and_asks_the_next_question_at_once(bot: Bot) -> None:
+    # Three calls in a row would keep the person waiting three round trips for the next
+    # question; nothing in them depends on another's answer.
+    alice = bot.talk()
+    await alice.say("/check")
+    bot.server.latency = 0.02
+    bot.server.most_in_flight = 0
+    calls = await alice.tap("No")
+    assert sorted(c.method for c in calls) == [
+        "answerCallbackQuery",
+        "editMessageText",
+        "sendMessage",
+    ]
+    assert bot.server.most_in_flight == 3
+
+
 # Escaping.
 
 
@@ -316,6 +332,19 @@ async def test_a_press_on_a_shared_group_message_leaves_it_for_everyone(bot: Bot
     assert [c.method for c in calls if c.method.startswith("edit")] == []
     assert bot.server.messages[(DESK.id, menu["message_id"])] == menu
     assert "Glute bridge" in buttons(sent(calls)[-1])
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_leaderboard(bot: Bot) -> None:
+    basic = Group(-4242, "Desk Workers", type="group")
+    await bot.talk(ALICE, basic).say("done 10")
+    upgraded = Group(-1004242, "Desk Workers")
+    for update in bot.server.upgrades(basic, upgraded, by=BOB):
+        assert await bot.talk(BOB, upgraded).deliver(update) == []
+    await bot.talk(BOB, upgraded).say("done 5")
+    calls = await bot.talk(BOB, upgraded).say("/leaderboard")
+    [board] = texts(calls)
+    assert "Alice" in board
+    assert board.index("Alice") < board.index("Bob")
 
 
 async def test_a_group_log_says_so_in_words_when_reactions_are_off(bot: Bot) -> None:

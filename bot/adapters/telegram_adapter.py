@@ -174,6 +174,7 @@ class TelegramAdapter:
         self._app.add_handler(MessageHandler(text, self._on_text))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
         self._app.add_handler(ChatMemberHandler(self._on_membership))
+        self._app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
         self._app.add_error_handler(self._on_error)
 
     async def _fetch(self, offset: int | None, wait: int) -> Sequence[Update]:
@@ -219,21 +220,26 @@ class TelegramAdapter:
         replies = await self._core.engine.handle(incoming)
         # Messages in a group are shared: one member's press leaves them as they are.
         private = is_private(chat)
-        if [r.template for r in replies] == [STALE]:
-            answer = self._calls.answer_button(query.id, self._toast(replies[0]))
-            await self._optional("answerCallbackQuery", answer)
-            if message is not None and private:
-                remove = self._calls.remove_keyboard(chat.id, message.message_id)
-                await self._optional("editMessageReplyMarkup", remove)
-            return
-        # A log in a group gets no 👍 for a press (there's no message of theirs to react
-        # to), and its quiet reply isn't posted: the toast tells the presser instead.
-        logged = [r for r in replies if r.logged] if not private else []
-        toast = self._toast(logged[0]) if logged else None
-        await self._optional("answerCallbackQuery", self._calls.answer_button(query.id, toast))
-        if replies and message is not None and private:
-            await self._show_choice(message, query.data)
-        await self._answer(incoming, replies, None)
+        # The calls below are independent of one another, so they go out together: the
+        # button's spinner stops, the question shows its answer and the next one arrives
+        # after one round trip to Telegram instead of three in a row.
+        async with asyncio.TaskGroup() as calls:
+            if [r.template for r in replies] == [STALE]:
+                answer = self._calls.answer_button(query.id, self._toast(replies[0]))
+                calls.create_task(self._optional("answerCallbackQuery", answer))
+                if message is not None and private:
+                    remove = self._calls.remove_keyboard(chat.id, message.message_id)
+                    calls.create_task(self._optional("editMessageReplyMarkup", remove))
+                return
+            # A log in a group gets no 👍 for a press (there's no message of theirs to
+            # react to), and its quiet reply isn't posted: the toast tells the presser.
+            logged = [r for r in replies if r.logged] if not private else []
+            toast = self._toast(logged[0]) if logged else None
+            answer = self._calls.answer_button(query.id, toast)
+            calls.create_task(self._optional("answerCallbackQuery", answer))
+            if replies and message is not None and private:
+                calls.create_task(self._show_choice(message, query.data))
+            await self._answer(incoming, replies, None)
 
     async def _on_membership(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
@@ -242,6 +248,22 @@ class TelegramAdapter:
         if change.new_chat_member.status == ChatMemberStatus.BANNED:
             # A private chat "bans" the bot when the person blocks it.
             await self._core.store.users.mark_blocked(Platform.TELEGRAM, str(change.from_user.id))
+
+    async def _on_migration(self, update: Update, context: Context) -> None:
+        # A group upgraded to a supergroup changes its id. Telegram says so in both: the
+        # old group (migrate_to) and the new supergroup (migrate_from); the second finds
+        # nothing left to move.
+        message = update.message
+        if message is None:
+            return
+        if message.migrate_to_chat_id is not None:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id is not None:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        log.info("Telegram: group %s is now supergroup %s", old, new)
+        await self._core.store.reps.move_community(str(old), str(new))
 
     async def _on_error(self, update: object, context: Context) -> None:
         update_id = update.update_id if isinstance(update, Update) else None

@@ -48,6 +48,12 @@ class RepStore:
             (user_id, exercise, reps, at.isoformat(), local_day.isoformat(), community, event_key),
         )
 
+    async def move_community(self, old: str, new: str) -> None:
+        """A community got a new id (a Telegram group upgraded to a supergroup): its logs,
+        and so its leaderboard, go with it."""
+        move = "UPDATE rep_logs SET community = ? WHERE community = ?"
+        await self._db.apply([sql_write(move, (new, old))])
+
     def delete_event(self, user_id: int, event_key: str) -> Write:
         return sql_write(
             "DELETE FROM rep_logs WHERE user_id = ? AND event_key = ?", (user_id, event_key)

@@ -57,9 +57,10 @@ class Person:
 class Group:
     id: int
     title: str = "Desk Workers"
+    type: str = "supergroup"  # or "group": a basic group, before any upgrade
 
     def json(self) -> JSON:
-        return {"id": self.id, "type": "supergroup", "title": self.title}
+        return {"id": self.id, "type": self.type, "title": self.title}
 
 
 @dataclass
@@ -117,6 +118,11 @@ class Server:
         self.groups: dict[int, Group] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
         self.confirmed_below = 0
+        # Seconds each call spends "on the network", and the most calls in flight at once
+        # (getUpdates, which waits for updates, not counted).
+        self.latency = 0.0
+        self.most_in_flight = 0
+        self._in_flight = 0
         # Longest getUpdates wait, whatever the bot asks (a real server caps it at 50 s).
         self.max_poll_wait = 50.0
         self._failures: dict[str, deque[Failure]] = {}
@@ -180,6 +186,21 @@ class Server:
         }
         return {"update_id": next(self._update_ids), "callback_query": query}
 
+    def upgrades(self, group: Group, supergroup: Group, by: Person) -> list[JSON]:
+        """`group` becomes `supergroup`, with a new id: the two service messages Telegram
+        sends, one in each chat."""
+        self.groups[supergroup.id] = supergroup
+        said = {"date": int(time.time()), "from": by.json()}
+        old = {**said, "chat": group.json(), "migrate_to_chat_id": supergroup.id}
+        new = {**said, "chat": supergroup.json(), "migrate_from_chat_id": group.id}
+        return [
+            {
+                "update_id": next(self._update_ids),
+                "message": {**message, "message_id": next(self._message_ids)},
+            }
+            for message in (old, new)
+        ]
+
     def blocks(self, person: Person) -> JSON:
         """`person` blocks the bot: the server stops delivery and tells the bot."""
         self.blocked.add(person.id)
@@ -222,9 +243,15 @@ class Server:
 
     async def call(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
         self.calls.append(Call(method, dict(params)))
+        counted = method != "getUpdates"
+        self._in_flight += counted
+        self.most_in_flight = max(self.most_in_flight, self._in_flight)
         try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
             return await self._answer(method, params)
         finally:
+            self._in_flight -= counted
             self._called.set()
 
     async def _answer(self, method: str, params: Mapping[str, Any]) -> tuple[int, JSON]:
