@@ -54,9 +54,11 @@ Context = CallbackContext[Any, Any, Any, Any]
 
 class OfflineBotApi(BaseRequest):
     """Answers the Bot API methods both bots use, in process; remembers each chat's last
-    message from the bot so the people can press its buttons."""
+    message from the bot so the people can press its buttons. `latency` puts each call
+    that many seconds away, as Telegram's servers are."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
         self.calls = 0
         self.last: dict[int, JSON] = {}
         self._ids = itertools.count(1)
@@ -86,8 +88,11 @@ class OfflineBotApi(BaseRequest):
         self.calls += 1
         if endpoint == "getUpdates":  # glutebot's poller: nothing ever arrives this way
             await asyncio.sleep(float(str(params.get("timeout") or 0)))
-            result: Any = []
-        elif endpoint == "getMe":
+            return 200, b'{"ok": true, "result": []}'
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        result: Any
+        if endpoint == "getMe":
             result = ME
         elif endpoint in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             result = self._message(endpoint, params)
@@ -186,8 +191,8 @@ async def _crowd(api: OfflineBotApi, app: AnyApp, people: int, rounds: int) -> S
     return Side(people, people * rounds * UPDATES_PER_CHECK, seconds)
 
 
-async def glutebot(people: int, rounds: int) -> Side:
-    api = OfflineBotApi()
+async def glutebot(people: int, rounds: int, latency: float = 0.0) -> Side:
+    api = OfflineBotApi(latency)
     with tempfile.TemporaryDirectory(prefix="glutebot-peer-") as folder:
         async with open_core(Path(folder) / "glutebot.db") as core:
             # Rates of 0 switch the limiter's pacing off (as the peer has none); its code
@@ -201,8 +206,8 @@ async def glutebot(people: int, rounds: int) -> Side:
                 await adapter.stop()
 
 
-async def peer(people: int, rounds: int) -> Side:
-    api = OfflineBotApi()
+async def peer(people: int, rounds: int, latency: float = 0.0) -> Side:
+    api = OfflineBotApi(latency)
     with tempfile.TemporaryDirectory(prefix="glutebot-peer-") as folder:
         app = _peer_app(api, Path(folder) / "peer.pickle")
         await app.initialize()
