@@ -248,6 +248,29 @@ async def test_a_press_answers_edits_and_asks_the_next_question_at_once(bot: Bot
     assert bot.server.most_in_flight == 3
 
 
+async def test_a_double_tap_in_a_private_chat_is_answered_once(bot: Bot) -> None:
+    alice = bot.talk()
+    await alice.say("/start")
+    menu, data = alice.button("Today's workout")
+    first = await alice.deliver(bot.server.press(ALICE, menu, data))
+    assert len(sent(first)) == 1
+    # The second tap left the phone before the first one's answer took the buttons away.
+    second = await alice.deliver(bot.server.press(ALICE, menu, data))
+    assert [c.method for c in second] == ["answerCallbackQuery"]
+
+
+async def test_group_members_may_all_press_one_shared_button(bot: Bot) -> None:
+    alice = bot.talk(ALICE, DESK)
+    calls = await alice.say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await alice.tap("Next ➡")
+    post, data = alice.button("Done ✅")
+    for person in (ALICE, BOB):
+        calls = await bot.talk(person, DESK).deliver(bot.server.press(person, post, data))
+        [answer] = [c for c in calls if c.method == "answerCallbackQuery"]
+        assert "Logged" in answer.params["text"]
+
+
 # Escaping.
 
 

@@ -50,6 +50,7 @@ from bot.adapters.telegram_wire import (
     lane_of,
     message_key,
     never_started,
+    press_key,
     what_was_said,
     worth_retrying,
 )
@@ -213,7 +214,7 @@ class TelegramAdapter:
             message = None
         incoming = Incoming(
             chat=chat_ref(chat, query.from_user),
-            event_key=f"tg:c:{query.id}",
+            event_key=press_key(query),
             choice=query.data,
             display_name=query.from_user.full_name,
         )

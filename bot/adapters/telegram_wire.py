@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram import (
+    CallbackQuery,
     Chat,
     Message,
     MessageEntity,
@@ -66,6 +67,17 @@ def message_key(message: Message) -> str:
     # Stable across redelivery and unique forever, unlike update ids, which Telegram
     # may restart at random after a quiet week.
     return f"tg:m:{message.chat.id}:{message.message_id}"
+
+
+def press_key(query: CallbackQuery) -> str:
+    """A button press's event key. In a private chat a message's buttons answer once (the
+    press takes them away), so the key is the message: a double tap's second press, sent
+    before the buttons went, is then a press already handled. In a group every member may
+    press the same buttons, so each press is its own."""
+    message = query.message
+    if message is not None and is_private(message.chat):
+        return f"tg:p:{message.chat.id}:{message.message_id}"
+    return f"tg:c:{query.id}"
 
 
 def lane_of(update: Update) -> Hashable:
