@@ -123,6 +123,21 @@ async def test_leaderboard_counts_only_this_server(core: Core) -> None:
     assert "Zed" not in board
 
 
+async def test_leaderboard_shows_the_name_each_server_knows(core: Core) -> None:
+    # One person, two servers, a nickname in each: neither server sees the other's.
+    work = member(core, "1", "Ann")
+    home = Chat(core, user="1", platform=Platform.DISCORD, community="other", name="Annie")
+    await say(work, "done 30")
+    await home.say("done 20")
+    board = await say(member(core, "2", "Bob"), "/leaderboard")
+    assert "Ann:" in board
+    assert "Annie" not in board
+    await say(work, "done 5")
+    neighbour = Chat(core, user="3", platform=Platform.DISCORD, community="other", name="Zed")
+    board = (await neighbour.say("/leaderboard")).text
+    assert "Annie:" in board
+
+
 async def test_ordinary_server_chatter_is_ignored_and_not_recorded(core: Core) -> None:
     ann = member(core, "1", "Ann")
     chatter = Incoming(ann.ref, "c1", text="what a lovely day", addressed=False)

@@ -40,6 +40,7 @@ async def log(
     totals = await turn.store.reps.day_totals(turn.user.id)
     before = progress(totals, turn.today)
     entries = _entries(turn, done, before, remembered)
+    community = turn.incoming.chat.community
     for exercise, reps in entries.items():
         turn.writes.append(
             turn.store.reps.log(
@@ -49,7 +50,8 @@ async def log(
                 at=turn.now,
                 local_day=turn.today,
                 event_key=key,
-                community=turn.incoming.chat.community,
+                community=community,
+                shown_as=(turn.incoming.display_name or None) if community else None,
             )
         )
     after = progress(

@@ -40,12 +40,23 @@ class RepStore:
         local_day: date,
         event_key: str,
         community: str | None = None,
+        shown_as: str | None = None,
     ) -> Write:
+        """`shown_as`: the name the person goes by in `community`, for its leaderboard."""
         return sql_write(
             "INSERT INTO rep_logs"
-            " (user_id, exercise, reps, logged_at, local_day, community, event_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key, exercise) DO NOTHING",
-            (user_id, exercise, reps, at.isoformat(), local_day.isoformat(), community, event_key),
+            " (user_id, exercise, reps, logged_at, local_day, community, event_key, shown_as)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_key, exercise) DO NOTHING",
+            (
+                user_id,
+                exercise,
+                reps,
+                at.isoformat(),
+                local_day.isoformat(),
+                community,
+                event_key,
+                shown_as,
+            ),
         )
 
     async def move_community(self, old: str, new: str) -> None:
@@ -88,11 +99,15 @@ class RepStore:
         return [DayTotal(date.fromisoformat(day), exercise, reps) for day, exercise, reps in rows]
 
     async def leaderboard(self, community: str, since: date | None, limit: int) -> list[Standing]:
+        # Each person under the name of their latest log here: with exactly one max() in
+        # a query, SQLite takes a bare column (r.shown_as) from the row that has the max.
+        # Logs from before names were kept have none, and fall back to the user's name.
         rows = await self._db.scan(
-            "SELECT u.display_name, SUM(r.reps), COUNT(DISTINCT r.local_day)"
+            "SELECT COALESCE(r.shown_as, u.display_name) AS name, SUM(r.reps),"
+            " COUNT(DISTINCT r.local_day), MAX(r.id)"
             " FROM rep_logs r JOIN users u ON u.id = r.user_id"
             " WHERE r.community = ? AND r.local_day >= ? AND u.leaderboard_hidden = 0"
-            " GROUP BY u.id ORDER BY 2 DESC, 3 DESC, u.display_name LIMIT ?",
+            " GROUP BY u.id ORDER BY 2 DESC, 3 DESC, name LIMIT ?",
             (community, (since or date.min).isoformat(), limit),
         )
-        return [Standing(name, reps, sessions) for name, reps, sessions in rows]
+        return [Standing(name, reps, sessions) for name, reps, sessions, _ in rows]

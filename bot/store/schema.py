@@ -99,5 +99,11 @@ CREATE TABLE meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+# The name someone went by where they logged (a Discord server nickname), so that each
+# community's leaderboard shows its own names and none from elsewhere.
+V2 = """
+ALTER TABLE rep_logs ADD COLUMN shown_as TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 SCHEMA_VERSION = len(MIGRATIONS)
