@@ -74,6 +74,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "first_date": date(2026, 2, 1),
     },
     "exercise/finish": {"exercise": "lunge", "target": 6, "per_side": True},
+    "exercise/last_step": {"exercise": "bridge"},
     "remind/console": {},
     "remind/none": {},
     "remind/off": {},

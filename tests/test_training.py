@@ -46,6 +46,63 @@ async def test_back_and_stop_during_a_walkthrough(chat: Chat) -> None:
     assert "What would you like to do?" in said.text
 
 
+async def test_the_finish_offers_back_next_to_done_and_later(chat: Chat) -> None:
+    await walk_bridge(chat)
+    assert chat.last is not None
+    assert chat.last.labels == ["Done ✅", "⬅ Back", "Later"]
+
+
+@pytest.mark.parametrize("back", ["back", "previous", "⬅ Back", "2"])
+async def test_back_typed_at_the_finish_reopens_the_last_step(chat: Chat, back: str) -> None:
+    await walk_bridge(chat)
+    said = await chat.say(back)
+    assert "step 5 of 5" in said.text
+    assert "didn't understand" not in said.text
+    assert said.labels == ["Next ➡", "⬅ Back", "Stop"]
+    said = await chat.say("back")
+    assert "step 4 of 5" in said.text
+    await chat.say("next")
+    said = await chat.say("next")
+    assert "target right now: 20" in said.text
+
+
+async def test_the_back_button_at_the_finish_reopens_the_last_step(chat: Chat) -> None:
+    await chat.say("/lunge")
+    for _ in range(5):
+        await chat.say("next")
+    said = await chat.tap("⬅ Back")
+    assert "step 5 of 5" in said.text
+    said = await chat.tap("Stop")
+    assert "What would you like to do?" in said.text
+
+
+async def test_done_still_logs_the_exercise_after_going_back_from_the_finish(
+    chat: Chat,
+) -> None:
+    await chat.say("/lunge")
+    for _ in range(5):
+        await chat.say("next")
+    await chat.say("back")
+    said = await chat.say("done")
+    assert "Logged 5 lunges per side." in said.text
+    await chat.say("next")
+    said = await chat.tap("Done ✅")
+    assert "Already logged" not in said.text
+    assert "Logged 5 lunges per side." in said.text
+
+
+async def test_a_stray_next_at_the_finish_says_that_was_the_last_step(chat: Chat) -> None:
+    await walk_bridge(chat)
+    said = await chat.say("next")
+    assert "last step" in said.text
+    assert "didn't understand" not in said.text
+    assert said.labels == ["Done ✅", "⬅ Back", "Later"]
+    said = await chat.tap("Done ✅")
+    assert "Logged 20 glute bridges." in said.text
+    said = await chat.say("back")
+    assert "step 5 of 5" in said.text
+
+
 async def test_done_after_walkthrough_logs_that_exercise_at_target(chat: Chat) -> None:
     await walk_bridge(chat)
     said = await chat.say("done")

@@ -16,7 +16,7 @@ from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, Resu
 from bot.engine.progress import progress
 from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
-from bot.engine.walkthrough import WalkFlow
+from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import ChatRef, Choice, Incoming, Reply
 from bot.parse import (
@@ -201,6 +201,8 @@ class Engine:
             return await self._start(turn)
         if said.word is Word.STATS:
             return await training.stats(turn)
+        if said.word is Word.NEXT and (walk := self._finished_walk(turn)) is not None:
+            return walk.past_the_end(turn)
         return self._not_understood(turn, said.text)
 
     async def _said_in_community(self, turn: Turn, said: Said) -> list[Reply]:
@@ -229,15 +231,17 @@ class Engine:
         return replies if replies is not None else self._not_understood(turn, choice)
 
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
-        _, name, nonce = [*value.split(":", 2), ""][:3]
-        if name == "done" and nonce:
+        _, name, arg = [*value.split(":", 2), ""][:3]
+        if name == "done" and arg:
             # A button pressed twice (or by a double tap) logs once per person: its key
             # is the message it came with and who pressed it, not the press. Under a
             # walk-through it logs that exercise; under a workout, the whole session.
-            key = f"button:{nonce}:{turn.user.id}"
-            exercise = nonce.rpartition(".")[2] if "." in nonce else None
+            key = f"button:{arg}:{turn.user.id}"
+            exercise = arg.rpartition(".")[2] if "." in arg else None
             done = Done(exercise=exercise if exercise in EXERCISES else None)
             return await training.log(turn, done, event_key=key, remembered=False)
+        if name in self._walks and arg == BACK.value:
+            return self._walks[name].last_step(turn)
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply("stale_button")]
 
@@ -257,6 +261,11 @@ class Engine:
             if exercise is not None and choice.value == f"{ACTION_PREFIX}:{exercise}":
                 return choice.value
         return None
+
+    def _finished_walk(self, turn: Turn) -> WalkFlow | None:
+        """The walk-through whose finish screen was the last thing shown, if any."""
+        offered = turn.conversation.offered
+        return next((w for w in self._walks.values() if w.back_from_finish in offered), None)
 
     @staticmethod
     def _shown(replies: list[Reply]) -> tuple[Choice, ...]:

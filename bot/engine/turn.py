@@ -17,8 +17,9 @@ from bot.store.users import User
 # Longest piece of user text the bot ever echoes back.
 ECHO_LIMIT = 80
 
-# Button values: "do:<action>[:<nonce>]" works whenever it is pressed; a flow's own
-# buttons are "<flow>:<step>:<value>" and go stale once the conversation moves on.
+# Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
+# button's nonce, or a walk-through's "back"); a flow's own buttons are
+# "<flow>:<step>:<value>" and go stale once the conversation moves on.
 ACTION_PREFIX = "do"
 
 
@@ -79,8 +80,8 @@ def stamp(flow: str, step: int, choices: Sequence[Choice]) -> tuple[Choice, ...]
     return tuple(Choice(f"{flow}:{step}:{c.value}", c.label) for c in choices)
 
 
-def action(name: str, label: str | None = None, nonce: str | None = None) -> Choice:
-    value = f"{ACTION_PREFIX}:{name}" + (f":{nonce}" if nonce else "")
+def action(name: str, label: str | None = None, arg: str | None = None) -> Choice:
+    value = f"{ACTION_PREFIX}:{name}" + (f":{arg}" if arg else "")
     return Choice(value, label or name)
 
 

@@ -19,9 +19,24 @@ class WalkFlow:
         self.exercise = exercise
         self.name = f"walk_{exercise.id}"
 
-    def start(self, turn: Turn) -> list[Reply]:
-        turn.go(self.name, 0, remember(self.exercise, turn))
+    def start(self, turn: Turn, step: int = 0) -> list[Reply]:
+        turn.go(self.name, step, remember(self.exercise, turn))
         return self.prompt(turn)
+
+    def last_step(self, turn: Turn) -> list[Reply]:
+        """Back from the finish screen."""
+        return self.start(turn, len(self.exercise.steps) - 1)
+
+    @property
+    def back_from_finish(self) -> Choice:
+        # An action like the finish's other buttons: the walk-through is over by then.
+        return action(self.exercise.id, BACK.label, BACK.value)
+
+    def past_the_end(self, turn: Turn) -> list[Reply]:
+        """Answers a "next" typed at the finish screen, offering its buttons again (the
+        same "Done ✅", so pressing either logs once)."""
+        context = {"exercise": self.exercise.id}
+        return [Reply("exercise/last_step", context, choices=turn.conversation.offered)]
 
     def prompt(self, turn: Turn) -> list[Reply]:
         step = turn.conversation.step
@@ -55,7 +70,11 @@ class WalkFlow:
         }
         # The button logs this exercise (not the whole session) whenever it is pressed.
         nonce = f"{turn.nonce()}.{self.exercise.id}"
-        choices = (action("done", "done_now", nonce), action("menu", "later"))
+        choices = (
+            action("done", "done_now", nonce),
+            self.back_from_finish,
+            action("menu", "later"),
+        )
         return Reply("exercise/finish", context, choices=choices)
 
 
