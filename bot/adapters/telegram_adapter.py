@@ -221,26 +221,30 @@ class TelegramAdapter:
         replies = await self._core.engine.handle(incoming)
         # Messages in a group are shared: one member's press leaves them as they are.
         private = is_private(chat)
+        stale = [r.template for r in replies] == [STALE]
         # The calls below are independent of one another, so they go out together: the
         # button's spinner stops, the question shows its answer and the next one arrives
         # after one round trip to Telegram instead of three in a row.
         async with asyncio.TaskGroup() as calls:
-            if [r.template for r in replies] == [STALE]:
-                answer = self._calls.answer_button(query.id, self._toast(replies[0]))
-                calls.create_task(self._optional("answerCallbackQuery", answer))
-                if message is not None and private:
-                    remove = self._calls.remove_keyboard(chat.id, message.message_id)
-                    calls.create_task(self._optional("editMessageReplyMarkup", remove))
-                return
-            # A log in a group gets no 👍 for a press (there's no message of theirs to
-            # react to), and its quiet reply isn't posted: the toast tells the presser.
-            logged = [r for r in replies if r.logged] if not private else []
-            toast = self._toast(logged[0]) if logged else None
+            toast = self._press_toast(replies, private=private, stale=stale)
             answer = self._calls.answer_button(query.id, toast)
             calls.create_task(self._optional("answerCallbackQuery", answer))
-            if replies and message is not None and private:
+            if stale and message is not None and private:
+                remove = self._calls.remove_keyboard(chat.id, message.message_id)
+                calls.create_task(self._optional("editMessageReplyMarkup", remove))
+            elif replies and message is not None and private:
                 calls.create_task(self._show_choice(message, query.data))
-            await self._answer(incoming, replies, None)
+            if not stale:
+                await self._answer(incoming, replies, None)
+
+    def _press_toast(self, replies: list[Reply], *, private: bool, stale: bool) -> str | None:
+        """What the press's pop-up says: why a stale button did nothing, or, in a group,
+        what was logged (a press there gets no 👍, having no message of theirs to react
+        to, and its quiet reply isn't posted)."""
+        if stale:
+            return self._toast(replies[0])
+        logged = [r for r in replies if r.logged] if not private else []
+        return self._toast(logged[0]) if logged else None
 
     async def _on_membership(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
