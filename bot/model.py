@@ -49,6 +49,9 @@ class Incoming:
     `addressed` says a message in a group (`chat.community` set) was meant for the bot (a
     mention, a reply to it, a slash command); other group chatter is ignored unless it logs
     reps ("done 15") or is a command.
+    `private_needs_started_chat` says the platform can send private replies only to someone
+    who has written to the bot privately before (Telegram); until they have, a group
+    request that needs a private answer is not carried out (see PRIVATE_CHAT_FIRST).
     """
 
     chat: ChatRef
@@ -58,6 +61,7 @@ class Incoming:
     display_name: str = ""
     is_admin: bool = False
     addressed: bool = True
+    private_needs_started_chat: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,12 @@ class Choice:
 
     value: str
     label: str
+
+
+# Not a message but a signal: the engine's whole answer to a group request whose answer is
+# private, from someone the platform won't let the bot message privately yet. Nothing was
+# done; the adapter invites them into a private chat in its own way (a Telegram link).
+PRIVATE_CHAT_FIRST = "private_chat_first"
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "community/prompt_posted": {"channel": "123"},
     "community/leaderboard_visibility": {"hidden": True},
     "telegram/chosen": {"label": "Yes"},
-    "telegram/continue_in_private": {"name": "Ann", "link": "https://t.me/glutebot?start=check"},
+    "telegram/continue_in_private": {
+        "name": "Ann",
+        "link": "https://t.me/glutebot?start=check",
+        "again": "",
+    },
     "telegram/sent_privately": {},
     "discord/dms_closed": {},
     "discord/post_failed": {"channel": "555"},

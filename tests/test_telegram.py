@@ -393,6 +393,47 @@ async def test_a_done_press_in_a_group_shows_the_log_in_its_toast(bot: Bot) -> N
     assert [c.method for c in calls] == ["answerCallbackQuery"]
 
 
+async def reps_of(core: Core, person: Person) -> int:
+    user = await core.store.users.get(Platform.TELEGRAM, str(person.id))
+    assert user is not None
+    return sum(day.reps for day in await core.store.reps.day_totals(user.id))
+
+
+async def test_a_group_undo_waits_until_the_private_chat_is_open(bot: Bot, core: Core) -> None:
+    # Bob never wrote to the bot privately, so it can't tell him what an undo removed:
+    # it does nothing, and says where to send it.
+    bob = bot.talk(BOB, DESK)
+    await bob.say("done 10")
+    calls = await bob.say("/undo")
+    [offer] = sent(calls)
+    assert offer.params["chat_id"] == str(DESK.id)
+    assert "private chat" in offer.params["text"]
+    assert "then send <code>/undo</code> there" in offer.params["text"]
+    assert buttons(offer) == ["Continue in a private chat 🔒"]
+    assert await reps_of(core, BOB) == 10
+    await bot.talk(BOB).say("/start")
+    calls = await bob.say("/undo")
+    to_bob = [m for m in sent(calls) if m.params["chat_id"] == str(BOB.id)]
+    assert "Removed" in to_bob[0].params["text"]
+    assert await reps_of(core, BOB) == 0
+
+
+async def test_a_group_request_a_link_can_open_needs_no_resending(bot: Bot) -> None:
+    calls = await bot.talk(BOB, DESK).say("/stats")
+    [offer] = texts(calls)
+    assert f"t.me/{BOT_USERNAME}?start=stats" in offer
+    assert "then send" not in offer
+
+
+async def test_after_blocking_the_bot_a_group_undo_waits_too(bot: Bot, core: Core) -> None:
+    await bot.talk(ALICE).say("/start")
+    await bot.talk(ALICE, DESK).say("done 10")
+    await bot.talk(ALICE).deliver(bot.server.blocks(ALICE))
+    calls = await bot.talk(ALICE, DESK).say("/undo")
+    assert [m.params["chat_id"] for m in sent(calls)] == [str(DESK.id)]
+    assert await reps_of(core, ALICE) == 10
+
+
 @pytest.mark.parametrize("failure", ["blocked", "network", "timeout"])
 async def test_only_a_never_started_private_chat_is_offered_in_the_group(
     bot: Bot, core: Core, failure: str
@@ -676,7 +717,7 @@ def test_telegram_only_templates_render_escaped() -> None:
     hostile = "<b>&* 🍑 {{ 7*7 }}"
     samples = {
         CHOSEN: {"label": hostile},
-        CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x?start=check"},
+        CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x", "again": hostile},
         SENT_PRIVATELY: {},
     }
     for template, context in samples.items():

@@ -56,7 +56,7 @@ from bot.adapters.telegram_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
-from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, Reply
 from bot.render import LIMITS, split_message
 
 # Opt in now to PTB's coming timedelta durations (v22.2 deprecation): glutebot reads none
@@ -197,6 +197,7 @@ class TelegramAdapter:
             text=said.text,
             display_name=person.full_name,
             addressed=said.addressed,
+            private_needs_started_chat=True,
         )
         replies = await self._core.engine.handle(incoming)
         await self._answer(incoming, replies, message)
@@ -217,6 +218,7 @@ class TelegramAdapter:
             event_key=press_key(query),
             choice=query.data,
             display_name=query.from_user.full_name,
+            private_needs_started_chat=True,
         )
         replies = await self._core.engine.handle(incoming)
         # Messages in a group are shared: one member's press leaves them as they are.
@@ -296,6 +298,10 @@ class TelegramAdapter:
         if acknowledged:
             replies = [reply for reply in replies if not reply.quiet]
         reply_to = said.message_id if said is not None else None
+        if [reply.template for reply in replies] == [PRIVATE_CHAT_FIRST]:
+            asked = str(replies[0].context.get("asked", ""))
+            await self._offer_private_chat(incoming, reply_to, asked=asked)
+            return
         if not any(reply.private for reply in replies):
             await self._send_all(chat.chat_id, replies, reply_to=reply_to)
             return
@@ -311,10 +317,16 @@ class TelegramAdapter:
             return
         await self._send_all(chat.chat_id, [Reply(SENT_PRIVATELY)], reply_to=reply_to)
 
-    async def _offer_private_chat(self, incoming: Incoming, reply_to: int | None) -> None:
+    async def _offer_private_chat(
+        self, incoming: Incoming, reply_to: int | None, *, asked: str = ""
+    ) -> None:
+        """The link to the private chat, opening the page asked for if a link may open it.
+        `asked`: what they typed, not done yet: to send again there if the link can't."""
         page = deep_link_page(incoming.text, incoming.choice)
         link = deep_link((self._me and self._me.username) or "", page)
-        offer = Reply(CONTINUE_IN_PRIVATE, {"name": incoming.display_name, "link": link})
+        again = asked if page is None else ""
+        context = {"name": incoming.display_name, "link": link, "again": again}
+        offer = Reply(CONTINUE_IN_PRIVATE, context)
         await self._send_all(
             incoming.chat.chat_id, [offer], reply_to=reply_to, markup=self._link_button(link)
         )

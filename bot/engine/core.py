@@ -18,7 +18,7 @@ from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
-from bot.model import ChatRef, Choice, Incoming, Reply
+from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Choice, Incoming, Reply
 from bot.parse import (
     EXERCISE_ALIASES,
     Command,
@@ -30,7 +30,7 @@ from bot.parse import (
     parse_done,
 )
 from bot.scheduler import Prompt
-from bot.store import Store
+from bot.store import Store, Write
 from bot.store.arrivals import Arrival
 from bot.store.schedules import ScheduleKind, reminder_owner
 
@@ -125,6 +125,12 @@ class Engine:
                 # get an apology, and the log gets the details.
                 log.exception("failed to handle %s", incoming.event_key)
                 return [Reply("error")]
+            if self._out_of_private_reach(turn, replies):
+                # Carried out, its answer would be lost: an undo or a reminder they never
+                # see. So nothing is done until they can be answered.
+                await self._store.db.apply([self._event_mark(turn)])
+                typed = echo(incoming.text) if incoming.choice is None else ""
+                return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
             await self._commit(turn, replies)
         if turn.schedules_changed:
             self._on_schedule_change()
@@ -142,6 +148,9 @@ class Engine:
         writes = list(turn.writes)
         user_id = None if turn.forgotten else turn.user.id
         if user_id is not None:
+            if turn.incoming.chat.community is None and not turn.user.private_chat:
+                # They wrote in private: from now on private answers reach them.
+                writes.append(self._store.users.mark_private_chat(user_id))
             # Any message from someone counts as an answer to their reminders.
             writes.append(self._store.schedules.reset_ignored_write(reminder_owner(user_id)))
             shown = self._shown(replies)
@@ -149,8 +158,24 @@ class Engine:
                 replace(turn.conversation, offered=shown) if shown else turn.conversation
             )
             writes.append(self._store.conversations.save(user_id, conversation, turn.now))
-        writes.append(self._store.events.mark(turn.incoming.event_key, user_id, turn.now))
+        writes.append(self._event_mark(turn))
         await self._store.db.apply(writes)
+
+    def _event_mark(self, turn: Turn) -> Write:
+        user_id = None if turn.forgotten else turn.user.id
+        return self._store.events.mark(turn.incoming.event_key, user_id, turn.now)
+
+    @staticmethod
+    def _out_of_private_reach(turn: Turn, replies: list[Reply]) -> bool:
+        """A group request answered privately, from someone the platform won't let the bot
+        message privately yet (on Telegram: who never wrote to it there, or blocked it)."""
+        incoming = turn.incoming
+        return (
+            incoming.chat.community is not None
+            and incoming.private_needs_started_chat
+            and not turn.user.private_chat
+            and any(reply.private for reply in replies)
+        )
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
         if turn.incoming.choice is not None:

@@ -105,5 +105,14 @@ V2 = """
 ALTER TABLE rep_logs ADD COLUMN shown_as TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Whether someone has written to the bot in a private chat: on Telegram a bot can't message
+# anyone who hasn't, so a personal command typed in a group waits until they have. People
+# from before keep being answered in private, as they were (the adapter still offers the
+# private chat if that fails).
+V3 = """
+ALTER TABLE users ADD COLUMN private_chat INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET private_chat = 1;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,8 @@ class User:
     tz: str | None
     leaderboard_hidden: bool
     blocked: bool
+    # Has written to the bot in a private chat (and not blocked it since).
+    private_chat: bool
 
 
 def user_of(row: Row) -> User:
@@ -29,6 +31,7 @@ def user_of(row: Row) -> User:
         tz=row["tz"],
         leaderboard_hidden=bool(row["leaderboard_hidden"]),
         blocked=bool(row["blocked"]),
+        private_chat=bool(row["private_chat"]),
     )
 
 
@@ -79,11 +82,16 @@ class UserStore:
             "UPDATE users SET leaderboard_hidden = ? WHERE id = ?", (int(hidden), user_id)
         )
 
+    def mark_private_chat(self, user_id: int) -> Write:
+        return sql_write("UPDATE users SET private_chat = 1 WHERE id = ?", (user_id,))
+
     async def mark_blocked(self, platform: str, platform_user_id: str) -> None:
-        """The person blocked the bot: stop sending them anything scheduled."""
+        """The person blocked the bot: stop sending them anything scheduled, and treat
+        their private chat as closed until they write there again."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE users SET blocked = 1 WHERE platform = ? AND platform_user_id = ?",
+                "UPDATE users SET blocked = 1, private_chat = 0"
+                " WHERE platform = ? AND platform_user_id = ?",
                 (platform, platform_user_id),
             )
             await conn.execute(
