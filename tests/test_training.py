@@ -184,6 +184,49 @@ async def test_a_double_tapped_done_button_logs_once(chat: Chat, db_path: Path) 
     assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(25,)]
 
 
+async def test_done_typed_then_the_workouts_button_logs_one_session(
+    chat: Chat, db_path: Path
+) -> None:
+    await chat.say("/workout")
+    button = chat.button("I did it ✅")
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges" in said.text
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
+    assert "Already logged" in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(25,)]
+
+
+async def test_done_typed_at_the_finish_then_its_button_logs_once(
+    chat: Chat, db_path: Path
+) -> None:
+    await walk_bridge(chat)
+    button = chat.button("Done ✅")
+    said = await chat.say("done 12")
+    assert "Logged 12 glute bridges." in said.text
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
+    assert "Already logged" in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(12,)]
+
+
+async def test_a_second_typed_done_is_a_session_of_its_own(chat: Chat, db_path: Path) -> None:
+    await chat.say("/workout")
+    await chat.say("done")
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges" in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(50,)]
+
+
+async def test_done_for_something_else_leaves_the_button_its_own_log(
+    chat: Chat, db_path: Path
+) -> None:
+    await chat.say("/workout")
+    button = chat.button("I did it ✅")
+    await chat.say("done 6 lunges")
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
+    assert "Logged 20 glute bridges and 5 lunges" in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(31,)]
+
+
 async def test_a_walk_through_is_remembered_for_a_bare_done_that_day_only(
     chat: Chat, clock: FakeClock
 ) -> None:

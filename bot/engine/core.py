@@ -258,12 +258,7 @@ class Engine:
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, arg = [*value.split(":", 2), ""][:3]
         if name == "done" and arg:
-            # A button pressed twice (or by a double tap) logs once per person: its key
-            # is the message it came with and who pressed it, not the press. Under a
-            # walk-through it logs that exercise; under a workout, the whole session.
-            key = f"button:{arg}:{turn.user.id}"
-            exercise = arg.rpartition(".")[2] if "." in arg else None
-            done = Done(exercise=exercise if exercise in EXERCISES else None)
+            key, done = training.done_button(turn, arg)
             return await training.log(turn, done, event_key=key, remembered=False)
         if name in self._walks and arg == BACK.value:
             return self._walks[name].last_step(turn)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.engine.checkup import flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, progress
-from bot.engine.turn import Turn, action
+from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.flows import check
 from bot.flows.exercises import EXERCISES
 from bot.flows.programme import DayTotal
@@ -34,12 +36,12 @@ async def log(
     `remembered`), else the day's whole workout."""
     if done.problem is not None:
         return [Reply("log_problem", {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY})]
-    key = event_key or turn.incoming.event_key
-    if await turn.store.reps.has_event(turn.user.id, key):
-        return [Reply("already_logged")]
     totals = await turn.store.reps.day_totals(turn.user.id)
     before = progress(totals, turn.today)
     entries = _entries(turn, done, before, remembered)
+    key = event_key or await _typed_key(turn, entries, before)
+    if await turn.store.reps.has_event(turn.user.id, key):
+        return [Reply("already_logged")]
     community = turn.incoming.chat.community
     for exercise, reps in entries.items():
         turn.writes.append(
@@ -70,6 +72,30 @@ async def log(
     }
     quiet = turn.incoming.chat.community is not None and not raised and not new_streak
     return [Reply("logged", context, logged=True, quiet=quiet)]
+
+
+def done_button(turn: Turn, arg: str) -> tuple[str, Done]:
+    """The key a Done button logs under, and what it logs. The key is the message it came
+    with and who pressed it, not the press, so a second press (or a double tap) logs once.
+    Under a walk-through its arg ends with the exercise; otherwise it logs the session."""
+    exercise = arg.rpartition(".")[2] if "." in arg else None
+    done = Done(exercise=exercise if exercise in EXERCISES else None)
+    return f"button:{arg}:{turn.user.id}", done
+
+
+async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress) -> str:
+    """A typed "done" for what a Done button on show would log is that button's log, so
+    pressing the button afterwards doesn't count the session twice. Once the button's log
+    exists, another typed "done" is a session of its own."""
+    prefix = f"{ACTION_PREFIX}:done:"
+    for choice in turn.conversation.offered:
+        if not choice.value.startswith(prefix):
+            continue
+        key, pressed = done_button(turn, choice.value.removeprefix(prefix))
+        same = _entries(turn, pressed, now, remembered=False).keys() == entries.keys()
+        if same and not await turn.store.reps.has_event(turn.user.id, key):
+            return key
+    return turn.incoming.event_key
 
 
 def _entries(turn: Turn, done: Done, now: Progress, remembered: bool) -> dict[str, int]:
