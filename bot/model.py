@@ -24,6 +24,19 @@ class Delivery(StrEnum):
     RETRY = "retry"
 
 
+class PrivateReach(StrEnum):
+    """How a private reply to something said in a group reaches the person."""
+
+    # Shown to them alone where they asked (Discord's ephemeral answers to slash commands
+    # and buttons), or there is no group (a private chat, the terminal).
+    IN_PLACE = "in_place"
+    # In their private chat with the bot, which the platform allows only once they have
+    # written there (Telegram).
+    IF_STARTED = "if_started"
+    # No sure way: a Discord member may have closed their direct messages.
+    UNSURE = "unsure"
+
+
 @dataclass(frozen=True)
 class ChatRef:
     """Who is talking, and where replies go.
@@ -49,9 +62,8 @@ class Incoming:
     `addressed` says a message in a group (`chat.community` set) was meant for the bot (a
     mention, a reply to it, a slash command); other group chatter is ignored unless it logs
     reps ("done 15") or is a command.
-    `private_needs_started_chat` says the platform can send private replies only to someone
-    who has written to the bot privately before (Telegram); until they have, a group
-    request that needs a private answer is not carried out (see PRIVATE_CHAT_FIRST).
+    `private_reach` says how private replies to something said in a group reach the person
+    (see PrivateReach); a group request whose answer can't reach them is not carried out.
     """
 
     chat: ChatRef
@@ -61,7 +73,7 @@ class Incoming:
     display_name: str = ""
     is_admin: bool = False
     addressed: bool = True
-    private_needs_started_chat: bool = False
+    private_reach: PrivateReach = PrivateReach.IN_PLACE
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,8 @@ class Choice:
 
 
 # Not a message but a signal: the engine's whole answer to a group request whose answer is
-# private, from someone the platform won't let the bot message privately yet. Nothing was
-# done; the adapter invites them into a private chat in its own way (a Telegram link).
+# private and can't reach the person (see PrivateReach). Nothing was done; the adapter
+# says how to ask privately in its own way (a Telegram link, a Discord slash command).
 PRIVATE_CHAT_FIRST = "private_chat_first"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class RepProblem(StrEnum):
     TOO_MANY = "too_many"
     NOT_A_NUMBER = "not_a_number"
     UNKNOWN_EXERCISE = "unknown_exercise"
+    SEVERAL_EXERCISES = "several_exercises"
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,14 @@ class Command:
 
 @dataclass(frozen=True)
 class Done:
-    """ "done" with whatever it said: reps and exercise are None when not given."""
+    """ "done" with whatever it said: reps and exercise are None when not given. With
+    several exercises named, `parts` are the logs to send one at a time, if each is one
+    exercise with one sane count ("15 bridges 10 lunges")."""
 
     reps: int | None = None
     exercise: str | None = None
     problem: RepProblem | None = None
+    parts: tuple[Done, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,21 +111,24 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "s",
     ),
     Word.NEXT: ("next", "go on", "continue", "carry on", "got it", "→", "➡️"),
-    Word.BACK: ("back", "previous", "prev", "go back", "←", "⬅️"),
+    Word.BACK: ("back", "previous", "prev", "go back", "oops", "←", "⬅️"),
     Word.CANCEL: ("cancel", "stop", "quit", "exit", "abort", "never mind", "nevermind"),
     Word.HELP: ("help", "?", "how", "what", "commands", "huh"),
-    Word.UNDO: ("undo", "oops", "remove last", "delete last"),
+    # Not "oops": in a conversation it means "I answered wrong" (back), not "delete my log".
+    Word.UNDO: ("undo", "remove last", "delete last"),
     Word.MENU: ("menu", "main menu", "home"),
     Word.HELLO: ("hi", "hello", "hey", "hiya", "start"),
     Word.STATS: ("stats", "progress", "my progress", "statistics"),
 }
-_WORD_OF = {synonym: word for word, synonyms in _WORDS.items() for synonym in synonyms}
 
 EXERCISE_ALIASES = {
     name: exercise.id
     for exercise in EXERCISES.values()
     for name in (exercise.id, *exercise.aliases)
 }
+_EXERCISE_NAME = re.compile(
+    r"\b(?:{})\b".format("|".join(sorted(map(re.escape, EXERCISE_ALIASES), key=len)[::-1]))
+)
 _PER_SIDE = re.compile(r"\b(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\beach\b")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _DONE = re.compile(r"^(?:done|finished|completed)\b(.*)$", re.DOTALL)
@@ -132,11 +140,31 @@ MINUS_SIGN = "\u2212"
 _NUMBER = re.compile(rf"[-+{MINUS_SIGN}]?\d+(?:[.,]\d+)?")
 
 
+# Curly quotes and apostrophes as phones type them, the modifier-letter apostrophe and
+# the acute accent some keyboards give for one: all as typed on a PC.
+_QUOTES = str.maketrans("\u2018\u2019\u201b\u02bc\u00b4\u201c\u201d\u201e", "'''''\"\"\"")
+# What only shapes an emoji: variation selectors, skin tones, the keycap of "1️⃣".
+_EMOJI_PARTS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\U0001f3fb-\U0001f3ff\u20e3]")
+
+
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    """Text as typed answers are compared: case, quotes, spacing and emoji don't count
+    ("I did it" is "I did it ✅"), unless an emoji is all there is ("👍")."""
+    text = unicodedata.normalize("NFKC", text.translate(_QUOTES)).casefold()
+    text = _EMOJI_PARTS.sub("", text)
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.strip(" .!,;:\"'")
+    # Pictures (So) and modifier marks (Sk) only: math and currency signs keep their
+    # meaning ("<4 hours" is not "4 hours").
+    words = "".join(" " if unicodedata.category(ch) in ("So", "Sk") else ch for ch in text)
+    return _tidy(words) or _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().strip(" .!,;:\"'")
+
+
+# Keyed as normalise spells typed text ("➡️" comes out as "➡").
+_WORD_OF = {normalise(s): word for word, synonyms in _WORDS.items() for s in synonyms}
 
 
 def parse(text: str) -> Intent:
@@ -163,13 +191,51 @@ def parse_done(rest: str) -> Done:
     words = re.sub(r"\s+", " ", words).strip()
     exercise = EXERCISE_ALIASES.get(words) if words else ("lunge" if per_side else None)
     if exercise is None and words:
-        unknown = RepProblem.UNKNOWN_EXERCISE if numbers else RepProblem.NOT_A_NUMBER
-        return Done(problem=unknown)
+        return _unreadable(rest, words, numbers)
     if not numbers:
         return Done(exercise=exercise)
     if len(numbers) > 1:
         return Done(exercise=exercise, problem=RepProblem.NOT_A_NUMBER)
     return _checked_reps(numbers[0], exercise)
+
+
+def _unreadable(rest: str, words: str, numbers: list[str]) -> Done:
+    """Why a "done" whose words aren't one exercise can't be logged."""
+    if not _EXERCISE_NAME.sub(" ", words).strip():  # nothing but exercise names
+        named = {EXERCISE_ALIASES[name] for name in _EXERCISE_NAME.findall(words)}
+        if len(named) > 1:
+            return Done(problem=RepProblem.SEVERAL_EXERCISES, parts=_parts(rest))
+        return Done(problem=RepProblem.NOT_A_NUMBER)  # "10 bridges 10 bridges"
+    if numbers and not _odd_count(rest):
+        return Done(problem=RepProblem.UNKNOWN_EXERCISE)
+    return Done(problem=RepProblem.NOT_A_NUMBER)
+
+
+def _parts(rest: str) -> tuple[Done, ...]:
+    """ "15 bridges and 10 lunges" (or "bridges 15, lunges 10") as one log per exercise:
+    () unless counts and exercises take turns, in pairs, and every count checks out."""
+    spaced = _NUMBER.sub(lambda number: f" {number[0]} ", rest)  # "15bridges"
+    pieces = re.findall(rf"({_NUMBER.pattern})|({_EXERCISE_NAME.pattern})", spaced)
+    is_count = [bool(count) for count, _ in pieces]
+    if len(pieces) % 2 or any(a == b for a, b in itertools.pairwise(is_count)):
+        return ()
+    pairs = zip(pieces[::2], pieces[1::2], strict=True)
+    parts = tuple(_checked_reps(a[0] or b[0], EXERCISE_ALIASES[a[1] or b[1]]) for a, b in pairs)
+    return () if any(part.problem for part in parts) else parts
+
+
+def _odd_count(rest: str) -> bool:
+    """A number run together with letters that aren't a word of a log: "1e3", "10k"
+    (while "20x", "12lunges" and "15reps" read)."""
+    for token in re.findall(r"[^\W_]+", rest):
+        letters = re.findall(r"[^\W\d_]+", token)
+        if letters != [token] and not all(map(_log_word, letters)):
+            return True
+    return False
+
+
+def _log_word(word: str) -> bool:
+    return word in EXERCISE_ALIASES or _FILLER.fullmatch(word) is not None
 
 
 def _checked_reps(raw: str, exercise: str | None) -> Done:

@@ -9,12 +9,13 @@ markup on any platform, and it is never template source.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import re
 import sys
 import tomllib
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,9 +139,14 @@ def _text(chunk: str, platform: Platform, out: list[str]) -> None:
 
 
 # Discord markdown: characters that format anywhere, and what formats only at a line's
-# start (headings, quotes, subtext). Masked links need "[", so escaping it is enough.
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[])")
+# start (headings, quotes, subtext). Masked links need "[", so escaping it is enough; every
+# "<…>" token (a mention of a member, role or channel, a timestamp, an emoji, a command)
+# needs its "<", so that one is escaped too.
+_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[<])")
 _DISCORD_LINE_START = re.compile(r"^(\s*)(#|>|-#)")
+# Bidirectional controls (embeddings, overrides, isolates, marks) reorder the rest of a
+# line: a name could make the text after it read backwards. Dropped.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text: str, platform: Platform, *, at_line_start: bool = True) -> str:
@@ -148,11 +154,15 @@ def escape(text: str, platform: Platform, *, at_line_start: bool = True) -> str:
     if platform is Platform.TELEGRAM:
         return html.escape(text, quote=False)
     if platform is Platform.DISCORD:
-        text = _DISCORD_SPECIAL.sub(r"\\\1", text)
-        return _DISCORD_LINE_START.sub(r"\1\\\2", text) if at_line_start else text
+        return _discord_escape(text, at_line_start=at_line_start)
     # A terminal acts on control characters (escape sequences move the cursor, change
     # colours, retitle the window): show them as symbols instead.
     return _TERMINAL_CONTROL.sub(_control_picture, text)
+
+
+def _discord_escape(text: str, *, at_line_start: bool) -> str:
+    text = _DISCORD_SPECIAL.sub(r"\\\1", _BIDI_CONTROLS.sub("", text))
+    return _DISCORD_LINE_START.sub(r"\1\\\2", text) if at_line_start else text
 
 
 _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -165,47 +175,64 @@ def _control_picture(match: re.Match[str]) -> str:
     return "␡" if code == 0x7F else "�"
 
 
-def split_message(text: str, limit: int) -> list[str]:
-    """Cut text into messages of at most `limit` characters, at paragraph breaks if
-    possible, then at line breaks; a single overlong line is cut hard."""
+# How long a platform counts a text.
+Measure = Callable[[str], int]
+
+
+def split_message(text: str, limit: int, measure: Measure = len) -> list[str]:
+    """Cut text into messages no longer than `limit`, at paragraph breaks if possible, then
+    at line breaks; a single overlong line is cut hard.
+
+    `measure` counts a text's length as the platform does (default: in characters). It
+    must add up across line breaks, as counting what markup shows does: a tag or an
+    entity never spans lines.
+    """
     parts: list[str] = []
-    current = ""
+    current: list[str] = []
+    size = 0
+    gap = measure("\n\n")
     for paragraph in text.split("\n\n"):
-        for piece in _fit(paragraph, limit):
-            candidate = f"{current}\n\n{piece}" if current else piece
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                parts.append(current)
-                current = piece
+        for piece, length in _fit(paragraph, limit, measure):
+            if current and size + gap + length <= limit:
+                current.append(piece)
+                size += gap + length
+                continue
+            if current:
+                parts.append("\n\n".join(current))
+            current, size = [piece], length
     if current or not parts:
-        parts.append(current)
+        parts.append("\n\n".join(current))
     return parts
 
 
-def _fit(paragraph: str, limit: int) -> list[str]:
-    if len(paragraph) <= limit:
-        return [paragraph]
-    pieces: list[str] = []
+def _fit(paragraph: str, limit: int, measure: Measure) -> list[tuple[str, int]]:
+    """The paragraph in pieces that fit, each with its length."""
+    length = measure(paragraph)
+    if length <= limit:
+        return [(paragraph, length)]
+    pieces: list[tuple[str, int]] = []
+    newline = measure("\n")
     for line in paragraph.split("\n"):
-        while len(line) > limit:
-            cut = _safe_cut(line, limit)
-            pieces.append(line[:cut])
+        while (length := measure(line)) > limit:
+            cut = _hard_cut(line, limit, measure)
+            pieces.append((line[:cut], measure(line[:cut])))
             line = line[cut:]
-        if pieces and len(pieces[-1]) + 1 + len(line) <= limit:
-            pieces[-1] = f"{pieces[-1]}\n{line}"
+        if pieces and pieces[-1][1] + newline + length <= limit:
+            pieces[-1] = (f"{pieces[-1][0]}\n{line}", pieces[-1][1] + newline + length)
         else:
-            pieces.append(line)
+            pieces.append((line, length))
     return pieces
 
 
-def _safe_cut(line: str, limit: int) -> int:
-    # Never cut inside an HTML entity or tag: Telegram rejects a message that ends
-    # with half of "&amp;" or "<b".
-    chunk = line[:limit]
-    cut = limit
+def _hard_cut(line: str, limit: int, measure: Measure) -> int:
+    """Where to cut an overlong line: after as long a start as fits, but never inside an
+    HTML entity or tag (Telegram rejects a message that ends with half of "&amp;" or "<b")."""
+    # One past a length that bisect_right found to fit (the empty start always does).
+    after = bisect.bisect_right(range(len(line) + 1), limit, key=lambda end: measure(line[:end]))
+    chunk = line[: after - 1]
+    cut = len(chunk)
     for opener, closer in (("&", ";"), ("<", ">")):
         start = chunk.rfind(opener)
         if start > 0 and closer not in chunk[start:]:
             cut = min(cut, start)
-    return cut
+    return max(cut, 1)

@@ -31,6 +31,15 @@ class Prompt:
     local_day: date
     asks_to_continue: bool = False
 
+    @property
+    def nonce(self) -> str:
+        """What ties the prompt's Done button to it: one log per person per day."""
+        return prompt_nonce(self.schedule.id, self.local_day)
+
+
+def prompt_nonce(schedule_id: int, local_day: date) -> str:
+    return f"s{schedule_id}d{local_day.toordinal()}"
+
 
 Deliver = Callable[[Prompt], Awaitable[Delivery]]
 Clock = Callable[[], datetime]

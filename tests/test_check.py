@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.app import Core, open_core
 from bot.model import Incoming, Platform
 from tests.transcript import Chat, FakeClock
@@ -91,6 +93,18 @@ async def test_other_red_flag_sends_to_a_professional(chat: Chat) -> None:
     assert "doctor or physiotherapist" in said.text
     assert "exercise plan" in said.text
     assert "Question" not in said.text
+
+
+@pytest.mark.parametrize("asked", ["/lunge", "/start bridge", "done", "done 12", "/done"])
+async def test_after_a_red_flag_no_walk_through_or_log_either(chat: Chat, asked: str) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    await chat.tap("Yes")
+    said = await chat.say(asked)
+    assert "No workout for now" in said.text
+    assert "Logged" not in said.text
+    assert "step 1 of" not in said.text
+    assert await chat.core.store.db.fetchall("SELECT * FROM rep_logs") == []
 
 
 async def test_after_a_red_flag_no_workout_is_offered_until_a_clear_check(
@@ -184,7 +198,7 @@ async def test_restart_mid_check_resumes_at_the_same_question(
         said = await again.say("yes")
         assert "Question 4 of 9" in said.text
         said = await again.say("/start")
-        assert "continue where you left off" in said.text
+        assert "still in the middle of your symptom check" in said.text
         said = await again.tap("Continue")
         assert "Question 4 of 9" in said.text
 
@@ -206,3 +220,33 @@ async def test_stale_button_gets_a_polite_answer(chat: Chat) -> None:
     said = await chat.send(Incoming(chat.ref, "stale-1", choice=old_yes))
     assert said.templates == ["stale_button"]
     assert "earlier message" in said.text
+
+
+async def test_the_explanation_at_question_1_does_not_offer_back(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.say("purple")
+    said = await chat.say("banana")
+    assert "Question 1 of 9" in said.text
+    assert '"back"' not in said.text
+    await chat.tap("No")
+    await chat.say("purple")
+    said = await chat.say("banana")
+    assert "Question 2 of 9" in said.text
+    assert "⬅ Back" in said.labels  # where Back works, it is one of the options
+
+
+async def test_an_unlikely_result_without_symptoms_reads_right(chat: Chat) -> None:
+    result = await take_check(chat, CLEAR)
+    assert "0 of 4 symptoms" in result
+    assert "Even so" not in result
+    assert "doing their job" in result
+
+
+async def test_oops_in_the_check_goes_back_and_keeps_the_log(chat: Chat) -> None:
+    await chat.say("done")
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("oops")
+    assert "Question 1 of 9" in said.text
+    assert "Removed" not in said.text
+    assert len(await chat.core.store.db.fetchall("SELECT * FROM rep_logs")) == 2

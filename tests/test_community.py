@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.app import Core
 from bot.model import ChatRef, Incoming, Platform
+from bot.scheduler import Prompt
 from bot.store.schedules import channel_owner
 from tests.transcript import Chat, FakeClock
 
@@ -86,6 +87,21 @@ async def test_each_member_pressing_the_posts_button_logs_once(core: Core) -> No
     assert "Ann: 25 reps, 1 session" in board
     assert "Boss: 25 reps, 1 session" in board
     assert board.count("25 reps") == 4  # two members, this week and all time
+
+
+async def test_done_typed_and_the_days_post_button_log_one_session(
+    core: Core, clock: FakeClock
+) -> None:
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    [post] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
+    button = post.choices[0].value
+    assert "Logged" in await say(ann, "done")
+    said = await ann.send(Incoming(ann.ref, "press", choice=button, display_name="Ann"))
+    assert "Already logged" in said.text
+    assert "Ann: 25 reps, 1 session" in await say(ann, "/leaderboard")
 
 
 async def test_done_in_the_channel_is_quiet_unless_there_is_news(
@@ -177,8 +193,43 @@ async def test_words_typed_in_a_group_never_answer_a_private_question(
     assert "forget/kept" in said.templates
 
 
+async def test_start_menu_or_cancel_in_a_group_leave_the_private_check_alone(
+    core: Core,
+) -> None:
+    alone = Chat(core, user="1", platform=Platform.DISCORD, name="Ann")
+    await alone.say("/check")
+    await alone.tap("No")
+    for n, text in enumerate(("/start", "/menu", "/cancel", "/help", "/learn")):
+        incoming = Incoming(member(core, "1", "Ann").ref, f"g{n}", text=text, display_name="Ann")
+        replies = await core.engine.handle(incoming)
+        templates = [reply.template for reply in replies]
+        assert not any(t.startswith(("check/", "resume", "cancelled")) for t in templates), text
+    said = await alone.tap("No")  # the private question still stands
+    assert "Question 3 of 9" in said.text
+
+
+async def test_a_command_the_bot_lacks_is_answered_only_if_named(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    other_bots = Incoming(ann.ref, "c1", text="/play never gonna", addressed=False)
+    assert await core.engine.handle(other_bots) == []
+    assert await core.store.users.get("discord", "1") is None
+    named = Incoming(ann.ref, "c2", text="/play", addressed=True)
+    assert [r.template for r in await core.engine.handle(named)] == ["unknown_command"]
+    known = Incoming(ann.ref, "c3", text="/leaderboard", addressed=False)
+    assert [r.template for r in await core.engine.handle(known)] == ["community/leaderboard"]
+
+
 async def test_meta_store_remembers_values(core: Core) -> None:
     assert await core.store.meta.get("discord.commands") is None
     await core.store.meta.set("discord.commands", "abc")
     await core.store.meta.set("discord.commands", "def")
     assert await core.store.meta.get("discord.commands") == "def"
+
+
+async def test_leaderboard_in_the_terminal_does_not_talk_of_direct_messages(core: Core) -> None:
+    said = await Chat(core).say("/leaderboard")
+    assert "direct message" not in said.text
+    assert "terminal" in said.text
+    dm = Chat(core, user="8", platform=Platform.DISCORD)
+    said = await dm.say("/leaderboard")
+    assert "works in a server, not in a direct message" in said.text

@@ -5,8 +5,49 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.test_check import LIKELY
 from tests.transcript import Chat, FakeClock
+
+
+@pytest.mark.parametrize("aside", ["done", "/done 10", "undo", "/undo", "stats", "/stats"])
+async def test_an_aside_in_the_check_asks_its_question_again(chat: Chat, aside: str) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say(aside)
+    assert "Question 2 of 9" in said.text
+    said = await chat.tap("No")
+    assert "Question 3 of 9" in said.text
+
+
+async def test_done_in_the_middle_of_a_walk_through_ends_it(chat: Chat) -> None:
+    await chat.say("/lunge")
+    await chat.say("next")
+    said = await chat.say("done")
+    assert "Logged 5 lunges per side." in said.text
+    assert "step 2 of 5" not in said.text
+    said = await chat.say("/start")
+    assert "middle of" not in said.text
+
+
+async def test_a_number_picks_only_from_what_the_last_answer_showed(chat: Chat) -> None:
+    await chat.say("/workout")
+    await chat.say("/stats")
+    said = await chat.say("1")
+    assert "Logged" not in said.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [("workout", "Today's workout"), ("lunge", "step 1 of 5"), ("check", "Question 1 of 9")],
+)
+async def test_a_command_typed_without_its_slash_works_at_the_menu(
+    chat: Chat, typed: str, shown: str
+) -> None:
+    await chat.say("/start")
+    said = await chat.say(typed)
+    assert shown in said.text
 
 
 async def test_start_welcomes_with_disclaimer_and_menu(chat: Chat) -> None:
@@ -45,7 +86,7 @@ async def test_a_deep_link_opens_pages_but_never_acts(chat: Chat) -> None:
     await chat.say("done 15")
     for payload in ("undo", "done", "forget", "stop", "remind_off"):
         said = await chat.say(f"/start {payload}")
-        assert "Welcome back" in said.text, payload
+        assert "Hi again" in said.text, payload
     said = await chat.say("/stats")
     assert "Glute bridges: 15 in total" in said.text
     said = await chat.say("/start lunge")
@@ -110,15 +151,21 @@ async def test_a_greeting_mid_flow_offers_to_continue_rather_than_dropping_it(
     await chat.say("/check")
     await chat.tap("No")
     said = await chat.say("Hi!")
-    assert "continue where you left off" in said.text
+    assert "still in the middle of your symptom check" in said.text
+    assert "Welcome back" not in said.text  # they never left
     said = await chat.tap("Continue")
     assert "Question 2 of 9" in said.text
 
 
-async def test_a_greeting_at_the_menu_welcomes_and_menu_shows_the_menu(chat: Chat) -> None:
+async def test_a_greeting_at_the_menu_welcomes_and_menu_shows_the_menu(
+    chat: Chat, clock: FakeClock
+) -> None:
     said = await chat.say("hello")
     assert "not a diagnosis" in said.text  # a first "hello" gets the whole welcome
     assert said.labels[0] == "Check my symptoms"
+    said = await chat.say("hey")
+    assert "Hi again" in said.text  # a moment later
+    clock.advance(hours=2)
     said = await chat.say("hey")
     assert "Welcome back" in said.text
     await chat.say("/bridge")
@@ -177,3 +224,43 @@ async def test_forget_deletes_every_row_about_the_user(chat: Chat, db_path: Path
 def count(db_path: Path, table: str) -> int:
     with sqlite3.connect(db_path) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+async def test_two_exercises_in_one_done_log_nothing_and_say_one_per_message(
+    chat: Chat, db_path: Path
+) -> None:
+    for text in ("done 15 bridges 10 lunges", "done 20 bridges and 8 lunges"):
+        said = await chat.say(text)
+        assert "one exercise per message" in said.text, text
+        assert "only know" not in said.text
+        assert "Nothing was logged." in said.text
+    assert count(db_path, "rep_logs") == 0
+
+
+async def test_odd_counts_are_unreadable_counts(chat: Chat, db_path: Path) -> None:
+    for count_typed in ("1e3", "0x10", "1,000", "10k", "½"):
+        for text in (f"/done {count_typed}", f"done {count_typed}"):
+            said = await chat.say(text)
+            assert "couldn't read a rep count" in said.text, text
+    assert count(db_path, "rep_logs") == 0
+
+
+async def test_too_many_reps_names_the_limit_without_suggesting_parts(chat: Chat) -> None:
+    said = await chat.say("done 501")
+    assert "up to 500" in said.text
+    assert "smaller parts" not in said.text
+    assert "Nothing was logged." in said.text
+
+
+async def test_options_typed_as_phones_type_them(chat: Chat, db_path: Path) -> None:
+    await chat.say("/menu")
+    said = await chat.say("Today\u2019s workout")
+    assert "Today's workout" in said.text
+    said = await chat.say("I did it")
+    assert "Logged" in said.text
+    assert count(db_path, "rep_logs") == 2  # the whole session: bridges and lunges
+    await chat.say("/check")
+    for answer in ("No", "No", "No", "No", "No", "No", "Under 4 hours"):
+        await chat.tap(answer)
+    said = await chat.say("I don\u2018t run")
+    assert "Question 9 of 9" in said.text

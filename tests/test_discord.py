@@ -21,12 +21,14 @@ import pytest
 
 from bot.adapters.base import StartError
 from bot.adapters.discord_adapter import (
-    DMS_CLOSED,
+    CHANNEL_GONE,
     NO_MESSAGE_CONTENT,
     POST_FAILED,
+    SLASH_INSTEAD,
     DiscordAdapter,
     DiscordStartError,
 )
+from bot.adapters.discord_wire import mention_channel_again, setup_channel
 from bot.app import Core, open_core
 from bot.config import Secret, Settings
 from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
@@ -516,7 +518,7 @@ async def test_stats_is_shown_only_to_its_owner(
     assert "15" in stats[0]["content"]
 
 
-async def test_a_typed_personal_question_is_answered_by_dm(
+async def test_a_typed_personal_question_in_a_channel_is_pointed_to_its_slash_command(
     fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
 ) -> None:
     said = await fake_discord.user_says(
@@ -526,12 +528,13 @@ async def test_a_typed_personal_question_is_answered_by_dm(
     asked = await fake_discord.user_says(
         world.guild, world.channel, world.alice, "stats", mentions=[fake_discord.bot_user]
     )
-    await reacted(fake_discord, asked, "📬")
+    pointer = await next_post(fake_discord, world.channel)
 
-    dms = fake_discord.dms_to(world.alice)
-    assert len(dms) == 1
-    assert "15" in dms[0]["content"]
-    assert public_bot_messages(fake_discord, world.channel) == []
+    assert pointer["message_reference"]["message_id"] == asked["id"]
+    assert "**/stats**" in pointer["content"]
+    assert "only you will see" in pointer["content"]
+    assert "15" not in pointer["content"]
+    assert fake_discord.dms_to(world.alice) == []
 
 
 async def test_closed_dms_get_a_hint_in_the_channel_without_the_personal_data(
@@ -1167,10 +1170,201 @@ def _everything(records: Iterable[logging.LogRecord]) -> Iterable[str]:
 
 
 async def test_discord_only_messages_render(core: Core) -> None:
-    for reply in (Reply(DMS_CLOSED), Reply(POST_FAILED, {"channel": "555"})):
+    for reply in (
+        Reply(SLASH_INSTEAD, {"command": ""}),
+        Reply(CHANNEL_GONE),
+        Reply(POST_FAILED, {"channel": "555"}),
+    ):
         text = core.renderer.render(reply, Platform.DISCORD).text
         assert text
-    assert (
-        "<#555>"
-        in core.renderer.render(Reply(POST_FAILED, {"channel": "555"}), Platform.DISCORD).text
-    )
+    failed = Reply(POST_FAILED, {"channel": "555"})
+    text = core.renderer.render(failed, Platform.DISCORD).text
+    # Rendering escapes the mention like typed text; the adapter makes it one again.
+    assert "\\<#555>" in text
+    assert mention_channel_again(text, failed.context).startswith("I couldn't post in <#555>:")
+
+
+# Found by QA.
+
+
+SETUP_SPELLINGS = [
+    "/setup@glutebot {channel} 07:30 UTC daily",
+    "/SETUP@GluteBot {channel} 07:30 UTC",
+    "  /Setup@some_bot\n{channel}\t07:30 UTC daily",
+]
+
+
+@pytest.mark.parametrize("spelling", SETUP_SPELLINGS)
+async def test_a_typed_setup_in_any_spelling_refuses_a_channel_it_cannot_post_in(
+    fake_discord: FakeDiscord, world: World, core: Core, spelling: str
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    async with running(fake_discord, core):
+        typed = await fake_discord.user_says(
+            world.guild, world.channel, world.boss, spelling.format(channel=locked.mention)
+        )
+        refused = await next_post(fake_discord, world.channel)
+
+    assert "I can't post in that channel" in refused["content"]
+    assert refused["message_reference"]["message_id"] == typed["id"]
+    owner = channel_owner(Platform.DISCORD, str(world.guild.id))
+    assert await core.store.schedules.get(owner) is None
+
+
+async def test_setup_refuses_a_channel_of_another_server_however_it_is_spelled(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    # The bot is in both servers and may post in both: an admin of one server must still
+    # not pick the other's channel for the daily post (or /prompt would post there).
+    other = fake_discord.add_guild("Other Club")
+    elsewhere = fake_discord.add_channel(other, "general")
+    async with running(fake_discord, core):
+        for command in ("/setup", "/setup@glutebot", "/SETUP@glutebot"):
+            await fake_discord.user_says(
+                world.guild,
+                world.channel,
+                world.boss,
+                f"{command} {elsewhere.mention} 07:30 UTC daily",
+            )
+            refused = await next_post(fake_discord, world.channel)
+            assert "I can't post in that channel" in refused["content"]
+        await slash(fake_discord, world, world.boss, "prompt")
+
+    owner = channel_owner(Platform.DISCORD, str(world.guild.id))
+    assert await core.store.schedules.get(owner) is None
+    assert fake_discord.bot_messages(elsewhere) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(s.format(channel="<#5>") for s in SETUP_SPELLINGS),
+        "/setup 5 07:30 UTC",
+        "/setup \u0665 07:30 UTC",  # an Arabic-Indic 5: a digit to the engine's parser too
+        "/setup@glutebot    <#5>   7pm Europe/Berlin weekdays",
+    ],
+)
+async def test_the_adapter_reads_the_channel_of_every_setup_the_engine_would_save(
+    core: Core, text: str
+) -> None:
+    chat = ChatRef(Platform.DISCORD, "1", "2", "3")
+    await core.engine.handle(Incoming(chat, "dc:m:1", text, is_admin=True))
+    saved = await core.store.schedules.get(channel_owner(Platform.DISCORD, "3"))
+
+    assert saved is not None
+    assert setup_channel(text) == int(saved.target)
+
+
+async def test_typed_personal_requests_in_a_channel_are_not_carried_out_but_pointed_to_slash(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice, me = world.alice, fake_discord.bot_user
+    fake_discord.close_dms(alice)
+    for text in ("done 15", "done 10"):
+        said = await fake_discord.user_says(world.guild, world.channel, alice, text)
+        await reacted(fake_discord, said)
+    answers: dict[str, str] = {}
+    for text, mentions in (
+        ("undo", [me]),
+        ("/remind 07:30 UTC", []),
+        ("/leaderboard hide", []),
+        ("stats", [me]),
+        ("/stop", []),
+    ):
+        said = await fake_discord.user_says(
+            world.guild, world.channel, alice, text, mentions=mentions
+        )
+        answer = await next_post(fake_discord, world.channel)
+        assert answer["message_reference"]["message_id"] == said["id"]
+        answers[text] = answer["content"]
+
+    assert "/undo" in answers["undo"]
+    assert "/remind" in answers["/remind 07:30 UTC"]
+    assert "/leaderboard" in answers["/leaderboard hide"]
+    assert "/stats" in answers["stats"]
+    assert "slash commands" in answers["/stop"]  # no slash command of that name
+    assert all("only you" in answer for answer in answers.values())
+    assert all("25" not in answer for answer in answers.values())
+    # Nothing was done: no log undone, no reminder, still on the board; no DM tried.
+    assert await reps_of(core, alice) == {"bridge": 25}
+    user = await core.store.users.get(Platform.DISCORD, str(alice.id))
+    assert user is not None
+    assert not user.leaderboard_hidden
+    assert await core.store.schedules.get(reminder_owner(user.id)) is None
+    assert not any(r.path.endswith("/users/@me/channels") for r in fake_discord.requests)
+    assert fake_discord.dms_to(alice) == []
+
+
+async def test_discord_markup_in_names_and_echoed_text_shows_as_typed(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    role = fake_discord.ids.next()  # a role of the server (not the bot's own)
+    tokens = [
+        world.alice.mention,
+        f"<@!{world.alice.id}>",
+        f"<@&{role}>",
+        world.channel.mention,
+        "<t:1767225600:R>",
+        "<:peach:123456789012345678>",
+        "</done:123456789012345678>",
+    ]
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+    mallory = fake_discord.add_member(world.guild, None, "mallory")
+    mallory.nick = f"{tokens[0]} \u202eevil"
+    trudy = fake_discord.add_member(world.guild, None, "trudy")
+    trudy.nick = " ".join(tokens[2:5]) + "\u2067x"
+    for member in (mallory, trudy):
+        said = await fake_discord.user_says(world.guild, world.channel, member, "done 20")
+        await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+    echoed = ""
+    for token in tokens:
+        await fake_discord.user_says(
+            world.guild, world.channel, mallory, token + bidi, mentions=[fake_discord.bot_user]
+        )
+        echoed += (await next_post(fake_discord, world.channel))["content"]
+    set_up = await setup(fake_discord, world)
+
+    unescaped = re.compile(r"(?<!\\)<[@#:/t]")
+    for shown in (board, echoed):
+        assert unescaped.search(shown) is None, shown
+        assert not set(bidi) & set(shown)
+    assert f"\\<@{world.alice.id}> evil" in board
+    assert f"\\<@&{role}> \\<#{world.channel.id}> \\<t:1767225600:R>x" in board
+    assert all(f"\\{token}" in echoed for token in tokens)
+    # The bot's own mention of a channel (not typed by anyone) still shows as the channel.
+    assert re.search(rf"(?<!\\)<#{world.channel.id}>", set_up)
+
+
+async def test_without_message_content_a_reply_that_does_not_ping_the_bot_goes_unseen(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    fake_discord.refuse_message_content = True
+    async with running(fake_discord, core):
+        post = await prompt(fake_discord, world)
+        unpinged = await fake_discord.user_says(
+            world.guild, world.channel, world.alice, "done 5", reply_to=post, reply_ping=False
+        )
+        pinged = await fake_discord.user_says(
+            world.guild, world.channel, world.bob, "done 6", reply_to=post
+        )
+        await reacted(fake_discord, pinged)
+
+    assert fake_discord.reactions_on(unpinged) == []
+    assert await reps_of(core, world.alice) == {}
+    assert await reps_of(core, world.bob) == {"bridge": 6}
+
+
+async def test_prompt_after_the_channel_was_deleted_says_so_and_asks_for_setup_again(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    doomed = fake_discord.add_channel(world.guild, "old-workouts")
+    async with running(fake_discord, core):
+        await setup(fake_discord, world, doomed)
+        await fake_discord.delete_channel(doomed)
+        [answer] = await slash(fake_discord, world, world.boss, "prompt")
+
+    assert answer["flags"] & EPHEMERAL
+    assert "no longer exists" in answer["content"]
+    assert "/setup" in answer["content"]
+    assert "permission" not in answer["content"]

@@ -142,6 +142,9 @@ class Coach(commands.Bot):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         self.on_change()
 
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.on_change()
+
 
 def coach_intents(*, message_content: bool = True) -> discord.Intents:
     intents = discord.Intents.default()
@@ -471,3 +474,42 @@ async def test_errors_logged_by_discord_py_fail_the_test(
 
     with pytest.raises(BotDiedError, match="crash in on_message"):
         await bot_crashes_in_on_message()
+
+
+async def test_a_reply_without_its_ping_mentions_no_one_and_without_the_intent_is_empty(
+    fake_discord: FakeDiscord, world: World
+) -> None:
+    coach = Coach(fake_discord.notify, coach_intents(message_content=False))
+    async with running_bot(fake_discord, coach):
+        post = await fake_discord.user_says(
+            world.guild, world.channel, world.guild.members[fake_discord.bot_user.id], "workout"
+        )
+        quiet = await fake_discord.user_says(
+            world.guild, world.channel, world.alice, "did 5", reply_to=post, reply_ping=False
+        )
+        pinged = await fake_discord.user_says(
+            world.guild, world.channel, world.alice, "did 6", reply_to=post
+        )
+        await fake_discord.wait_for(lambda: len(coach.seen) >= 3)
+
+    assert quiet["mentions"] == []
+    assert [m["id"] for m in pinged["mentions"]] == [str(fake_discord.bot_user.id)]
+    seen = {message.id: message.content for message in coach.seen}
+    assert seen[int(quiet["id"])] == ""
+    assert seen[int(pinged["id"])] == "did 6"
+
+
+async def test_a_deleted_channel_is_gone_for_the_bot_and_unknown_to_the_api(
+    fake_discord: FakeDiscord, world: World
+) -> None:
+    doomed = fake_discord.add_channel(world.guild, "old-workouts")
+    async with running_bot(fake_discord, Coach(fake_discord.notify, coach_intents())) as bot:
+        guild = bot.get_guild(world.guild.id)
+        assert guild is not None
+        assert guild.get_channel(doomed.id) is not None
+        await fake_discord.delete_channel(doomed)
+        await fake_discord.wait_for(lambda: guild.get_channel(doomed.id) is None)
+        with pytest.raises(discord.NotFound) as unknown:
+            await bot.get_partial_messageable(doomed.id).send("workout of the day")
+
+    assert unknown.value.code == 10003

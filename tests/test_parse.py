@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parse import MAX_REPS_PER_ENTRY, Command, Done, RepProblem, Said, Word, parse
+from bot.parse import (
+    MAX_REPS_PER_ENTRY,
+    Command,
+    Done,
+    RepProblem,
+    Said,
+    Word,
+    normalise,
+    parse,
+    parse_done,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +101,98 @@ def test_any_sane_count_round_trips(reps: int, suffix: str) -> None:
     intent = parse(f"done {reps}{suffix}")
     assert isinstance(intent, Done)
     assert intent.reps == reps
+
+
+# Two exercises in one message: nothing is logged, and the parts (when each has one sane
+# count) let the answer show the two messages to send instead.
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("done 15 bridges 10 lunges", (Done(reps=15, exercise="bridge"),
+                                       Done(reps=10, exercise="lunge"))),
+        ("done 20 bridges and 8 lunges", (Done(reps=20, exercise="bridge"),
+                                          Done(reps=8, exercise="lunge"))),
+        ("done bridge 20, lunges 8!", (Done(reps=20, exercise="bridge"),
+                                       Done(reps=8, exercise="lunge"))),
+        ("done 8 lunges + 20 glute bridges", (Done(reps=8, exercise="lunge"),
+                                              Done(reps=20, exercise="bridge"))),
+        ("done 15bridges 10lunges", (Done(reps=15, exercise="bridge"),
+                                     Done(reps=10, exercise="lunge"))),
+        ("done bridges and lunges", ()),
+        ("done 600 bridges and 8 lunges", ()),
+        ("done 15 bridges 10 lunges 20", ()),
+        ("done 15 20 bridges lunges", ()),
+    ],
+)  # fmt: skip
+def test_two_exercises_in_one_message_are_a_problem(text: str, parts: tuple[Done, ...]) -> None:
+    assert parse(text) == Done(problem=RepProblem.SEVERAL_EXERCISES, parts=parts)
+
+
+@pytest.mark.parametrize(
+    "count", ["1e3", "0x10", "1,000", "10k", "½", "1.5k", "3rd", "10k lunges", "1e3 bridges"]
+)
+def test_odd_counts_are_unreadable_not_unknown_exercises(count: str) -> None:
+    assert parse_done(count) == Done(problem=RepProblem.NOT_A_NUMBER)
+    assert parse(f"done {count}") == Done(problem=RepProblem.NOT_A_NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("text", "done"),
+    [
+        ("done 20x", Done(reps=20)),
+        ("done x20 bridges", Done(reps=20, exercise="bridge")),
+        ("done 12lunges", Done(reps=12, exercise="lunge")),
+        ("done 15reps", Done(reps=15)),
+        ("done x20 burpees", Done(problem=RepProblem.UNKNOWN_EXERCISE)),
+        ("done 10 bridges 10 bridges", Done(problem=RepProblem.NOT_A_NUMBER)),
+    ],
+)
+def test_counts_typed_against_a_known_word_still_read(text: str, done: Done) -> None:
+    assert parse(text) == done
+
+
+@pytest.mark.parametrize(
+    ("typed", "label"),
+    [
+        ("Today\u2019s workout", "Today's workout"),
+        ("today\u2018s workout", "Today's workout"),
+        ("Today\u02bcs workout", "Today's workout"),
+        ("I don\u2019t run", "I don't run"),
+        ("I did it", "I did it ✅"),
+        ("i did it ✅️", "I did it ✅"),
+        ("back", "⬅ Back"),
+        ("Ça va 👍🏽", "ça va"),
+        ("Привет 👋", "привет"),
+        ("नमस्ते 🙏", "नमस्ते"),
+        ("✅", "✅️"),
+        ("1️⃣", "1"),
+    ],
+)
+def test_typed_text_compares_as_a_phone_types_it(typed: str, label: str) -> None:
+    assert normalise(typed) == normalise(label)
+    assert normalise(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "label"),
+    [("Todays workout", "Today's workout"), ("🎉", "✅"), ("<4 hours", "4 hours")],
+)
+def test_typed_text_that_differs_stays_different(typed: str, label: str) -> None:
+    assert normalise(typed) != normalise(label)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("👍", Word.YES), ("👍🏽", Word.YES), ("I don\u2019t", Word.NO), ("➡️", Word.NEXT),
+     ("➡", Word.NEXT), ("⬅️", Word.BACK), ("→", Word.NEXT)],
+)  # fmt: skip
+def test_emoji_and_curly_apostrophe_words(text: str, word: Word) -> None:
+    said = parse(text)
+    assert isinstance(said, Said)
+    assert said.word is word
+
+
+@given(st.text())
+def test_normalise_is_empty_only_for_text_with_nothing_to_compare(text: str) -> None:
+    if normalise(text) == "":
+        assert not any(ch.isalnum() for ch in unicodedata.normalize("NFKC", text))

@@ -172,5 +172,14 @@ async def test_after_four_weeks_the_reminder_suggests_a_recheck(
     assert schedule.next_day is not None
     replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
     text = core.renderer.render(replies[0], Platform.CONSOLE).text
-    assert "four weeks done" in text
+    assert "four weeks are up" in text  # one session in four weeks: over, not kept up
     assert "/check" in text
+
+
+async def test_stop_in_the_terminal_does_not_send_people_to_remind(core: Core) -> None:
+    said = await Chat(core).say("/stop")
+    assert "/remind" not in said.text
+    assert "terminal" in said.text
+    tg = Chat(core, user="7", platform=Platform.TELEGRAM)
+    said = await tg.say("/stop")
+    assert "Send /remind to set one up" in said.text

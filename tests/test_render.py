@@ -20,7 +20,7 @@ PROGRESS = {
     "plan": {"bridge_sets": 2, "bridge_reps_per_set": 12, "bridge_total": 24,
              "lunge_per_side": 6},
     "sessions_this_week": 1, "sessions_goal": 2, "streak": 1, "week": 2, "weeks": 4,
-    "complete": False,
+    "complete": False, "weeks_on_goal": 1, "kept_up": False,
 }  # fmt: skip
 CHECK = {"band": "likely", "symptom_count": 3, "day": date(2026, 3, 2)}
 ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True}
@@ -29,7 +29,7 @@ QUESTION = {"number": 1, "total": 9}
 
 # One sample context per template: a new template without a sample fails the suite.
 SAMPLES: dict[str, dict[str, Any]] = {
-    "welcome": {"returning": False},
+    "welcome": {"returning": False, "away": False},
     "menu": {},
     "learn": {},
     "help": {"platform": "console"},
@@ -44,9 +44,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "unknown_command": {"command": "x"},
     "stale_button": {},
     "error": {},
-    "resume": {"flow": "walk_bridge"},
+    "resume": {"flow": "walk_bridge", "away": True},
     "already_logged": {},
-    "log_problem": {"problem": "too_many", "max": 500},
+    "log_problem": {
+        "problem": "several_exercises",
+        "max": 500,
+        "parts": [{"reps": 15, "exercise": "bridge"}, {"reps": 1, "exercise": "lunge"}],
+    },
     "logged": {
         "entries": [ENTRY],
         "raised": {"lunge": 6},
@@ -56,7 +60,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "undone": {"entries": [ENTRY], "day": date(2026, 3, 1), "today": date(2026, 3, 2)},
     "undo_nothing": {},
     "workout": {"progress": PROGRESS},
-    "stats": {"progress": PROGRESS, "first_check": CHECK, "latest_check": CHECK, "warning": CHECK},
+    "stats": {
+        "progress": PROGRESS,
+        "first_check": CHECK,
+        "latest_check": CHECK,
+        "warning": CHECK,
+        "recheck_due": False,
+    },
     "forget/confirm": {},
     "forget/done": {},
     "forget/kept": {},
@@ -76,7 +86,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "exercise/finish": {"exercise": "lunge", "target": 6, "per_side": True},
     "exercise/last_step": {"exercise": "bridge"},
     "remind/console": {},
-    "remind/none": {},
+    "remind/none": {"platform": "console"},
     "remind/off": {},
     "remind/kept": {},
     "remind/current": {"time": time(7, 30), "tz": "Europe/London", "days": "mon,wed,fri"},
@@ -93,7 +103,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "remind/pause": {},
     "remind/workout": {"progress": PROGRESS},
     "daily_post": {"plan": PROGRESS["plan"], "day": date(2026, 3, 2)},
-    "community/server_only": {},
+    "community/server_only": {"platform": "console"},
     "community/admin_only": {},
     "community/setup_usage": {},
     "community/setup_invalid": {"field": "InvalidTime", "value": "25:00"},
@@ -114,7 +124,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "again": "",
     },
     "telegram/sent_privately": {},
-    "discord/dms_closed": {},
+    "telegram/text_only": {},
+    "discord/slash_instead": {"command": "undo"},
+    "discord/channel_gone": {},
     "discord/post_failed": {"channel": "555"},
     "community/leaderboard": {
         "week": [Standing("Ann <3", 40, 2)],

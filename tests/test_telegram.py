@@ -22,6 +22,7 @@ from bot.adapters.telegram_adapter import (
     CONTINUE_IN_PRIVATE,
     SEND_ATTEMPTS,
     SENT_PRIVATELY,
+    TEXT_ONLY,
     TelegramAdapter,
 )
 from bot.adapters.telegram_polling import Ledger
@@ -544,18 +545,19 @@ async def test_a_long_message_is_split_at_paragraphs_with_buttons_last(
     await adapter.start()
     try:
         chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
-        mark = len(bot.server.calls)
+        mark, before = len(bot.server.calls), len(bot.server.bot_messages(ALICE.id))
         reply = Reply("long", choices=(Choice("do:menu", "back_to_menu"),))
         assert await adapter.deliver(chat, [reply]) is Delivery.SENT
     finally:
         await adapter.stop()
     parts = sent(bot.server.calls[mark:])
-    assert len(parts) == 3
+    # Three paragraphs fit in one message: Telegram counts "&amp;" as one character.
+    assert len(parts) == 2
+    assert len(bot.server.bot_messages(ALICE.id)) == before + 2  # none refused as too long
     escaped = escape(paragraph, Platform.TELEGRAM)
     for part in parts:
-        assert len(part.params["text"]) <= 4096
         assert set(part.params["text"].split("\n\n")) == {escaped}
-    assert [("reply_markup" in p.params) for p in parts] == [False, False, True]
+    assert [("reply_markup" in p.params) for p in parts] == [False, True]
     assert buttons(parts[-1]) == ["Main menu"]
 
 
@@ -719,6 +721,7 @@ def test_telegram_only_templates_render_escaped() -> None:
         CHOSEN: {"label": hostile},
         CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x", "again": hostile},
         SENT_PRIVATELY: {},
+        TEXT_ONLY: {},
     }
     for template, context in samples.items():
         text = renderer.render(Reply(template, context), Platform.TELEGRAM).text
@@ -755,3 +758,152 @@ async def test_a_press_on_a_message_too_old_to_read_still_counts(bot: Bot) -> No
     calls = await alice.deliver(bot.server.press(ALICE, old, "do:stats"))
     assert "Glute bridges: 10 in total" in texts(calls)[0]
     assert [c.method for c in calls if c.method.startswith("edit")] == []
+
+
+# Telegram's length rules: it counts UTF-16 code units of the text as shown.
+
+
+FORUM = Group(-100888, "Desk Forum", forum=True)
+
+
+def thread_of(call: Call) -> int | None:
+    thread = call.params.get("message_thread_id")
+    return None if thread is None else int(thread)
+
+
+@pytest.mark.parametrize("in_topic", [False, True])
+async def test_a_leaderboard_of_emoji_names_is_split_as_telegram_counts(
+    bot: Bot, in_topic: bool
+) -> None:
+    # 127 emoji are 127 characters but 254 UTF-16 code units: ten such names make a
+    # board of about 3,200 characters that Telegram counts as over 5,000.
+    group = FORUM if in_topic else DESK
+    topic = bot.server.open_topic(FORUM, by=ALICE) if in_topic else None
+    people = [Person(2000 + n, chr(0x1F600 + n) * 127) for n in range(10)]
+    for person in people:
+        await Talk(bot.server, person, group, topic).say("done 10")
+    calls = await Talk(bot.server, people[0], group, topic).say("/leaderboard")
+    parts = sent(calls)
+    assert len(parts) >= 2
+    assert [thread_of(part) for part in parts] == [topic] * len(parts)  # every part
+    shown = plain(bot.talk(people[0], group))
+    assert "Leaderboard" in shown
+    assert all(shown.count(person.first_name) == 2 for person in people)  # week, all time
+
+
+async def test_an_html_entity_counts_as_the_one_character_it_shows(bot: Bot, core: Core) -> None:
+    # "&amp;" is one character on screen: 4,000 of them (20,000 characters of HTML) fit
+    # in one message.
+    await bot.talk().say("/start")
+    renderer = ExtraTemplates({"ampersands": "&" * 4000})
+    adapter = make_adapter(replace(core, renderer=renderer), bot.server)
+    await adapter.start()
+    try:
+        chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
+        mark = len(bot.server.calls)
+        assert await adapter.deliver(chat, [Reply("ampersands")]) is Delivery.SENT
+    finally:
+        await adapter.stop()
+    [message] = sent(bot.server.calls[mark:])
+    assert message.params["text"] == "&amp;" * 4000
+
+
+# Forum supergroups: an answer stays in the topic it was asked in.
+
+
+async def test_every_answer_in_a_topic_stays_in_that_topic(bot: Bot) -> None:
+    topic = bot.server.open_topic(FORUM, by=BOB)
+    await bot.talk(ALICE).say("/start")
+    alice = Talk(bot.server, ALICE, FORUM, topic)
+    calls = await alice.say("/start")  # the welcome, then the menu
+    calls += await alice.tap("Learn an exercise")  # a press on a message in the topic
+    calls += await alice.tap("Glute bridge")
+    calls += await alice.tap("Today's workout")  # answered privately
+    to_forum = [c for c in sent(calls) if c.params["chat_id"] == str(FORUM.id)]
+    to_alice = [c for c in sent(calls) if c.params["chat_id"] == str(ALICE.id)]
+    assert len(to_forum) >= 3
+    assert to_alice
+    assert [thread_of(c) for c in to_forum] == [topic] * len(to_forum)
+    assert [thread_of(c) for c in to_alice] == [None] * len(to_alice)
+    shown = bot.server.bot_messages(FORUM.id)
+    assert [m.get("message_thread_id") for m in shown] == [topic] * len(shown)
+
+
+async def test_a_private_chat_link_offered_in_a_topic_stays_there(bot: Bot) -> None:
+    topic = bot.server.open_topic(FORUM, by=ALICE)
+    calls = await Talk(bot.server, BOB, FORUM, topic).say("/check")
+    [offer] = sent(calls)
+    assert offer.params["chat_id"] == str(FORUM.id)
+    assert thread_of(offer) == topic
+
+
+async def test_the_general_topic_and_plain_groups_get_no_thread(bot: Bot) -> None:
+    # A message in a forum's General topic is no topic message: nothing to carry over.
+    calls = await bot.talk(ALICE, FORUM).say("/help")
+    calls += await bot.talk(ALICE, DESK).say("/help")
+    assert [thread_of(c) for c in sent(calls)] == [None, None]
+
+
+# A press in a group: short acknowledgements go to its pop-up, not to the group.
+
+
+async def test_a_group_press_answered_privately_says_so_in_its_pop_up(bot: Bot) -> None:
+    await bot.talk(ALICE).say("/start")
+    await bot.talk(ALICE, DESK).say("/start")
+    calls = await bot.talk(ALICE, DESK).tap("Today's workout")
+    assert [m.params["chat_id"] for m in sent(calls)] == [str(ALICE.id)]
+    [answer] = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert "private chat" in answer.params["text"]
+
+
+async def test_a_second_done_press_in_a_group_says_so_in_its_pop_up(bot: Bot, core: Core) -> None:
+    alice = bot.talk(ALICE, DESK)
+    calls = await alice.say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await alice.tap("Next ➡")
+    bob = bot.talk(BOB, DESK)
+    await bob.tap("Done ✅")
+    calls = await bob.tap("Done ✅")
+    assert sent(calls) == []
+    [answer] = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert "Already logged" in answer.params["text"]
+    assert await reps_of(core, BOB) == 20
+
+
+# Forwarded messages and media.
+
+
+async def test_a_message_forwarded_into_a_group_is_never_for_the_bot(bot: Bot, core: Core) -> None:
+    for text in ("done 20", f"@{BOT_USERNAME} done 20", "/done 20", f"/done@{BOT_USERNAME} 20"):
+        update = bot.server.user_says(ALICE, text, DESK, forwarded_from=BOB)
+        assert await bot.talk(ALICE, DESK).deliver(update) == []
+    assert await core.store.users.get(Platform.TELEGRAM, str(ALICE.id)) is None
+
+
+async def test_a_message_forwarded_to_the_private_chat_is_answered(bot: Bot) -> None:
+    # Forwarding "done 20" to one's own chat with the bot is on purpose.
+    update = bot.server.user_says(ALICE, "done 20", forwarded_from=BOB)
+    calls = await bot.talk().deliver(update)
+    assert "Logged 20 glute bridges" in texts(calls)[0]
+
+
+async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:
+    calls = await bot.talk().send("photo", "done 15")
+    assert "Logged 15 glute bridges" in texts(calls)[0]
+    calls = await bot.talk(ALICE, DESK).send("photo", "done 5")
+    assert [c.method for c in calls] == ["setMessageReaction"]
+    calls = await bot.talk(ALICE, DESK).send("photo", f"🍑 @{BOT_USERNAME} help")
+    assert "How to use glutebot" in texts(calls)[0]
+    assert await bot.talk(ALICE, DESK).send("photo", "look at my form") == []
+    assert await reps_of(core, ALICE) == 20
+
+
+@pytest.mark.parametrize("media", ["photo", "sticker", "voice"])
+async def test_media_without_text_gets_a_friendly_word_in_private_only(
+    bot: Bot, media: str
+) -> None:
+    calls = await bot.talk().send(media)
+    [answer] = sent(calls)
+    assert answer.params["chat_id"] == str(ALICE.id)
+    assert "only read text" in answer.params["text"]
+    assert await bot.talk(BOB, DESK).send(media) == []

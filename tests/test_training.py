@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.flows import programme
 from bot.model import Incoming
-from tests.transcript import Chat, FakeClock
+from tests.transcript import START, Chat, FakeClock
 
 
 async def walk_bridge(chat: Chat) -> str:
@@ -95,8 +97,6 @@ async def test_a_stray_next_at_the_finish_says_that_was_the_last_step(chat: Chat
     assert said.labels == ["Done ✅", "⬅ Back", "Later"]
     said = await chat.tap("Done ✅")
     assert "Logged 20 glute bridges." in said.text
-    said = await chat.say("back")
-    assert "step 5 of 5" in said.text
 
 
 async def test_done_after_walkthrough_logs_that_exercise_at_target(chat: Chat) -> None:
@@ -227,6 +227,27 @@ async def test_done_for_something_else_leaves_the_button_its_own_log(
     assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(31,)]
 
 
+@pytest.mark.parametrize("between", [["later"], ["menu"], ["/check", "cancel"], ["hi"]])
+async def test_a_bare_done_after_leaving_the_walk_through_logs_that_exercise(
+    chat: Chat, between: list[str]
+) -> None:
+    await chat.say("/lunge")
+    for _ in range(5):
+        await chat.say("next")
+    for text in between:
+        await chat.say(text)
+    said = await chat.say("done")
+    assert "Logged 5 lunges per side." in said.text
+    assert "glute bridges" not in said.text
+
+
+async def test_a_bare_done_after_the_workout_logs_the_session_again(chat: Chat) -> None:
+    await walk_bridge(chat)
+    await chat.say("/workout")
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
 async def test_a_walk_through_is_remembered_for_a_bare_done_that_day_only(
     chat: Chat, clock: FakeClock
 ) -> None:
@@ -353,10 +374,136 @@ async def test_programme_completes_after_four_weeks_and_suggests_a_recheck(
     await chat.say("done")
     clock.advance(days=29)
     said = await chat.say("/stats")
-    assert "Programme: complete!" in said.text
+    assert "Programme: the four weeks are up (session goal met in 0 of 4 weeks)" in said.text
     assert "Time for a re-check" in said.text
 
 
 def rows(db_path: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(db_path) as conn:
         return list(conn.execute(sql))
+
+
+async def red_flag(chat: Chat, urgent: bool = False) -> None:
+    await chat.say("/check")
+    if not urgent:
+        await chat.tap("No")
+    await chat.tap("Yes")
+
+
+async def test_stats_with_a_warning_offers_no_workout_and_no_targets(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await red_flag(chat)
+    said = await chat.say("/stats")
+    assert "No reps logged yet." in said.text
+    assert "first workout" not in said.text
+    assert 'Say "done"' not in said.text
+    assert "see a doctor or physiotherapist" in said.text
+    clock.advance(days=1)
+    await chat.say("/check")  # cleared, a few sessions, then a warning again
+    for answer in ["No", "No", "Yes", "No", "No", "No", "Under 4 hours", "I don't run", "No"]:
+        await chat.tap(answer)
+    await chat.say("done")
+    clock.advance(days=1)
+    await red_flag(chat)
+    said = await chat.say("/stats")
+    assert "Glute bridges: 20 in total" in said.text
+    assert "Targets now" not in said.text
+    assert "This week" not in said.text
+    assert "found a warning sign" in said.text
+
+
+async def test_stats_keeps_the_urgent_advice_for_an_urgent_warning(chat: Chat) -> None:
+    await red_flag(chat, urgent=True)
+    said = await chat.say("/stats")
+    assert "contact a doctor or emergency services today" in said.text
+    assert "first workout" not in said.text
+
+
+async def test_the_recheck_nudge_stops_once_a_check_follows_the_four_weeks(
+    chat: Chat, clock: FakeClock
+) -> None:
+    clear = ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]
+    await chat.say("/check")
+    for answer in clear:
+        await chat.tap(answer)
+    await chat.say("done")
+    clock.advance(days=20)
+    await chat.say("/check")  # a check inside the four weeks is not the re-check
+    for answer in clear:
+        await chat.tap(answer)
+    clock.advance(days=8)  # day 28: the four weeks are up
+    said = await chat.say("/stats")
+    assert "Time for a re-check" in said.text
+    await chat.say("/check")
+    for answer in clear:
+        await chat.tap(answer)
+    said = await chat.say("/stats")
+    assert "Time for a re-check" not in said.text
+    clock.advance(days=10)
+    said = await chat.say("/stats")
+    assert "Time for a re-check" not in said.text
+
+
+async def test_four_weeks_with_few_sessions_are_up_but_not_complete(
+    chat: Chat, clock: FakeClock
+) -> None:
+    for _ in range(3):
+        await chat.say("done")
+        clock.advance(days=14)
+    said = await chat.say("/stats")  # day 42: three sessions in six weeks
+    assert "complete" not in said.text
+    assert "🎉" not in said.text
+    assert "the four weeks are up" in said.text
+    said = await chat.say("/workout")
+    assert "finished the four-week programme" not in said.text
+    assert "🎉" not in said.text
+    assert "four weeks are up" in said.text
+
+
+async def test_four_weeks_that_met_the_goal_are_celebrated(chat: Chat, clock: FakeClock) -> None:
+    # Goals 2, 2, 3, 3: met in weeks 1, 3 and 4 (3 of 4), missed in week 2.
+    for day in (0, 2, 7, 14, 16, 18, 21, 23, 25):
+        clock.now = START + timedelta(days=day)
+        await chat.say("done")
+    clock.now = START + timedelta(days=28)
+    said = await chat.say("/stats")
+    assert "Programme: complete" in said.text
+    assert "3 of 4 weeks" in said.text
+    said = await chat.say("/workout")
+    assert "finished the four-week programme" in said.text
+
+
+def test_weeks_on_goal_counts_programme_weeks_that_met_their_goal() -> None:
+    first = START.date()
+    days = [first + timedelta(days=d) for d in (0, 2, 7, 14, 16, 18, 21, 23, 25, 30)]
+    assert programme.weeks_on_goal(days) == 3
+    assert programme.weeks_on_goal([]) == 0
+    assert programme.kept_up(3)
+    assert not programme.kept_up(2)
+
+
+async def test_the_lunge_finish_suggests_a_count_that_fits_the_lunge(chat: Chat) -> None:
+    await chat.say("/lunge")
+    for _ in range(5):
+        said = await chat.say("next")
+    assert "done 15" not in said.text
+    assert '"done 8"' in said.text
+    assert '"done 15"' in await walk_bridge(chat)
+
+
+async def test_a_first_streak_week_is_not_called_1_week_in_a_row(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("done")
+    clock.advance(days=1)
+    said = await chat.say("done")
+    assert "🔥" in said.text
+    assert "1 week in a row" not in said.text
+    assert "1 weeks" not in said.text
+    for _ in range(6):
+        clock.advance(days=1)
+    await chat.say("done")
+    clock.advance(days=1)
+    said = await chat.say("done")
+    assert "2 weeks in a row" in said.text

@@ -3,7 +3,7 @@
 
 The bot asks for the message content intent. If Discord refuses it (the operator hasn't
 enabled it), the adapter logs how to enable it and reconnects without it: slash commands,
-buttons, mentions of the bot and replies to it keep working.
+buttons, mentions of the bot and replies that ping it keep working.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bot.adapters.discord_commands import (
     build_commands,
     command_text,
     definitions_hash,
+    slash_command_for,
 )
 from bot.adapters.discord_wire import (
     CUSTOM_ID_PREFIX,
@@ -41,6 +42,7 @@ from bot.adapters.discord_wire import (
     interaction_key,
     is_personal,
     member_is_admin,
+    mention_channel_again,
     message_key,
     place,
     setup_channel,
@@ -48,7 +50,7 @@ from bot.adapters.discord_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
-from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
 from bot.render import LIMITS, split_message
 
 log = logging.getLogger(__name__)
@@ -56,16 +58,15 @@ log = logging.getLogger(__name__)
 LIMIT = LIMITS[Platform.DISCORD]
 NO_MENTIONS = discord.AllowedMentions.none()
 LOGGED = "✅"
-SENT_BY_DM = "📬"
 SYNC_KEY = "discord.commands:{application}"
 SETUP_NO_ACCESS = "community/setup_no_access"
-# Discord-only messages. The "_" keeps them out of the shared test that wants a sample
-# context for every engine template; tests/test_discord.py renders these.
-DMS_CLOSED = "discord/dms_closed"
+# Discord-only messages.
 POST_FAILED = "discord/post_failed"
+CHANNEL_GONE = "discord/channel_gone"
+SLASH_INSTEAD = "discord/slash_instead"
 NO_MESSAGE_CONTENT = (
     "Discord refused the Message Content intent, so glutebot runs without it: slash "
-    "commands, buttons, mentions of the bot and replies to its posts still log reps, but "
+    "commands, buttons, mentions of the bot and replies that ping it still log reps, but "
     'a plain "done" in a channel goes unseen. To fix it, open the Discord Developer '
     "Portal (https://discord.com/developers/applications), pick this bot, and under Bot → "
     "Privileged Gateway Intents turn on Message Content Intent; then restart glutebot."
@@ -351,26 +352,22 @@ class DiscordAdapter:
             display_name=author.display_name,
             is_admin=member_is_admin(author),
             addressed=addressed,
+            # An answer only its asker may see can't be given in a channel, and their DMs
+            # may be closed: the engine does nothing, and they are sent to the slash command.
+            private_reach=PrivateReach.IN_PLACE if message.guild is None else PrivateReach.UNSURE,
         )
-        named = setup_channel(text)
-        if named is not None and incoming.is_admin and not can_post(message.guild, named):
+        if _unpostable_setup(incoming, message.guild):
             await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
             return
         replies = await self._core.engine.handle(incoming)
         await self._answer_message(message, replies)
 
-    async def on_command(
-        self, interaction: discord.Interaction[Any], text: str, channel: int | None
-    ) -> None:
+    async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         async with self._handling() as handling:
             if not handling:
                 return
             incoming = self._from_interaction(interaction, text=text)
-            if (
-                channel is not None
-                and incoming.is_admin
-                and not can_post(interaction.guild, channel)
-            ):
+            if _unpostable_setup(incoming, interaction.guild):
                 await self._answer_interaction(interaction, [Reply(SETUP_NO_ACCESS)])
                 return
             replies = await self._handle_in_time(interaction, incoming)
@@ -391,7 +388,7 @@ class DiscordAdapter:
         where = place(chat_for_interaction(interaction))
         log.warning("Discord: stale slash command /%s in %s: %s", name, where, error)
         if interaction.type is discord.InteractionType.application_command:
-            await self.on_command(interaction, command_text(name), None)
+            await self.on_command(interaction, command_text(name))
 
     async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
         async with self._handling() as handling:
@@ -435,28 +432,17 @@ class DiscordAdapter:
 
     async def _answer_message(self, message: discord.Message, replies: list[Reply]) -> None:
         """Answers a typed message: ✅ on a logged "done" (enough on its own when the reply
-        is quiet), posts for other channels, then the rest in the channel, or in a DM when
-        it holds personal data."""
+        is quiet), posts for other channels, then the rest as a reply to it."""
         if any(reply.logged for reply in replies) and await self._react(message, LOGGED):
             replies = [reply for reply in replies if not reply.quiet]
         replies = await self._post_shared(replies)
-        if not replies:
-            return
-        here, chat = message.channel, chat_for_message(message)
-        if message.guild is None or not any(reply.private for reply in replies):
-            await self._try(self._post_all(here, replies, reference=message), "answer", chat)
-            return
-        try:
-            await self._post_all(await message.author.create_dm(), replies)
-        except discord.Forbidden:
-            log.info("Discord: user %s doesn't accept DMs", message.author.id)
-            hint = self._post_all(here, [Reply(DMS_CLOSED)], reference=message)
-            await self._try(hint, "hint", chat)
-            return
-        except SendError as error:
-            log.warning("Discord: DM to %s failed: %s", message.author.id, describe(error))
-            return
-        await self._react(message, SENT_BY_DM)
+        if message.guild is not None:
+            # The engine holds back private answers to typed messages in a server
+            # (PrivateReach.UNSURE); should one come anyway, the channel must not see it.
+            replies = [reply for reply in replies if not reply.private]
+        if replies:
+            posting = self._post_all(message.channel, replies, reference=message)
+            await self._try(posting, "answer", chat_for_message(message))
 
     async def _answer_interaction(
         self,
@@ -532,6 +518,8 @@ class DiscordAdapter:
                 await self._post(channel, reply)
             except SendError as error:
                 log.warning("Discord: posting in %s failed: %s", place(reply.to), describe(error))
+                if isinstance(error, discord.NotFound):  # 10003 Unknown Channel: deleted
+                    return [Reply(CHANNEL_GONE)]
                 return [Reply(POST_FAILED, {"channel": reply.to.chat_id})]
         return rest
 
@@ -561,12 +549,23 @@ class DiscordAdapter:
 
     def _pieces(self, reply: Reply) -> list[Piece]:
         """The reply as messages that fit Discord's limit; its buttons go on the last."""
+        reply = self._in_discord_terms(reply)
         rendered = self._core.renderer.render(reply, Platform.DISCORD)
-        parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
+        text = mention_channel_again(rendered.text, reply.context)
+        parts = [part for part in split_message(text, LIMIT) if part.strip()]
         view = buttons_view(rendered.buttons)
         if not parts:
             return [("", view)] if view is not None else []
         return [(part, view if n == len(parts) else None) for n, part in enumerate(parts, 1)]
+
+    def _in_discord_terms(self, reply: Reply) -> Reply:
+        """The engine's "ask privately first" (PRIVATE_CHAT_FIRST) as Discord's private way
+        to ask: the slash command for what they typed, whose answer only they see."""
+        if reply.template != PRIVATE_CHAT_FIRST:
+            return reply
+        names = [] if self._bot is None else [c.name for c in self._bot.tree.get_commands()]
+        command = slash_command_for(str(reply.context.get("asked", "")), names)
+        return Reply(SLASH_INSTEAD, {"command": command or ""})
 
     async def _react(self, message: discord.Message, emoji: str) -> bool:
         try:
@@ -583,6 +582,13 @@ class DiscordAdapter:
             log.warning(
                 "Discord: sending the %s in %s failed: %s", what, place(where), describe(error)
             )
+
+
+def _unpostable_setup(incoming: Incoming, guild: discord.Guild | None) -> bool:
+    """An admin's /setup, typed or slash and however spelled, naming a channel the bot may
+    not post in or one of another server: refused before the engine can save it."""
+    named = setup_channel(incoming.text)
+    return named is not None and incoming.is_admin and not can_post(guild, named)
 
 
 def _send_options(view: discord.ui.View | None) -> dict[str, Any]:

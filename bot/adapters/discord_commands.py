@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.parse import Command, Done, parse
 from bot.render import MESSAGES_DIR
 from bot.schedule_time import timezone_suggestions
 
-# Runs one command: the interaction, the text for the engine, and the channel a /setup
-# names (the adapter checks it can post there before anything is saved).
-Run = Callable[[discord.Interaction[Any], str, int | None], Awaitable[None]]
+# Runs one command: the interaction and the text for the engine.
+Run = Callable[[discord.Interaction[Any], str], Awaitable[None]]
 AnyCommand = app_commands.Command[Any, Any, Any]
 
 # Commands that take no options: name → the text the engine reads.
@@ -60,6 +60,19 @@ class CommandWording:
 def command_text(name: str, *words: object) -> str:
     """ "/name word word": options left out (None) are skipped."""
     return " ".join([f"/{name}", *(str(w).strip() for w in words if w is not None)]).strip()
+
+
+def slash_command_for(typed: str, names: Collection[str]) -> str | None:
+    """The slash command among `names` that asks what a typed request did: "undo" → undo,
+    "/remind 07:30 UTC" → remind, "done 15" → done; None when none does."""
+    intent = parse(typed)
+    if isinstance(intent, Command):
+        name = intent.name
+    elif isinstance(intent, Done):
+        name = "done"
+    else:
+        name = "" if intent.word is None else intent.word.value
+    return name if name in names else None
 
 
 def one_word(value: str | None, joiner: str = "") -> str | None:
@@ -109,7 +122,7 @@ def _command(name: str, wording: CommandWording, callback: Any) -> AnyCommand:
 
 def _simple(name: str, wording: CommandWording, run: Run) -> AnyCommand:
     async def simple(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, command_text(name), None)
+        await run(interaction, command_text(name))
 
     return _command(name, wording, simple)
 
@@ -121,9 +134,7 @@ def _done(wording: CommandWording, run: Run) -> AnyCommand:
         reps: int | None = None,
         exercise: app_commands.Choice[str] | None = None,
     ) -> None:
-        await run(
-            interaction, command_text("done", reps, exercise.value if exercise else None), None
-        )
+        await run(interaction, command_text("done", reps, exercise.value if exercise else None))
 
     return _command("done", wording, done)
 
@@ -135,9 +146,7 @@ def _leaderboard(wording: CommandWording, run: Run) -> AnyCommand:
         visibility: app_commands.Choice[str] | None = None,
     ) -> None:
         await run(
-            interaction,
-            command_text("leaderboard", visibility.value if visibility else None),
-            None,
+            interaction, command_text("leaderboard", visibility.value if visibility else None)
         )
 
     return _command("leaderboard", wording, leaderboard)
@@ -152,7 +161,7 @@ def _remind(wording: CommandWording, run: Run) -> AnyCommand:
         days: str | None = None,
     ) -> None:
         text = command_text("remind", *named(time=time, timezone=timezone, days=days))
-        await run(interaction, text, None)
+        await run(interaction, text)
 
     return _command("remind", wording, remind)
 
@@ -168,6 +177,6 @@ def _setup(wording: CommandWording, run: Run) -> AnyCommand:
     ) -> None:
         zone = one_word(timezone, "_")
         words = (channel.id, one_word(time) or "?", zone or "?", days)
-        await run(interaction, command_text("setup", *words), channel.id)
+        await run(interaction, command_text("setup", *words))
 
     return _command("setup", wording, setup)

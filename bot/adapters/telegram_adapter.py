@@ -39,9 +39,11 @@ from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
     JSON,
+    Place,
     Wording,
     chat_ref,
     chosen_label,
+    clipped,
     deep_link,
     deep_link_page,
     delivery_for,
@@ -50,13 +52,16 @@ from bot.adapters.telegram_wire import (
     lane_of,
     message_key,
     never_started,
+    place_of,
     press_key,
+    telegram_length,
+    utf16_length,
     what_was_said,
     worth_retrying,
 )
 from bot.app import Core
 from bot.config import Secret, Settings
-from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, Reply
+from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
 from bot.render import LIMITS, split_message
 
 # Opt in now to PTB's coming timedelta durations (v22.2 deprecation): glutebot reads none
@@ -67,7 +72,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 LIMIT = LIMITS[Platform.TELEGRAM]
-# Longest text answerCallbackQuery shows.
+# Longest text answerCallbackQuery shows (in UTF-16 code units, as Telegram counts).
 TOAST_LIMIT = 200
 # A sendMessage that failed on the way is tried this often in all, waiting 0.5 s, then 1 s.
 SEND_ATTEMPTS = 3
@@ -78,6 +83,7 @@ STALE = "stale_button"
 CHOSEN = "telegram/chosen"
 CONTINUE_IN_PRIVATE = "telegram/continue_in_private"
 SENT_PRIVATELY = "telegram/sent_privately"
+TEXT_ONLY = "telegram/text_only"
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Context = CallbackContext[Any, Any, Any, Any]
@@ -166,13 +172,16 @@ class TelegramAdapter:
         return await self._poller.wait_ended()
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
-        return await self._send_all(chat.chat_id, replies, person=chat.user_id)
+        return await self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
 
     # Updates in.
 
     def _add_handlers(self) -> None:
-        text = filters.UpdateType.MESSAGE & filters.TEXT
-        self._app.add_handler(MessageHandler(text, self._on_text))
+        message = filters.UpdateType.MESSAGE
+        readable = message & (filters.TEXT | filters.CAPTION)
+        unreadable = message & filters.ChatType.PRIVATE & filters.ATTACHMENT & ~filters.CAPTION
+        self._app.add_handler(MessageHandler(readable, self._on_text))
+        self._app.add_handler(MessageHandler(unreadable, self._on_unreadable))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
         self._app.add_handler(ChatMemberHandler(self._on_membership))
         self._app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
@@ -197,10 +206,17 @@ class TelegramAdapter:
             text=said.text,
             display_name=person.full_name,
             addressed=said.addressed,
-            private_needs_started_chat=True,
+            private_reach=PrivateReach.IF_STARTED,
         )
         replies = await self._core.engine.handle(incoming)
         await self._answer(incoming, replies, message)
+
+    async def _on_unreadable(self, update: Update, context: Context) -> None:
+        """A photo, sticker, voice message... with no caption, in a private chat: say what
+        the bot can read. (In a group it is chatter like any other.)"""
+        if update.message is not None:
+            chat_id = str(update.message.chat.id)
+            await self._send_all(place_of(update.message), [Reply(TEXT_ONLY)], person=chat_id)
 
     async def _on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -218,35 +234,73 @@ class TelegramAdapter:
             event_key=press_key(query),
             choice=query.data,
             display_name=query.from_user.full_name,
-            private_needs_started_chat=True,
+            private_reach=PrivateReach.IF_STARTED,
         )
         replies = await self._core.engine.handle(incoming)
-        # Messages in a group are shared: one member's press leaves them as they are.
-        private = is_private(chat)
-        stale = [r.template for r in replies] == [STALE]
+        place = place_of(query.message)
+        if [reply.template for reply in replies] == [STALE]:
+            await self._stale_press(query.id, message, replies[0])
+        elif is_private(chat):
+            await self._answer_private_press(query.id, message, query.data, replies, place)
+        else:
+            await self._answer_group_press(query.id, incoming, replies, place)
+
+    async def _stale_press(self, query_id: str, message: Message | None, stale: Reply) -> None:
+        """A press on buttons that no longer apply: the pop-up says why nothing happened,
+        and in a private chat the old buttons go."""
+        async with asyncio.TaskGroup() as calls:
+            calls.create_task(self._close_press(query_id, self._toast(stale)))
+            if message is not None and is_private(message.chat):
+                remove = self._calls.remove_keyboard(message.chat.id, message.message_id)
+                calls.create_task(self._optional("editMessageReplyMarkup", remove))
+
+    async def _answer_private_press(
+        self,
+        query_id: str,
+        message: Message | None,
+        data: str,
+        replies: list[Reply],
+        place: Place,
+    ) -> None:
         # The calls below are independent of one another, so they go out together: the
         # button's spinner stops, the question shows its answer and the next one arrives
         # after one round trip to Telegram instead of three in a row.
         async with asyncio.TaskGroup() as calls:
-            toast = self._press_toast(replies, private=private, stale=stale)
-            answer = self._calls.answer_button(query.id, toast)
-            calls.create_task(self._optional("answerCallbackQuery", answer))
-            if stale and message is not None and private:
-                remove = self._calls.remove_keyboard(chat.id, message.message_id)
-                calls.create_task(self._optional("editMessageReplyMarkup", remove))
-            elif replies and message is not None and private:
-                calls.create_task(self._show_choice(message, query.data))
-            if not stale:
-                await self._answer(incoming, replies, None)
+            calls.create_task(self._close_press(query_id))
+            if replies and message is not None:
+                calls.create_task(self._show_choice(message, data))
+            await self._send_all(place, replies, person=place.chat_id)
 
-    def _press_toast(self, replies: list[Reply], *, private: bool, stale: bool) -> str | None:
-        """What the press's pop-up says: why a stale button did nothing, or, in a group,
-        what was logged (a press there gets no 👍, having no message of theirs to react
-        to, and its quiet reply isn't posted)."""
-        if stale:
-            return self._toast(replies[0])
-        logged = [r for r in replies if r.logged] if not private else []
-        return self._toast(logged[0]) if logged else None
+    async def _answer_group_press(
+        self, query_id: str, incoming: Incoming, replies: list[Reply], place: Place
+    ) -> None:
+        """A press on a message in a group, which is shared: it stays as it is for everyone.
+        The presser has no message there to reply to, so the short acknowledgements go to
+        the pop-up only they see (see `_pop_up`) once any private part has gone out."""
+        shared = await self._keep_private(incoming, replies, place, reply_to=None)
+        toast, rest = self._pop_up(shared)
+        async with asyncio.TaskGroup() as calls:
+            calls.create_task(self._close_press(query_id, toast))
+            await self._send_all(place, rest)
+
+    def _pop_up(self, replies: list[Reply]) -> tuple[str | None, list[Reply]]:
+        """A group press's answer split into its pop-up's text and what the group still
+        gets. Short replies without buttons ("already logged", "replied privately", what
+        was logged) go to the pop-up: posted, they would reach the group nameless. A log
+        too long for it shows there cut short, and is posted too unless it is quiet."""
+        notes: list[str] = []
+        rest: list[Reply] = []
+        for reply in replies:
+            text = self._plain(reply)
+            brief = not reply.choices and reply.to is None
+            if brief and utf16_length("\n".join([*notes, text])) <= TOAST_LIMIT:
+                notes.append(text)
+                continue
+            if reply.logged and not notes:
+                notes.append(text)
+            if not reply.quiet:
+                rest.append(reply)
+        return clipped("\n".join(notes), TOAST_LIMIT) or None, rest
 
     async def _on_membership(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
@@ -283,42 +337,46 @@ class TelegramAdapter:
 
     # Replies out.
 
-    async def _answer(
-        self, incoming: Incoming, replies: list[Reply], said: Message | None
-    ) -> None:
-        chat = incoming.chat
-        if chat.community is None:
-            await self._send_all(chat.chat_id, replies, person=chat.user_id)
+    async def _answer(self, incoming: Incoming, replies: list[Reply], said: Message) -> None:
+        place = place_of(said)
+        if incoming.chat.community is None:
+            await self._send_all(place, replies, person=incoming.chat.user_id)
             return
-        acknowledged = said is None  # a press: its toast did (_on_button)
-        if said is not None and any(reply.logged for reply in replies):
+        if any(reply.logged for reply in replies):
             react = self._calls.thumbs_up(said.chat.id, said.message_id)
             # Reactions may be off in this group: then the quiet reply is the acknowledgement.
-            acknowledged = await self._optional("setMessageReaction", react)
-        if acknowledged:
-            replies = [reply for reply in replies if not reply.quiet]
-        reply_to = said.message_id if said is not None else None
+            if await self._optional("setMessageReaction", react):
+                replies = [reply for reply in replies if not reply.quiet]
+        shared = await self._keep_private(incoming, replies, place, said.message_id)
+        await self._send_all(place, shared, reply_to=said.message_id)
+
+    async def _keep_private(
+        self, incoming: Incoming, replies: list[Reply], place: Place, reply_to: int | None
+    ) -> list[Reply]:
+        """Sends the private part of an answer in a group; returns what the group gets.
+        Personal data never goes to the group: an answer holding any moves, whole, to the
+        person's private chat, and the group gets a note saying so, or the link to that
+        chat (sent here) if the bot may not write there."""
         if [reply.template for reply in replies] == [PRIVATE_CHAT_FIRST]:
             asked = str(replies[0].context.get("asked", ""))
-            await self._offer_private_chat(incoming, reply_to, asked=asked)
-            return
+            await self._offer_private_chat(incoming, place, reply_to, asked=asked)
+            return []
         if not any(reply.private for reply in replies):
-            await self._send_all(chat.chat_id, replies, reply_to=reply_to)
-            return
-        # Personal data never goes to the group: the whole answer moves to a private chat.
+            return replies
+        person = incoming.chat.user_id
         try:
-            await self._send_each(chat.user_id, replies)
+            await self._send_each(Place(person), replies)
         except TelegramError as exc:
-            await self._failed(chat.user_id, chat.user_id, exc)
+            await self._failed(person, person, exc)
             # Only someone who never opened the private chat gets the link to it: someone
             # who blocked the bot chose so, and a failure already retried is only logged.
             if never_started(exc):
-                await self._offer_private_chat(incoming, reply_to)
-            return
-        await self._send_all(chat.chat_id, [Reply(SENT_PRIVATELY)], reply_to=reply_to)
+                await self._offer_private_chat(incoming, place, reply_to)
+            return []
+        return [Reply(SENT_PRIVATELY)]
 
     async def _offer_private_chat(
-        self, incoming: Incoming, reply_to: int | None, *, asked: str = ""
+        self, incoming: Incoming, place: Place, reply_to: int | None, *, asked: str = ""
     ) -> None:
         """The link to the private chat, opening the page asked for if a link may open it.
         `asked`: what they typed, not done yet: to send again there if the link can't."""
@@ -327,13 +385,11 @@ class TelegramAdapter:
         again = asked if page is None else ""
         context = {"name": incoming.display_name, "link": link, "again": again}
         offer = Reply(CONTINUE_IN_PRIVATE, context)
-        await self._send_all(
-            incoming.chat.chat_id, [offer], reply_to=reply_to, markup=self._link_button(link)
-        )
+        await self._send_all(place, [offer], reply_to=reply_to, markup=self._link_button(link))
 
     async def _send_all(
         self,
-        chat_id: str,
+        place: Place,
         replies: Sequence[Reply],
         *,
         person: str | None = None,
@@ -342,49 +398,56 @@ class TelegramAdapter:
     ) -> Delivery:
         """Sends in order and stops at the first failure, which decides the outcome."""
         try:
-            await self._send_each(chat_id, replies, reply_to, markup)
+            await self._send_each(place, replies, reply_to, markup)
         except TelegramError as exc:
-            return await self._failed(chat_id, person, exc)
+            return await self._failed(place.chat_id, person, exc)
         return Delivery.SENT
 
     async def _send_each(
         self,
-        chat_id: str,
+        place: Place,
         replies: Sequence[Reply],
         reply_to: int | None = None,
         markup: JSON | None = None,
     ) -> None:
         for reply in replies:
-            target = reply.to.chat_id if reply.to is not None else chat_id
+            target = Place(reply.to.chat_id) if reply.to is not None else place
             await self._send(target, reply, reply_to, markup)
             reply_to = None
 
     async def _send(
         self,
-        chat_id: str,
+        place: Place,
         reply: Reply,
         reply_to: int | None,
         markup: JSON | None = None,
     ) -> None:
         rendered = self._core.renderer.render(reply, Platform.TELEGRAM)
-        parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
+        pieces = split_message(rendered.text, LIMIT, telegram_length)
+        parts = [part for part in pieces if part.strip()]
         markup = markup or keyboard(rendered.buttons)
         for number, part in enumerate(parts, 1):
             await self._send_text(
-                chat_id,
+                place,
                 part,
                 markup if number == len(parts) else None,
                 reply_to if number == 1 else None,
             )
 
     async def _send_text(
-        self, chat_id: str, html: str, markup: JSON | None, reply_to: int | None
+        self, place: Place, html: str, markup: JSON | None, reply_to: int | None
     ) -> None:
         """sendMessage, tried again a few times after a failure that sent nothing.
         (A 429 never gets here: PTB's AIORateLimiter waits and retries those.)"""
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
-                await self._calls.send_text(chat_id, html, keyboard=markup, reply_to=reply_to)
+                await self._calls.send_text(
+                    place.chat_id,
+                    html,
+                    thread_id=place.thread_id,
+                    keyboard=markup,
+                    reply_to=reply_to,
+                )
                 return
             except TelegramError as exc:
                 if attempt == SEND_ATTEMPTS or not worth_retrying(exc):
@@ -412,7 +475,7 @@ class TelegramAdapter:
         if label is not None and message.text:
             chosen = self._core.renderer.render(Reply(CHOSEN, {"label": label}), self.platform)
             text = f"{message.text_html}\n\n{chosen.text}"
-            if len(text) <= LIMIT:
+            if telegram_length(text) <= LIMIT:
                 edit = self._calls.edit_text(message.chat.id, message.message_id, text)
                 await self._optional("editMessageText", edit)
                 return
@@ -435,8 +498,15 @@ class TelegramAdapter:
             return False
         return True
 
+    async def _close_press(self, query_id: str, toast: str | None = None) -> None:
+        """Answers a press: its button's spinner stops, and `toast` pops up if given."""
+        await self._optional("answerCallbackQuery", self._calls.answer_button(query_id, toast))
+
     def _toast(self, reply: Reply) -> str:
-        return self._core.renderer.render(reply, Platform.CONSOLE).text[:TOAST_LIMIT]
+        return clipped(self._plain(reply), TOAST_LIMIT)
+
+    def _plain(self, reply: Reply) -> str:
+        return self._core.renderer.render(reply, Platform.CONSOLE).text
 
     def _describe(self, error: BaseException) -> str:
         # PTB's messages name the failure already ("Forbidden: bot was blocked ...").

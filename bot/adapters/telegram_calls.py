@@ -28,10 +28,13 @@ class BotCalls:
         chat_id: str,
         html: str,
         *,
+        thread_id: int | None = None,
         keyboard: JSON | None = None,
         reply_to: int | None = None,
     ) -> None:
         params: JSON = {"chat_id": chat_id, "text": html, "parse_mode": HTML}
+        if thread_id is not None:
+            params["message_thread_id"] = thread_id
         if keyboard is not None:
             params["reply_markup"] = keyboard
         if reply_to is not None:

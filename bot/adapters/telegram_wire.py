@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from collections.abc import Hashable, Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 from telegram import (
     CallbackQuery,
     Chat,
+    MaybeInaccessibleMessage,
     Message,
     MessageEntity,
     Update,
@@ -38,6 +40,8 @@ SHORT_LABEL = 12
 # A Bot API object as sent: what the adapter builds instead of PTB's classes.
 JSON = dict[str, Any]
 _GONE_REASONS = ("chat not found", "user not found", "group chat was deactivated")
+# A tag in rendered HTML: escaping leaves user text no "<" of its own.
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,37 @@ class Wording:
 
 def is_private(chat: Chat) -> bool:
     return chat.type == Chat.PRIVATE
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message goes: a chat and, in a forum supergroup, the topic in it."""
+
+    chat_id: str
+    thread_id: int | None = None
+
+
+def place_of(message: MaybeInaccessibleMessage) -> Place:
+    """Where answers to `message` go: its chat, in its topic if it is in one. (A message
+    too old to read says nothing about its topic.)"""
+    if isinstance(message, Message) and message.is_topic_message:
+        return Place(str(message.chat.id), message.message_thread_id)
+    return Place(str(message.chat.id))
+
+
+def telegram_length(text: str) -> int:
+    """The length Telegram counts for a `parse_mode=HTML` text: UTF-16 code units of
+    what it shows. A tag counts nothing, "&amp;" one, an emoji beyond the BMP two."""
+    return utf16_length(html.unescape(_TAG.sub("", text)))
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clipped(text: str, limit: int) -> str:
+    """The start of a plain `text` that Telegram counts as at most `limit` long."""
+    return text.encode("utf-16-le")[: 2 * limit].decode("utf-16-le", errors="ignore")
 
 
 def chat_ref(chat: Chat, user: User) -> ChatRef:
@@ -94,27 +129,43 @@ class Said:
 
 
 def what_was_said(message: Message, me: User) -> Said | None:
-    """The text for the engine; None for a command meant for another bot.
+    """The text for the engine (a photo's caption is read as text); None for what isn't
+    for the bot: a command meant for another bot, or a message forwarded into a group
+    (someone's earlier words passed on, which ask the bot nothing and log nothing).
 
     A command loses its "@bot" suffix and a mention of the bot is cut out, so "/done@bot 5"
     and "@bot done 5" both reach the engine as what the person meant.
     """
-    text = message.text or ""
-    command = _leading_command(message)
+    if message.forward_origin is not None and not is_private(message.chat):
+        return None
+    if message.text is not None:
+        text, entities = message.text, message.entities
+    else:
+        text, entities = message.caption or "", message.caption_entities
+    command = _leading_command(text, entities)
     if command is not None:
         name, _, target = command.partition("@")
         if target and target.lower() != (me.username or "").lower():
             return None
-        return Said(name + text[len(command) :], addressed=True)
+        # Only "/cmd@thisbot" names the bot: in a group, a bare "/cmd" may be another's.
+        return Said(
+            name + text[len(command) :], addressed=bool(target) or is_private(message.chat)
+        )
     if is_private(message.chat):
         return Said(text, addressed=True)
     handle = f"@{me.username}".lower()
-    for entity in message.entities:
-        if entity.type == MessageEntity.MENTION and message.parse_entity(entity).lower() == handle:
+    for entity in entities:
+        if entity.type == MessageEntity.MENTION and _marked(text, entity).lower() == handle:
             return Said(_cut(text, entity).strip(), addressed=True)
     replied = message.reply_to_message
     to_me = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
     return Said(text, addressed=to_me)
+
+
+def _marked(text: str, entity: MessageEntity) -> str:
+    """The part of `text` the entity marks (its offsets count UTF-16 code units)."""
+    units = text.encode("utf-16-le")
+    return units[2 * entity.offset : 2 * (entity.offset + entity.length)].decode("utf-16-le")
 
 
 def _cut(text: str, entity: MessageEntity) -> str:
@@ -125,11 +176,11 @@ def _cut(text: str, entity: MessageEntity) -> str:
     return f"{units[:start].decode('utf-16-le')} {units[end:].decode('utf-16-le')}"
 
 
-def _leading_command(message: Message) -> str | None:
-    for entity in message.entities:
+def _leading_command(text: str, entities: Sequence[MessageEntity]) -> str | None:
+    for entity in entities:
         if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
-            command = message.parse_entity(entity)
-            return command if (message.text or "").startswith(command) else None
+            command = _marked(text, entity)
+            return command if text.startswith(command) else None
     return None
 
 

@@ -96,7 +96,7 @@ async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
         turn.writes.append(turn.store.users.set_leaderboard_hidden(turn.user.id, hidden))
         return [Reply("community/leaderboard_visibility", {"hidden": hidden}, private=True)]
     if chat.community is None:
-        return [Reply("community/server_only", private=True)]
+        return [Reply("community/server_only", {"platform": str(chat.platform)}, private=True)]
     week_start = programme.week_start(turn.today)
     reps = turn.store.reps
     context = {

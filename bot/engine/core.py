@@ -18,7 +18,7 @@ from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
-from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Choice, Incoming, Reply
+from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Choice, Incoming, PrivateReach, Reply
 from bot.parse import (
     EXERCISE_ALIASES,
     Command,
@@ -39,7 +39,16 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # A conversation left this long is offered "continue, or start over?" before going on.
 IDLE_AFTER = timedelta(hours=24)
+# Someone gone this long is welcomed back; before, a hello is just a hello.
+AWAY_AFTER = timedelta(hours=1)
 MENUS = ("menu", "learn")
+# Commands answered in passing: mid-conversation, the question comes again after them.
+ASIDES = frozenset({"undo", "stats"})
+# Commands that move someone around their conversation; in a group they only show menus.
+NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
+# Command names understood typed as plain words too, once the conversation didn't take
+# them as an answer (exercise names too: "lunge"). Others are Words already ("stats").
+PLAIN_COMMANDS = frozenset({"check", "workout", "learn", "remind", "leaderboard", "forget"})
 # What "/start <page>" (a Telegram deep link) may open: pages only. A link anyone can
 # share must not log, undo, forget or change a reminder for whoever follows it.
 LINKABLE_PAGES = frozenset({"menu", "check", "workout", "learn", "stats", "help", "continue"})
@@ -69,6 +78,7 @@ class Engine:
         self._check = CheckFlow()
         self._remind = RemindFlow()
         self._walks = {ex_id: WalkFlow(ex) for ex_id, ex in EXERCISES.items()}
+        self._walk_names = frozenset(walk.name for walk in self._walks.values())
         self._flows: dict[str, Flow] = {}
         self._resume = ResumeFlow(self._flows)
         flows: list[Flow] = [
@@ -107,9 +117,10 @@ class Engine:
             "setup": community.setup,
             "leaderboard": community.leaderboard,
         }
+        self._commands = frozenset({"done", *self._actions, *self._commands_with_args})
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        if _chatter(incoming):
+        if self._chatter(incoming):
             return []
         chat = incoming.chat
         lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
@@ -136,6 +147,20 @@ class Engine:
             self._on_schedule_change()
         return replies
 
+    def _chatter(self, incoming: Incoming) -> bool:
+        """Group talk not meant for the bot: left alone, and no one is recorded for it.
+        "Done deal" or "done with the report" is chatter too: a "done" the bot can't read
+        as a log was most likely not meant for it. So is a command it doesn't have, unless
+        it was named ("/play@glutebot", a slash command): "/play" is another bot's."""
+        if incoming.chat.community is None or incoming.addressed or incoming.choice is not None:
+            return False
+        intent = parse(incoming.text)
+        if isinstance(intent, Command):
+            return intent.name not in self._commands
+        if isinstance(intent, Done):
+            return intent.problem is not None
+        return True
+
     async def _begin(self, incoming: Incoming, arrival: Arrival) -> Turn:
         now = self._clock()
         user = await self._store.users.ensure_read(
@@ -153,9 +178,14 @@ class Engine:
                 writes.append(self._store.users.mark_private_chat(user_id))
             # Any message from someone counts as an answer to their reminders.
             writes.append(self._store.schedules.reset_ignored_write(reminder_owner(user_id)))
+            # A number typed next picks from what this answer showed: nothing, if it
+            # showed no options. A group's answer leaves the private conversation's.
+            in_private = turn.incoming.chat.community is None
             shown = self._shown(replies)
             conversation = (
-                replace(turn.conversation, offered=shown) if shown else turn.conversation
+                replace(turn.conversation, offered=shown)
+                if shown or in_private
+                else turn.conversation
             )
             writes.append(self._store.conversations.save(user_id, conversation, turn.now))
         writes.append(self._event_mark(turn))
@@ -167,15 +197,15 @@ class Engine:
 
     @staticmethod
     def _out_of_private_reach(turn: Turn, replies: list[Reply]) -> bool:
-        """A group request answered privately, from someone the platform won't let the bot
-        message privately yet (on Telegram: who never wrote to it there, or blocked it)."""
-        incoming = turn.incoming
-        return (
-            incoming.chat.community is not None
-            and incoming.private_needs_started_chat
-            and not turn.user.private_chat
-            and any(reply.private for reply in replies)
-        )
+        """A group request answered privately, where that answer can't reach the person:
+        on Telegram, someone who never wrote to the bot privately (or blocked it since);
+        on Discord, a typed message (their direct messages may be closed)."""
+        reach = turn.incoming.private_reach
+        if turn.incoming.chat.community is None or reach is PrivateReach.IN_PLACE:
+            return False
+        if reach is PrivateReach.IF_STARTED and turn.user.private_chat:
+            return False
+        return any(reply.private for reply in replies)
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
         if turn.incoming.choice is not None:
@@ -184,12 +214,31 @@ class Engine:
         if isinstance(intent, Command):
             return await self._command(turn, intent)
         if isinstance(intent, Done):
-            return await training.log(turn, intent)
+            return await self._log(turn, intent)
         return await self._said(turn, intent)
+
+    async def _log(self, turn: Turn, done: Done) -> list[Reply]:
+        if turn.conversation.flow in self._walk_names:
+            # "done" in the middle of a walk-through: the exercise was done, so it's over.
+            replies = await training.log(turn, done)
+            turn.go("menu")
+            return replies
+        return await self._aside(turn, training.log(turn, done))
+
+    async def _aside(self, turn: Turn, answer: Awaitable[list[Reply]]) -> list[Reply]:
+        """Something answered in passing (a log, an undo, the stats) in the middle of a
+        conversation: its question comes again, so the person isn't left without one."""
+        return [*await answer, *self._prompt_if_busy(turn)]
 
     async def _command(self, turn: Turn, command: Command) -> list[Reply]:
         if command.name == "done":
-            return await training.log(turn, parse_done(command.arg))
+            return await self._log(turn, parse_done(command.arg))
+        if command.name in ASIDES:
+            return await self._aside(turn, self._actions[command.name](turn))
+        if turn.incoming.chat.community is not None and command.name in NAVIGATION:
+            # A person's conversation goes on in private: a group sees the menus, and what
+            # they are in the middle of stays where it is (and unmentioned).
+            return await self._navigate_in_community(turn, command.name)
         if command.name == "start" and command.arg:
             payload = normalise(command.arg)
             if payload in LINKABLE_PAGES or payload in EXERCISES:
@@ -205,9 +254,11 @@ class Engine:
     async def _said(self, turn: Turn, said: Said) -> list[Reply]:
         if turn.incoming.chat.community is not None:
             return await self._said_in_community(turn, said)
-        global_words = {Word.HELP: self._help, Word.CANCEL: self._cancel, Word.UNDO: training.undo}
+        global_words = {Word.HELP: self._help, Word.CANCEL: self._cancel}
         if said.word in global_words:
             return await global_words[said.word](turn)
+        if said.word is Word.UNDO:
+            return await self._aside(turn, training.undo(turn))
         flow = self._flows[turn.conversation.flow]
         if self._idle(turn):
             return self._resume.park(turn)
@@ -225,9 +276,11 @@ class Engine:
         if said.word is Word.HELLO:  # as /start: mid-conversation, "continue or over?"
             return await self._start(turn)
         if said.word is Word.STATS:
-            return await training.stats(turn)
+            return await self._aside(turn, training.stats(turn))
         if said.word is Word.NEXT and (walk := self._finished_walk(turn)) is not None:
             return walk.past_the_end(turn)
+        if (command := plain_command(said.text)) is not None:
+            return await self._command(turn, command)
         return self._not_understood(turn, said.text)
 
     async def _said_in_community(self, turn: Turn, said: Said) -> list[Reply]:
@@ -243,6 +296,8 @@ class Engine:
             return await training.stats(turn)
         if said.word in (Word.MENU, Word.HELLO, Word.CANCEL):
             return [main_menu()]
+        if (command := plain_command(said.text)) is not None:
+            return await self._command(turn, command)
         return [_not_understood(turn, said.text, explain=True)]
 
     async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
@@ -315,19 +370,30 @@ class Engine:
         ]
 
     def _prompt_if_busy(self, turn: Turn) -> list[Reply]:
-        if turn.conversation.flow in MENUS:
+        """The question someone is in the middle of; never in a group, where their
+        conversation isn't."""
+        if turn.conversation.flow in MENUS or turn.incoming.chat.community is not None:
             return []
         return self._flows[turn.conversation.flow].prompt(turn)
+
+    async def _navigate_in_community(self, turn: Turn, name: str) -> list[Reply]:
+        if name == "learn":
+            return self._flows["learn"].prompt(turn)
+        return [main_menu()]
 
     async def _start(self, turn: Turn) -> list[Reply]:
         conversation = turn.conversation
         if conversation.flow not in MENUS and conversation.flow != self._resume.name:
-            return self._resume.park(turn)
+            return self._resume.park(turn, away=self._idle(turn))
         if conversation.flow == self._resume.name:
             return self._resume.prompt(turn)
-        returning = conversation.updated_at is not None
+        last = conversation.updated_at
+        context = {
+            "returning": last is not None,
+            "away": last is not None and turn.now - last > AWAY_AFTER,
+        }
         turn.go("menu")
-        return [Reply("welcome", {"returning": returning}), main_menu()]
+        return [Reply("welcome", context), main_menu()]
 
     async def _continue(self, turn: Turn) -> list[Reply]:
         """Coming back to the chat (the terminal's opening): straight on from the question
@@ -352,6 +418,10 @@ class Engine:
 
     def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
         async def start(turn: Turn) -> list[Reply]:
+            # A walk-through ends with a target to do: no exercise advice after a red flag.
+            warning = await warning_on_record(self._store, turn.user.id)
+            if warning is not None:
+                return [held_back(warning)]
             return self._walks[exercise].start(turn)
 
         return start
@@ -380,7 +450,7 @@ class Engine:
         reminder, or the one question whether to keep unanswered reminders."""
         schedule = prompt.schedule
         chat = ChatRef(schedule.platform, "", schedule.target, schedule.community)
-        nonce = f"s{schedule.id}d{prompt.local_day.toordinal()}"
+        nonce = prompt.nonce
         if schedule.kind is ScheduleKind.CHANNEL:
             return [community.daily_post(chat, prompt.local_day, nonce)]
         if prompt.asks_to_continue:
@@ -423,13 +493,10 @@ def _not_understood(
     return Reply("not_understood", context)
 
 
-def _chatter(incoming: Incoming) -> bool:
-    """Group talk not meant for the bot: left alone, and no one is recorded for it.
-    "Done deal" or "done with the report" is chatter too: a "done" the bot can't read as
-    a log was most likely not meant for it."""
-    if incoming.chat.community is None or incoming.addressed or incoming.choice is not None:
-        return False
-    intent = parse(incoming.text)
-    if isinstance(intent, Done):
-        return intent.problem is not None
-    return not isinstance(intent, Command)
+def plain_command(text: str) -> Command | None:
+    """A command's name typed without its slash ("workout", "lunge"): what the person
+    meant, once nothing in the conversation took it as an answer."""
+    typed = normalise(text)
+    if typed in EXERCISE_ALIASES:
+        return Command(EXERCISE_ALIASES[typed])
+    return Command(typed) if typed in PLAIN_COMMANDS else None

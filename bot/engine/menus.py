@@ -75,13 +75,16 @@ class ResumeFlow:
     def __init__(self, flows: Mapping[str, Flow]) -> None:
         self._flows = flows
 
-    def park(self, turn: Turn) -> list[Reply]:
+    def park(self, turn: Turn, *, away: bool = True) -> list[Reply]:
+        """`away`: they left it long ago (not just said hello in the middle of it)."""
         c = turn.conversation
-        turn.go(self.name, 0, {"flow": c.flow, "step": c.step, "data": dict(c.data)})
+        parked = {"flow": c.flow, "step": c.step, "data": dict(c.data), "away": away}
+        turn.go(self.name, 0, parked)
         return self.prompt(turn)
 
     def prompt(self, turn: Turn) -> list[Reply]:
-        context = {"flow": turn.conversation.data.get("flow", "")}
+        data = turn.conversation.data
+        context = {"flow": data.get("flow", ""), "away": data.get("away", True)}
         return [Reply("resume", context, choices=stamp(self.name, 0, self._choices))]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:

@@ -19,7 +19,20 @@ class Progress:
     sessions_goal: int
     streak: int
     week: int
-    complete: bool
+    first_day: date | None
+    complete: bool  # the four weeks are up, whether or not they were kept up
+    weeks_on_goal: int
+
+    @property
+    def kept_up(self) -> bool:
+        return programme.kept_up(self.weeks_on_goal)
+
+    @property
+    def ended_on(self) -> date | None:
+        """The day the four weeks were up, once they are."""
+        if not self.complete or self.first_day is None:
+            return None
+        return programme.end_day(self.first_day)
 
     @property
     def plan(self) -> dict[str, int]:
@@ -37,6 +50,8 @@ class Progress:
             "week": min(self.week, programme.WEEKS),
             "weeks": programme.WEEKS,
             "complete": self.complete,
+            "weeks_on_goal": self.weeks_on_goal,
+            "kept_up": self.kept_up,
         }
 
 
@@ -59,7 +74,9 @@ def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
         sessions_goal=programme.sessions_goal(week),
         streak=programme.streak(days, today),
         week=week,
+        first_day=first,
         complete=week > programme.WEEKS,
+        weeks_on_goal=programme.weeks_on_goal(days),
     )
 
 

@@ -82,7 +82,8 @@ class RemindFlow:
     async def off(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is None or not current.enabled:
-            return [Reply("remind/none", private=True)]
+            platform = str(turn.incoming.chat.platform)
+            return [Reply("remind/none", {"platform": platform}, private=True)]
         turn.writes.append(
             turn.store.schedules.disable_write(current.id, DisabledReason.OWNER, turn.now)
         )

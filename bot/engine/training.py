@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, progress
@@ -12,7 +13,9 @@ from bot.flows.exercises import EXERCISES
 from bot.flows.programme import DayTotal
 from bot.model import Reply
 from bot.parse import MAX_REPS_PER_ENTRY, Done
+from bot.scheduler import prompt_nonce
 from bot.store.checks import CheckRecord
+from bot.store.schedules import channel_owner, reminder_owner
 
 
 async def my_progress(turn: Turn) -> Progress:
@@ -22,11 +25,10 @@ async def my_progress(turn: Turn) -> Progress:
 def remembered_exercise(turn: Turn) -> str | None:
     """The exercise walked through today, which a bare "done" refers to. A day later
     "done" means the day's workout again."""
-    data = turn.conversation.data
-    exercise = data.get("exercise")
-    if exercise not in EXERCISES or data.get("day") != turn.today.isoformat():
+    walked = turn.conversation.walked
+    if walked is None or walked[0] not in EXERCISES or walked[1] != turn.today.isoformat():
         return None
-    return str(exercise)
+    return walked[0]
 
 
 async def log(
@@ -35,7 +37,14 @@ async def log(
     """Logs what `done` says; a bare "done" means the exercise walked through today (if
     `remembered`), else the day's whole workout."""
     if done.problem is not None:
-        return [Reply("log_problem", {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY})]
+        parts = [{"reps": part.reps, "exercise": part.exercise} for part in done.parts]
+        context = {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY, "parts": parts}
+        return [Reply("log_problem", context)]
+    # After a red flag the bot doesn't coach exercise, and a log's answer is coaching (the
+    # targets, what comes next): the advice again instead, until a check comes out clear.
+    warning = await warning_on_record(turn.store, turn.user.id)
+    if warning is not None:
+        return [held_back(warning)]
     totals = await turn.store.reps.day_totals(turn.user.id)
     before = progress(totals, turn.today)
     entries = _entries(turn, done, before, remembered)
@@ -87,15 +96,30 @@ async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress) -> s
     """A typed "done" for what a Done button on show would log is that button's log, so
     pressing the button afterwards doesn't count the session twice. Once the button's log
     exists, another typed "done" is a session of its own."""
-    prefix = f"{ACTION_PREFIX}:done:"
-    for choice in turn.conversation.offered:
-        if not choice.value.startswith(prefix):
-            continue
-        key, pressed = done_button(turn, choice.value.removeprefix(prefix))
+    for arg in await _done_buttons_on_show(turn):
+        key, pressed = done_button(turn, arg)
         same = _entries(turn, pressed, now, remembered=False).keys() == entries.keys()
         if same and not await turn.store.reps.has_event(turn.user.id, key):
             return key
     return turn.incoming.event_key
+
+
+async def _done_buttons_on_show(turn: Turn) -> list[str]:
+    """The Done buttons a typed "done" may answer (their args): those the conversation
+    last showed, and today's daily post in this server (or in private, today's reminder),
+    posted yet or not: either way it is today's session."""
+    prefix = f"{ACTION_PREFIX}:done:"
+    offered = turn.conversation.offered
+    args = [c.value.removeprefix(prefix) for c in offered if c.value.startswith(prefix)]
+    chat = turn.incoming.chat
+    if chat.community is not None:
+        owner = channel_owner(chat.platform, chat.community)
+    else:
+        owner = reminder_owner(turn.user.id)
+    schedule = await turn.store.schedules.get(owner)
+    if schedule is not None:
+        args.append(prompt_nonce(schedule.id, turn.now.astimezone(schedule.tz).date()))
+    return args
 
 
 def _entries(turn: Turn, done: Done, now: Progress, remembered: bool) -> dict[str, int]:
@@ -127,6 +151,7 @@ async def undo(turn: Turn) -> list[Reply]:
 
 async def workout(turn: Turn) -> list[Reply]:
     turn.go("menu")
+    turn.walked(None)  # shown the whole session, "done" means the whole session
     warning = await warning_on_record(turn.store, turn.user.id)
     if warning is not None:
         return [held_back(warning)]
@@ -142,7 +167,7 @@ async def workout(turn: Turn) -> list[Reply]:
 async def stats(turn: Turn) -> list[Reply]:
     mine = await my_progress(turn)
     first = await turn.store.checks.first(turn.user.id, check.SCORED_BANDS)
-    latest = await turn.store.checks.latest(turn.user.id)
+    last_taken = latest = await turn.store.checks.latest(turn.user.id)
     warning = latest if latest is not None and flagged(latest) else None
     if warning is not None:  # the latest with a score came before it
         latest = await turn.store.checks.latest(turn.user.id, check.SCORED_BANDS)
@@ -151,12 +176,24 @@ async def stats(turn: Turn) -> list[Reply]:
         "first_check": _check_context(turn, first),
         "latest_check": _check_context(turn, latest) if latest != first else None,
         "warning": _check_context(turn, warning),
+        "recheck_due": warning is None and _recheck_due(turn, mine, last_taken),
     }
     return [Reply("stats", context, private=True)]
+
+
+def _recheck_due(turn: Turn, mine: Progress, last_taken: CheckRecord | None) -> bool:
+    """The four weeks are up, and no check has been taken since."""
+    ended = mine.ended_on
+    if ended is None:
+        return False
+    return last_taken is None or _day(turn, last_taken) < ended
 
 
 def _check_context(turn: Turn, record: CheckRecord | None) -> dict[str, object] | None:
     if record is None:
         return None
-    day = record.taken_at.astimezone(turn.tz).date()  # the person's day, as elsewhere
-    return {"band": record.band, "symptom_count": record.symptom_count, "day": day}
+    return {"band": record.band, "symptom_count": record.symptom_count, "day": _day(turn, record)}
+
+
+def _day(turn: Turn, record: CheckRecord) -> date:
+    return record.taken_at.astimezone(turn.tz).date()  # the person's day, as elsewhere

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
@@ -16,6 +17,7 @@ from bot.store.users import User
 
 # Longest piece of user text the bot ever echoes back.
 ECHO_LIMIT = 80
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 # Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
 # button's nonce, or a walk-through's "back"); a flow's own buttons are
@@ -54,6 +56,12 @@ class Turn:
             self.conversation, flow=flow, step=step, data=dict(data or {}), misses=0
         )
 
+    def walked(self, exercise: str | None) -> None:
+        """Remembers the exercise just walked through (None: forgets it), for a bare "done"
+        later today; moving between flows keeps it."""
+        walked = (exercise, self.today.isoformat()) if exercise else None
+        self.conversation = replace(self.conversation, walked=walked)
+
     def missed(self) -> int:
         self.conversation = replace(self.conversation, misses=self.conversation.misses + 1)
         return self.conversation.misses
@@ -86,5 +94,7 @@ def action(name: str, label: str | None = None, arg: str | None = None) -> Choic
 
 
 def echo(text: str) -> str:
-    text = " ".join(text.split())
+    """User text to quote back: on one line, at most ECHO_LIMIT long, and without the
+    marks that would turn the rest of the message right to left."""
+    text = " ".join(_BIDI_CONTROLS.sub("", text).split())
     return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"

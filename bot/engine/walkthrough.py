@@ -20,7 +20,8 @@ class WalkFlow:
         self.name = f"walk_{exercise.id}"
 
     def start(self, turn: Turn, step: int = 0) -> list[Reply]:
-        turn.go(self.name, step, remember(self.exercise, turn))
+        turn.go(self.name, step)
+        turn.walked(self.exercise.id)
         return self.prompt(turn)
 
     def last_step(self, turn: Turn) -> list[Reply]:
@@ -62,7 +63,7 @@ class WalkFlow:
 
     async def _finish(self, turn: Turn) -> Reply:
         mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
-        turn.go("menu", data=remember(self.exercise, turn))
+        turn.go("menu")
         context = {
             "exercise": self.exercise.id,
             "target": mine.targets[self.exercise.id],
@@ -76,8 +77,3 @@ class WalkFlow:
             action("menu", "later"),
         )
         return Reply("exercise/finish", context, choices=choices)
-
-
-def remember(exercise: Exercise, turn: Turn) -> dict[str, str]:
-    """What a plain "done" said later today refers to: this exercise (training.py)."""
-    return {"exercise": exercise.id, "day": turn.today.isoformat()}

@@ -4,7 +4,8 @@ Targets are derived from history rather than stored, so /undo or a forgotten day
 never leave a stale target behind. Rule (also in the README): an exercise's target rises
 by its step after the full target was logged in two sessions in a row (a session is one
 local day), up to its maximum: the bridge from 20 by 4 up to 50, the lunge from 5 by 1
-up to 10 per side.
+up to 10 per side. Once the four weeks are up, the programme counts as complete only if
+it was kept up: at least KEPT_UP_WEEKS of its weeks met their session goal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ BRIDGE_SETS = 2
 # Sessions to aim for in each programme week: ease in with two, then three.
 SESSIONS_GOAL = (2, 2, 3, 3)
 STREAK_SESSIONS = 2
+# Weeks out of WEEKS that must meet their session goal for the programme to count as
+# kept up, rather than just over.
+KEPT_UP_WEEKS = 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,32 @@ def programme_week_start(first_day: date, day: date) -> date:
 
 def sessions_goal(week: int) -> int:
     return SESSIONS_GOAL[min(week, WEEKS) - 1]
+
+
+def end_day(first_day: date) -> date:
+    """The day the four weeks are up: the first day after them."""
+    return first_day + timedelta(weeks=WEEKS)
+
+
+def weeks_on_goal(session_days: Iterable[date]) -> int:
+    """How many of the programme's weeks (from the first session) had at least that
+    week's SESSIONS_GOAL sessions. Weeks after the programme don't count."""
+    days = set(session_days)
+    if not days:
+        return 0
+    first = min(days)
+    per_week = [0] * WEEKS
+    for day in days:
+        week = (day - first).days // 7
+        if week < WEEKS:
+            per_week[week] += 1
+    return sum(1 for done, goal in zip(per_week, SESSIONS_GOAL, strict=True) if done >= goal)
+
+
+def kept_up(weeks: int) -> bool:
+    """The rule for calling the programme complete, not just over: at least KEPT_UP_WEEKS
+    of its WEEKS weeks met their session goal (so one missed week is fine)."""
+    return weeks >= KEPT_UP_WEEKS
 
 
 def streak(session_days: Iterable[date], today: date) -> int:

@@ -12,8 +12,9 @@ from bot.model import Choice
 from bot.store.db import Database, Row, Write, sql_write
 
 # The choices last shown travel inside the data column, so a typed "2" after a restart
-# still means what the person saw as option 2.
+# still means what the person saw as option 2. So does the exercise last walked through.
 _OFFERED = "_offered"
+_WALKED = "_walked"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Conversation:
     misses: int = 0
     updated_at: datetime | None = None
     offered: tuple[Choice, ...] = ()
+    # The exercise last walked through and the day (ISO) it was: what a bare "done" that
+    # day refers to, whatever the person did in between (training.py).
+    walked: tuple[str, str] | None = None
 
 
 def conversation_of(row: Row | None) -> Conversation:
@@ -32,6 +36,9 @@ def conversation_of(row: Row | None) -> Conversation:
         return Conversation()
     data = json.loads(row["data"])
     offered = tuple(Choice(value, label) for value, label in data.pop(_OFFERED, []))
+    walked = data.pop(_WALKED, None)
+    if walked is None and "exercise" in data and "day" in data:  # saved before _walked
+        walked = (data["exercise"], data["day"])
     return Conversation(
         flow=row["flow"],
         step=row["step"],
@@ -39,6 +46,7 @@ def conversation_of(row: Row | None) -> Conversation:
         misses=row["misses"],
         updated_at=datetime.fromisoformat(row["updated_at"]),
         offered=offered,
+        walked=(str(walked[0]), str(walked[1])) if walked else None,
     )
 
 
@@ -64,6 +72,7 @@ class ConversationStore:
                     {
                         **conversation.data,
                         _OFFERED: [[c.value, c.label] for c in conversation.offered],
+                        **({_WALKED: list(conversation.walked)} if conversation.walked else {}),
                     },
                     ensure_ascii=False,
                 ),

@@ -349,6 +349,15 @@ class FakeDiscord:
         if self._session is not None:
             await self._session.dispatch("GUILD_DELETE", {"id": str(guild.id)})
 
+    async def delete_channel(self, channel: FakeChannel) -> None:
+        """A guild channel is deleted: CHANNEL_DELETE if the bot is connected, and requests
+        for it answer 404 10003 Unknown Channel from then on."""
+        guild = self.guilds[channel.guild_id or 0]
+        del guild.channels[channel.id]
+        del self.channels[channel.id]
+        if self._session is not None:
+            await self._session.dispatch("CHANNEL_DELETE", channel.to_json())
+
     def close_dms(self, user: UserLike) -> None:
         """DMs to this user answer 403 50007, like a user who blocks DMs from server members."""
         as_user(user).dms_closed = True
@@ -372,9 +381,11 @@ class FakeDiscord:
         *,
         reply_to: JSON | int | None = None,
         mentions: Iterable[UserLike] = (),
+        reply_ping: bool = True,
     ) -> JSON:
         """A member posts in a guild channel. Mentions missing from `content` are prepended,
-        as typing @name would do; a reply pings the replied-to author."""
+        as typing @name would do; a reply pings the replied-to author unless `reply_ping`
+        is False (the client's "@ ON/OFF" toggle): then that author is not in `mentions`."""
         if channel.guild_id != guild.id or as_user(user).id not in guild.members:
             raise ValueError(f"{user} is not in guild {guild.name} or channel is elsewhere")
         tokens = [u.mention for u in map(as_user, mentions) if u.mention not in content]
@@ -382,7 +393,7 @@ class FakeDiscord:
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         self._require_session()
-        message = self._new_message(channel, as_user(user), body, reply_pings=True)
+        message = self._new_message(channel, as_user(user), body, reply_pings=reply_ping)
         await self._post(message)
         return message
 

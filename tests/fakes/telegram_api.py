@@ -2,8 +2,10 @@
 
 PTB builds and parses real Bot API payloads against it. The fake keeps what a server
 keeps (pending updates, the bot's sent messages, who blocked the bot), parses
-`parse_mode=HTML` as strictly as Telegram does, records every call, and fails a method on
-request (429, 403, 400, a network error, or a timeout after the method did its work).
+`parse_mode=HTML` as strictly as Telegram does, enforces its length limits (counted as
+Telegram counts them: UTF-16 code units of the parsed text) and forum topics, records every
+call, and fails a method on request (429, 403, 400, a network error, or a timeout after the
+method did its work).
 `Server` state is shared with the HTTP flavour of the fake used by the subprocess test.
 """
 
@@ -32,6 +34,23 @@ TOKEN = "123456789:AAH-fake-token_DoNotLeak-0123456789"
 BOT_ID = 123456789
 BOT_USERNAME = "glutebot_test"
 WAIT_LIMIT = 5.0
+# Telegram's limits, in UTF-16 code units of the text as shown (markup parsed away).
+MESSAGE_LIMIT = 4096
+TOAST_LIMIT = 200
+# What each kind of media looks like in a message (one size of a photo is enough).
+MEDIA: dict[str, Any] = {
+    "photo": [{"file_id": "ph1", "file_unique_id": "uph1", "width": 90, "height": 90}],
+    "sticker": {
+        "file_id": "st1",
+        "file_unique_id": "ust1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    },
+    "voice": {"file_id": "vo1", "file_unique_id": "uvo1", "duration": 3},
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +77,13 @@ class Group:
     id: int
     title: str = "Desk Workers"
     type: str = "supergroup"  # or "group": a basic group, before any upgrade
+    forum: bool = False  # a supergroup with topics
 
     def json(self) -> JSON:
-        return {"id": self.id, "type": self.type, "title": self.title}
+        data: JSON = {"id": self.id, "type": self.type, "title": self.title}
+        if self.forum:
+            data["is_forum"] = True
+        return data
 
 
 @dataclass
@@ -117,6 +140,8 @@ class Server:
         self.people: dict[int, Person] = {}
         self.groups: dict[int, Group] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
+        # Each forum's topics: their thread id is the id of the message that opened them.
+        self.topics: dict[int, dict[int, JSON]] = {}
         self.confirmed_below = 0
         # Seconds each call spends "on the network", and the most calls in flight at once
         # (getUpdates, which waits for updates, not counted).
@@ -151,9 +176,74 @@ class Server:
         return int(update["update_id"])
 
     def user_says(
-        self, person: Person, text: str, group: Group | None = None, reply_to: JSON | None = None
+        self,
+        person: Person,
+        text: str,
+        group: Group | None = None,
+        reply_to: JSON | None = None,
+        *,
+        topic: int | None = None,
+        forwarded_from: Person | None = None,
     ) -> JSON:
-        """A message from `person`, in their private chat or in `group`; not yet pushed."""
+        """A message from `person`, in their private chat or in `group` (in one of its
+        `topic`s), typed or forwarded from someone; not yet pushed."""
+        content: JSON = {"text": text}
+        entities = _entities_of(text)
+        if entities:
+            content["entities"] = entities
+        if forwarded_from is not None:
+            origin = {
+                "type": "user",
+                "date": int(time.time()),
+                "sender_user": forwarded_from.json(),
+            }
+            content["forward_origin"] = origin
+        return self._posted(person, content, group, reply_to, topic)
+
+    def user_sends(
+        self,
+        person: Person,
+        media: str,
+        caption: str | None = None,
+        group: Group | None = None,
+        *,
+        topic: int | None = None,
+    ) -> JSON:
+        """A "photo", "sticker" or "voice" message from `person`, with an optional caption."""
+        content: JSON = {media: MEDIA[media]}
+        if caption is not None:
+            content["caption"] = caption
+            entities = _entities_of(caption)
+            if entities:
+                content["caption_entities"] = entities
+        return self._posted(person, content, group, None, topic)
+
+    def open_topic(self, group: Group, by: Person, name: str = "Workouts") -> int:
+        """`by` opens a topic in the forum `group`; its thread id."""
+        assert group.forum, "only a forum has topics"
+        self.groups[group.id] = group
+        opened: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": group.json(),
+            "from": by.json(),
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+            "is_topic_message": True,
+        }
+        thread = int(opened["message_id"])
+        opened["message_thread_id"] = thread
+        self.topics.setdefault(group.id, {})[thread] = opened
+        self.messages[(group.id, thread)] = opened
+        return thread
+
+    def _posted(
+        self,
+        person: Person,
+        content: JSON,
+        group: Group | None,
+        reply_to: JSON | None,
+        topic: int | None,
+    ) -> JSON:
         self.people[person.id] = person
         chat = group.json() if group else {**person.json(), "type": "private"}
         chat.pop("is_bot", None)
@@ -166,11 +256,15 @@ class Server:
             "date": int(time.time()),
             "chat": chat,
             "from": person.json(),
-            "text": text,
+            **content,
         }
-        entities = _entities_of(text)
-        if entities:
-            message["entities"] = entities
+        if topic is not None:
+            assert group is not None, "topics exist in groups only"
+            assert topic in self.topics.get(group.id, {}), "no such topic"
+            message["message_thread_id"] = topic
+            message["is_topic_message"] = True
+            # In a topic, a message that replies to nothing replies to the topic's opening.
+            reply_to = reply_to or self.topics[group.id][topic]
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         self.messages[(chat["id"], message["message_id"])] = message
@@ -294,6 +388,8 @@ class Server:
         return True
 
     async def api_answerCallbackQuery(self, params: Mapping[str, Any]) -> bool:
+        if _utf16_len(str(params.get("text", ""))) > TOAST_LIMIT:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
     async def api_setMessageReaction(self, params: Mapping[str, Any]) -> bool:
@@ -322,11 +418,16 @@ class Server:
             "from": self.me,
             **_formatted(params),
         }
+        replied = None
         reply_to = params.get("reply_parameters")
         if reply_to:
             replied = self.messages.get((chat_id, int(reply_to["message_id"])))
             if replied is not None:
                 message["reply_to_message"] = replied
+        thread = self._thread(chat_id, params.get("message_thread_id"), replied)
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
@@ -357,6 +458,17 @@ class Server:
         chat = {**self.people[chat_id].json(), "type": "private"}
         chat.pop("is_bot", None)
         return chat
+
+    def _thread(self, chat_id: int, asked: Any, replied: JSON | None) -> int | None:
+        """The topic a new message lands in: the one asked for, else the replied message's
+        (none: the forum's General topic)."""
+        if asked is not None:
+            if int(asked) not in self.topics.get(chat_id, {}):
+                raise ApiError(400, "Bad Request: message thread not found")
+            return int(asked)
+        if replied is not None and replied.get("is_topic_message"):
+            return int(replied["message_thread_id"])
+        return None
 
     def _own_message(self, params: Mapping[str, Any]) -> JSON:
         key = (int(params["chat_id"]), int(params["message_id"]))
@@ -532,7 +644,7 @@ def _formatted(params: Mapping[str, Any]) -> JSON:
         entities = []
     if not text.strip():
         raise ApiError(400, "Bad Request: message text is empty")
-    if _utf16_len(text) > 4096:
+    if _utf16_len(text) > MESSAGE_LIMIT:
         raise ApiError(400, "Bad Request: message is too long")
     data: JSON = {"text": text}
     if entities:
@@ -560,10 +672,13 @@ def _entities_of(text: str) -> list[JSON]:
 class Talk:
     """One person talking to the bot through a `Server`, as a test tells it."""
 
-    def __init__(self, server: Server, person: Person, group: Group | None = None) -> None:
+    def __init__(
+        self, server: Server, person: Person, group: Group | None = None, topic: int | None = None
+    ) -> None:
         self.server = server
         self.person = person
         self.group = group
+        self.topic = topic
 
     @property
     def chat_id(self) -> int:
@@ -571,7 +686,13 @@ class Talk:
 
     async def say(self, text: str, reply_to: JSON | None = None) -> list[Call]:
         """Sends `text`; returns the calls the bot made until it confirmed the update."""
-        return await self.deliver(self.server.user_says(self.person, text, self.group, reply_to))
+        said = self.server.user_says(self.person, text, self.group, reply_to, topic=self.topic)
+        return await self.deliver(said)
+
+    async def send(self, media: str, caption: str | None = None) -> list[Call]:
+        """Sends a photo, sticker or voice message, as `say` sends text."""
+        sent = self.server.user_sends(self.person, media, caption, self.group, topic=self.topic)
+        return await self.deliver(sent)
 
     async def tap(self, label: str, chat_id: int | None = None) -> list[Call]:
         """Presses the newest button labelled `label` in the chat (default: this one)."""
