@@ -36,6 +36,8 @@ async def test_a_number_picks_only_from_what_the_last_answer_showed(chat: Chat) 
     await chat.say("/stats")
     said = await chat.say("1")
     assert "Logged" not in said.text
+    assert "Question 1 of 9" not in said.text  # nor the main menu's first option
+    assert "didn't understand" in said.text
 
 
 @pytest.mark.parametrize(

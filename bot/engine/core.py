@@ -323,9 +323,10 @@ class Engine:
     def _match(self, turn: Turn, flow: Flow, said: Said) -> str | None:
         """The choice a typed answer picks, among those last shown: by its number, its
         label, or a word meaning its value ("y" for Yes)."""
+        if said.number is not None:  # of the options on screen: none, if none are
+            offered = turn.conversation.offered
+            return offered[said.number - 1].value if 1 <= said.number <= len(offered) else None
         shown = turn.conversation.offered or self._shown(flow.prompt(turn))
-        if said.number is not None:
-            return shown[said.number - 1].value if 1 <= said.number <= len(shown) else None
         typed = normalise(said.text)
         exercise = EXERCISE_ALIASES.get(typed)  # "bridge" for "Glute bridge"
         for choice in shown:
