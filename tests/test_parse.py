@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.parse import (
@@ -192,7 +192,11 @@ def test_emoji_and_curly_apostrophe_words(text: str, word: Word) -> None:
     assert said.word is word
 
 
+@settings(max_examples=500)
 @given(st.text())
+@example("\u02bc")  # found by a CI run
 def test_normalise_is_empty_only_for_text_with_nothing_to_compare(text: str) -> None:
     if normalise(text) == "":
-        assert not any(ch.isalnum() for ch in unicodedata.normalize("NFKC", text))
+        # U+02BC is a letter to Unicode (a modifier letter) but typed as an apostrophe.
+        letters = unicodedata.normalize("NFKC", text.replace("\u02bc", "'"))
+        assert not any(ch.isalnum() for ch in letters)
