@@ -116,8 +116,9 @@ def to_platform(markup: str, platform: Platform) -> str:
 
 
 # Autoescape guarantees that user text holds no raw "<", so in rendered markup these are
-# always the template's own tags; anything else is text (with HTML entities).
-_TAG = re.compile(r"<(/?)(b|i|code)>")
+# always the template's own: its tags, and its mentions of a Discord channel ("<#123>");
+# anything else is text (with HTML entities).
+_TAG = re.compile(r"<(/?)(b|i|code)>|<#\d+>")
 
 
 def _convert_line(line: str, platform: Platform) -> str:
@@ -126,7 +127,12 @@ def _convert_line(line: str, platform: Platform) -> str:
     position = 0
     for tag in _TAG.finditer(line):
         _text(line[position : tag.start()], platform, out)
-        out.append(marks[tag.group(2)][1 if tag.group(1) else 0])
+        if tag.group(2) is not None:
+            out.append(marks[tag.group(2)][1 if tag.group(1) else 0])
+        elif platform is Platform.DISCORD:
+            out.append(tag.group(0))  # a channel mention Discord shows as a link
+        else:
+            _text(tag.group(0), platform, out)
         position = tag.end()
     _text(line[position:], platform, out)
     return "".join(out)

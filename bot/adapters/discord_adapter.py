@@ -42,7 +42,6 @@ from bot.adapters.discord_wire import (
     interaction_key,
     is_personal,
     member_is_admin,
-    mention_channel_again,
     message_key,
     place,
     setup_channel,
@@ -551,8 +550,7 @@ class DiscordAdapter:
         """The reply as messages that fit Discord's limit; its buttons go on the last."""
         reply = self._in_discord_terms(reply)
         rendered = self._core.renderer.render(reply, Platform.DISCORD)
-        text = mention_channel_again(rendered.text, reply.context)
-        parts = [part for part in split_message(text, LIMIT) if part.strip()]
+        parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
         view = buttons_view(rendered.buttons)
         if not parts:
             return [("", view)] if view is not None else []

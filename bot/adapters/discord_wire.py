@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ import discord
 
 from bot.model import ChatRef, Delivery, Platform
 from bot.parse import Command, parse
+from bot.parse import setup_channel as parse_setup_channel
 from bot.render import Button
 
 # A button's custom_id is this prefix and the engine's Choice.value (at most 64 characters),
@@ -24,7 +25,6 @@ LABEL_LIMIT = 80
 # Message types a person writes; joins, pins, boosts and the like are left alone.
 SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
-_SETUP_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
 
 
 def message_key(message: discord.Message) -> str:
@@ -100,9 +100,8 @@ def setup_channel(text: str) -> int | None:
     intent = parse(text)
     if not isinstance(intent, Command) or intent.name != "setup":
         return None
-    words = intent.arg.split()
-    match = _SETUP_CHANNEL.fullmatch(words[0]) if words else None
-    return None if match is None else int(match.group(1) or match.group(2))
+    channel = parse_setup_channel(intent.arg)
+    return None if channel is None else int(channel)
 
 
 def can_post(guild: discord.Guild | None, channel_id: int) -> bool:
@@ -114,16 +113,6 @@ def can_post(guild: discord.Guild | None, channel_id: int) -> bool:
         return False
     perms = channel.permissions_for(guild.me)
     return perms.view_channel and perms.send_messages
-
-
-def mention_channel_again(text: str, context: Mapping[str, Any]) -> str:
-    """Rendering escapes every "<#id>", a template's own mention of a channel too (it can't
-    tell one from typed text): the mention of the channel the reply is about, an id the
-    engine gives, is made a mention again."""
-    channel = str(context.get("channel", ""))
-    if not channel.isascii() or not channel.isdigit():
-        return text
-    return text.replace(f"\\<#{channel}>", f"<#{channel}>")
 
 
 class ChoiceButton(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
 from bot.flows.exercises import EXERCISES
 from bot.model import ChatRef, Reply
+from bot.parse import setup_channel
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
@@ -20,7 +20,6 @@ from bot.schedule_time import (
 from bot.store.schedules import ScheduleKind, ScheduleSpec, channel_owner
 
 LEADERBOARD_SIZE = 10
-_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
 
 
 def daily_post(chat: ChatRef, day: date, nonce: str) -> Reply:
@@ -39,8 +38,8 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     if not turn.incoming.is_admin:
         return [Reply("community/admin_only", private=True)]
     words = arg.split()
-    channel = _CHANNEL.fullmatch(words[0]) if words else None
-    if channel is None or len(words) < 3:
+    channel_id = setup_channel(arg)
+    if channel_id is None or len(words) < 3:
         return [Reply("community/setup_usage", private=True)]
     try:
         at = parse_local_time(words[1])
@@ -49,7 +48,6 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     except ScheduleInputError as error:
         problem = {"field": type(error).__name__, "value": echo(error.value)}
         return [Reply("community/setup_invalid", problem, private=True)]
-    channel_id = channel.group(1) or channel.group(2)
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
         owner=channel_owner(chat.platform, chat.community),
