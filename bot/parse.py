@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.flows.exercises import EXERCISES
@@ -25,6 +25,7 @@ class Word(StrEnum):
     MENU = "menu"
     HELLO = "hello"
     STATS = "stats"
+    UNSURE = "unsure"
 
 
 class RepProblem(StrEnum):
@@ -34,6 +35,10 @@ class RepProblem(StrEnum):
     NOT_A_NUMBER = "not_a_number"
     UNKNOWN_EXERCISE = "unknown_exercise"
     SEVERAL_EXERCISES = "several_exercises"
+
+
+# A count that was read but is out of range: a log meant as one, unlike "done deal".
+COUNT_PROBLEMS = frozenset({RepProblem.ZERO, RepProblem.NEGATIVE, RepProblem.TOO_MANY})
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,14 @@ class Command:
 class Done:
     """ "done" with whatever it said: reps and exercise are None when not given. With
     several exercises named, `parts` are the logs to send one at a time, if each is one
-    exercise with one sane count ("15 bridges 10 lunges")."""
+    exercise with one sane count ("15 bridges 10 lunges"). `casual`: said in everyday
+    words ("finished", "I did it") rather than "done", the word the bot asks for."""
 
     reps: int | None = None
     exercise: str | None = None
     problem: RepProblem | None = None
     parts: tuple[Done, ...] = ()
+    casual: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,25 @@ _WORDS: dict[Word, tuple[str, ...]] = {
     Word.MENU: ("menu", "main menu", "home"),
     Word.HELLO: ("hi", "hello", "hey", "hiya", "start"),
     Word.STATS: ("stats", "progress", "my progress", "statistics"),
+    # Not "maybe": at a symptom question it has always meant "sometimes".
+    Word.UNSURE: (
+        "not sure",
+        "i'm not sure",
+        "im not sure",
+        "i am not sure",
+        "unsure",
+        "don't know",
+        "dont know",
+        "i don't know",
+        "i dont know",
+        "dunno",
+        "idk",
+        "no idea",
+        "not certain",
+        "can't say",
+        "can't tell",
+        "hard to say",
+    ),
 }
 
 EXERCISE_ALIASES = {
@@ -131,7 +157,12 @@ _EXERCISE_NAME = re.compile(
 )
 _PER_SIDE = re.compile(r"\b(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\beach\b")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-_DONE = re.compile(r"^(?:done|finished|completed)\b(.*)$", re.DOTALL)
+_DONE = re.compile(r"^done\b(.*)$", re.DOTALL)
+# Everyday ways of saying it. Not "I'm done", which as often means "I give up".
+_DONE_CASUALLY = re.compile(
+    r"^(?:(?:i|i've|i have|just|all) )*(?:did (?:it|them|that)|finished|completed|done)\b(.*)$",
+    re.DOTALL,
+)
 _FILLER = re.compile(
     r"\b(x|reps?|times|of|the|my|with|for|today|it|all|workout|session|them|that|and"
     r"|thanks|thank you|thx|ty|cheers|yay|woo+|phew|just|now|again|already)\b"
@@ -176,6 +207,9 @@ def parse(text: str) -> Intent:
     done = _DONE.match(words)
     if done:
         return parse_done(done.group(1))
+    casual = _DONE_CASUALLY.match(words)
+    if casual and (said_done := _done_casually(casual.group(1))) is not None:
+        return said_done
     word = _WORD_OF.get(words)
     return Said(word=word, number=_whole_number(words), text=stripped)
 
@@ -197,6 +231,15 @@ def parse_done(rest: str) -> Done:
     if len(numbers) > 1:
         return Done(exercise=exercise, problem=RepProblem.NOT_A_NUMBER)
     return _checked_reps(numbers[0], exercise)
+
+
+def _done_casually(rest: str) -> Done | None:
+    """ "finished", "I did it", "did them": a log when what follows is nothing, or has a
+    count or an exercise in it. "Did it hurt?" or "finished the report" is just talk."""
+    done = replace(parse_done(rest), casual=True)
+    if done.problem is not None and not (_NUMBER.search(rest) or _EXERCISE_NAME.search(rest)):
+        return None
+    return done
 
 
 def _unreadable(rest: str, words: str, numbers: list[str]) -> Done:

@@ -250,3 +250,34 @@ async def test_oops_in_the_check_goes_back_and_keeps_the_log(chat: Chat) -> None
     assert "Question 1 of 9" in said.text
     assert "Removed" not in said.text
     assert len(await chat.core.store.db.fetchall("SELECT * FROM rep_logs")) == 2
+
+
+@pytest.mark.parametrize("unsure", ["not sure", "I don't know", "maybe", "dunno", "sometimes"])
+async def test_unsure_at_a_red_flag_question_advises_a_check_and_asks_again(
+    chat: Chat, unsure: str
+) -> None:
+    await chat.say("/check")
+    said = await chat.say(unsure)
+    assert "check/unsure" in said.templates
+    assert "didn't understand" not in said.text
+    assert "doctor" in said.text
+    assert "Question 1 of 9" in said.text
+    said = await chat.say("no")
+    said = await chat.say(unsure)
+    assert "doctor or physiotherapist" in said.text
+    assert "Question 2 of 9" in said.text
+    assert said.labels == ["Yes", "No", "⬅ Back"]
+    said = await chat.say("no")
+    assert "Question 3 of 9" in said.text
+    assert await chat.core.store.db.fetchall("SELECT * FROM checks") == []
+
+
+async def test_not_sure_at_a_symptom_question_counts_for_nothing(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.say("no")
+    await chat.say("no")
+    said = await chat.say("not sure")
+    assert "Question 3 of 9" in said.text  # asked again: no symptom is counted for it
+    assert "check/unsure" not in said.templates
+    said = await chat.say("maybe")  # as it always did, "maybe" is "sometimes" here
+    assert "Question 4 of 9" in said.text

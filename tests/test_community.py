@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.app import Core
-from bot.model import ChatRef, Incoming, Platform
+from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from bot.scheduler import Prompt
 from bot.store.schedules import channel_owner
 from tests.transcript import Chat, FakeClock
@@ -233,3 +233,92 @@ async def test_leaderboard_in_the_terminal_does_not_talk_of_direct_messages(core
     dm = Chat(core, user="8", platform=Platform.DISCORD)
     said = await dm.say("/leaderboard")
     assert "works in a server, not in a direct message" in said.text
+
+
+async def test_telegram_speaks_of_groups_and_the_private_chat_not_servers(core: Core) -> None:
+    private = Chat(core, user="7", platform=Platform.TELEGRAM)
+    said = await private.say("/leaderboard")
+    assert "group" in said.text
+    assert "private chat" in said.text
+    for command in ("/leaderboard", "/setup 555 07:30 UTC daily", "/prompt", "/help"):
+        said = await private.say(command)
+        assert "server" not in said.text.lower(), command
+        assert "direct message" not in said.text, command
+    said = await private.say("/help")
+    assert "/leaderboard" in said.text
+    group = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    for command in ("/setup 555 07:30 UTC daily", "/prompt"):
+        said = await group.say(command)
+        assert "Manage Server" not in said.text, command
+        assert "/remind" in said.text, command
+    assert await core.store.schedules.get(channel_owner(Platform.TELEGRAM, "-100")) is None
+
+
+async def test_setup_in_a_discord_dm_still_asks_for_a_server(core: Core) -> None:
+    dm = Chat(core, user="8", platform=Platform.DISCORD)
+    said = await dm.say("/setup 555 07:30 UTC daily")
+    assert "works in a server, not in a direct message" in said.text
+    done = await say(member(core, "2", "Boss"), "/setup 555 07:30 Europe/Berlin", admin=True)
+    assert "server time" not in done  # the post goes out in the time zone given
+
+
+async def test_equal_totals_share_a_place_on_the_leaderboard(core: Core) -> None:
+    ann, bob, cat = member(core, "1", "Ann"), member(core, "2", "Bob"), member(core, "3", "Cat")
+    await say(ann, "done 30")
+    await say(bob, "done 30")
+    await say(cat, "done 20")
+    board = await say(cat, "/leaderboard")
+    week, all_time = board.split("All time")
+    for part in (week, all_time):
+        assert "1. Ann: 30 reps, 1 session" in part
+        assert "1. Bob: 30 reps, 1 session" in part
+        assert "3. Cat: 20 reps, 1 session" in part
+
+
+async def test_the_same_reps_in_more_sessions_ranks_higher(core: Core, clock: FakeClock) -> None:
+    ann, bob = member(core, "1", "Ann"), member(core, "2", "Bob")
+    await say(ann, "done 10")
+    await say(bob, "done 5")
+    clock.advance(days=1)
+    await say(bob, "done 5")
+    board = await say(ann, "/leaderboard")
+    assert "1. Bob: 10 reps, 2 sessions" in board
+    assert "2. Ann: 10 reps, 1 session" in board
+
+
+async def test_an_out_of_range_count_in_a_group_gets_a_short_correction(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    for n, text in enumerate(("done 5000 bridges", "done -3", "done 0")):
+        unasked = Incoming(ann.ref, f"oor-{n}", text=text, display_name="Ann", addressed=False)
+        [reply] = await core.engine.handle(unasked)
+        assert reply.template == "log_problem", text
+        shown = core.renderer.render(reply, Platform.DISCORD).text
+        assert "Nothing was logged." in shown
+        assert len(shown) < 120, shown  # everyone in the group reads it
+    said = await ann.send(Incoming(ann.ref, "oor-x", text="done 5000", addressed=False))
+    assert "more than 500" in said.text
+    for text in ("done deal", "done 10 burpees", "done twenty"):
+        chatter = Incoming(ann.ref, f"c-{text}", text=text, addressed=False)
+        assert await core.engine.handle(chatter) == [], text
+    assert await core.store.db.fetchall("SELECT * FROM rep_logs") == []
+
+
+async def test_finished_in_a_group_logs_only_when_said_to_the_bot(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    for n, text in enumerate(("Finished!", "did it", "completed", "finished 5000")):
+        chatter = Incoming(ann.ref, f"f-{n}", text=text, display_name="Ann", addressed=False)
+        assert await core.engine.handle(chatter) == [], text
+    assert await core.store.users.get("discord", "1") is None
+    to_the_bot = Incoming(ann.ref, "f-addr", text="did it", display_name="Ann", addressed=True)
+    [reply] = await core.engine.handle(to_the_bot)
+    assert reply.logged
+
+
+async def test_setup_in_a_telegram_group_is_answered_there(core: Core) -> None:
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    never_wrote_privately = Incoming(
+        ann.ref, "tg-setup", text="/setup", private_reach=PrivateReach.IF_STARTED
+    )
+    [reply] = await core.engine.handle(never_wrote_privately)
+    assert reply.template == "community/no_daily_posts"
+    assert not reply.private

@@ -22,8 +22,11 @@ import pytest
 from bot.adapters.base import StartError
 from bot.adapters.discord_adapter import (
     CHANNEL_GONE,
+    DMS_CLOSED,
     NO_MESSAGE_CONTENT,
     POST_FAILED,
+    REMINDERS_HERE,
+    REMINDERS_PAUSED,
     SLASH_INSTEAD,
     DiscordAdapter,
     DiscordStartError,
@@ -35,7 +38,7 @@ from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
 from bot.pacing import Pacer
 from bot.runner import deliverer, run
 from bot.scheduler import Prompt, Scheduler
-from bot.store.schedules import channel_owner, reminder_owner
+from bot.store.schedules import Schedule, channel_owner, reminder_owner
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
     SEND_MESSAGES,
@@ -1027,7 +1030,7 @@ async def test_a_reminder_arrives_by_dm_and_a_closed_dm_is_gone_for_good(
         outcomes[member.user.name] = await bot.deliver(chat, replies)
 
     assert outcomes == {"alice": Delivery.SENT, "bob": Delivery.GONE}
-    reminder = fake_discord.dms_to(world.alice)[0]
+    _, reminder = fake_discord.dms_to(world.alice)  # after the first DM, from /remind
     assert "Time for your glutes" in reminder["content"]
     assert any(DONE_BUTTON.fullmatch(c) for c in custom_ids(reminder))
     bob = await core.store.users.get(Platform.DISCORD, str(world.bob.id))
@@ -1367,3 +1370,171 @@ async def test_prompt_after_the_channel_was_deleted_says_so_and_asks_for_setup_a
     assert "no longer exists" in answer["content"]
     assert "/setup" in answer["content"]
     assert "permission" not in answer["content"]
+
+
+# Reminders need open DMs: checked when set in a server, explained when they fail later.
+
+REMIND_AT_SEVEN_THIRTY = {"time": "07:30", "timezone": "Europe/Berlin", "days": "daily"}
+TRY_AGAIN = "glutebot:do:remind_keep"
+
+
+async def reminder_of(core: Core, member: FakeMember) -> Schedule:
+    user = await core.store.users.get(Platform.DISCORD, str(member.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    return schedule
+
+
+def says_how_to_open_dms(message: dict[str, Any]) -> bool:
+    steps = ("**Glute Club**", "**Privacy Settings**", "**Direct Messages**", "phone")
+    return all(step in message["content"] for step in steps)
+
+
+async def try_again(
+    server: FakeDiscord, note: dict[str, Any], member: FakeMember
+) -> dict[str, Any]:
+    """Presses the note's Try again button; returns the answer."""
+    [answer] = await answered(server, await server.press_button(note, member, TRY_AGAIN))
+    return answer
+
+
+async def test_a_reminder_set_in_a_server_sends_its_first_dm_at_once(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    [answer] = await slash(fake_discord, world, world.alice, "remind", REMIND_AT_SEVEN_THIRTY)
+
+    [hello] = fake_discord.dms_to(world.alice)
+    assert "I'll remind you at **07:30**" in answer["content"]
+    assert "reminders will come here" in hello["content"]
+    assert "**07:30** (Europe/Berlin) every day" in hello["content"]
+    assert hello["components"] == []
+    assert (await reminder_of(core, world.alice)).enabled
+
+
+async def test_remind_in_a_server_with_closed_dms_keeps_it_off_and_says_how_to_open_them(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    fake_discord.close_dms(alice)
+    [closed] = await slash(fake_discord, world, alice, "remind", REMIND_AT_SEVEN_THIRTY)
+    kept_off = await reminder_of(core, alice)
+    still_closed = await try_again(fake_discord, closed, alice)
+    fake_discord.open_dms(alice)  # as the answer says: Privacy Settings → Direct Messages
+    pressed = await try_again(fake_discord, still_closed, alice)
+
+    assert closed["flags"] & EPHEMERAL
+    assert "I'll remind you" not in closed["content"]
+    assert "for **07:30** (Europe/Berlin) every day" in closed["content"]
+    assert says_how_to_open_dms(closed)
+    assert custom_ids(closed) == [TRY_AGAIN]
+    # Saved but switched off: nothing would reach them, and they already know why.
+    assert not kept_off.enabled
+    assert (kept_off.local_time.isoformat(), kept_off.days) == ("07:30:00", tuple(range(7)))
+    assert says_how_to_open_dms(still_closed)
+    user = await core.store.users.get(Platform.DISCORD, str(alice.id))
+    assert user is not None
+    assert not user.blocked
+    # One press once DMs are open: the same reminder is back on, and its DM has arrived.
+    assert "back on" in pressed["content"]
+    [hello] = fake_discord.dms_to(alice)
+    assert "reminders will come here" in hello["content"]
+    again = await reminder_of(core, alice)
+    assert again.enabled
+    assert (again.local_time, again.days) == (kept_off.local_time, kept_off.days)
+
+
+async def test_remind_in_a_dm_with_the_bot_needs_no_check(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    interaction = await fake_discord.slash(None, None, alice, "remind", REMIND_AT_SEVEN_THIRTY)
+    [answer] = await answered(fake_discord, interaction)
+
+    assert "I'll remind you at **07:30**" in answer["content"]
+    dm = fake_discord.dm_channel(alice)
+    posts = [r for r in fake_discord.requests if r.path.endswith(f"/channels/{dm.id}/messages")]
+    assert posts == []
+    assert (await reminder_of(core, alice)).enabled
+
+
+async def test_a_reminder_dm_refused_later_is_explained_once_at_the_next_slash_command(
+    fake_discord: FakeDiscord, world: World, core: Core, clock: FakeClock, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    await slash(fake_discord, world, alice, "remind", REMIND_AT_SEVEN_THIRTY)
+    fake_discord.close_dms(alice)  # later, in the server's Privacy Settings
+    scheduler = Scheduler(
+        core.store.schedules,
+        deliverer(core, {Platform.DISCORD: bot}),
+        clock=clock,
+        sleep=no_sleep,
+        pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
+    )
+    clock.now = datetime(2026, 3, 3, 6, 30, tzinfo=UTC)  # Tuesday, 07:30 in Berlin
+    await scheduler.run_once()
+    stats, paused = await slash(fake_discord, world, alice, "stats", count=2)
+    again = await fake_discord.slash(world.guild, world.channel, alice, "stats")
+    [stats_again] = await answered(fake_discord, again)
+    fake_discord.open_dms(alice)
+    pressed = await try_again(fake_discord, paused, alice)
+
+    assert "paused" in paused["content"]
+    assert says_how_to_open_dms(paused)
+    assert paused["flags"] & EPHEMERAL
+    assert custom_ids(paused) == [TRY_AGAIN]
+    assert "paused" not in stats["content"] + stats_again["content"]
+    assert len(answers(again)) == 1  # told once
+    assert "back on" in pressed["content"]
+    assert "reminders will come here" in fake_discord.dms_to(alice)[-1]["content"]
+    assert (await reminder_of(core, alice)).enabled
+
+
+async def test_a_paused_reminder_is_not_mentioned_under_an_answer_about_reminders(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    await slash(fake_discord, world, alice, "remind", REMIND_AT_SEVEN_THIRTY)
+    fake_discord.close_dms(alice)
+    chat = ChatRef(Platform.DISCORD, str(alice.id), str(alice.id))
+    due = Prompt(await reminder_of(core, alice), date(2026, 3, 3))
+    assert await bot.deliver(chat, await core.engine.scheduled(due)) is Delivery.GONE
+    # Setting it up again checks the DM anew.
+    remind = await fake_discord.slash(world.guild, world.channel, alice, "remind")
+    [asked] = await answered(fake_discord, remind)
+    await slash(fake_discord, world, alice, "stats")
+
+    assert "What time suits you" in asked["content"]
+    assert len(answers(remind)) == 1
+
+
+async def test_the_dm_notes_show_the_server_name_as_typed(core: Core) -> None:
+    name = "**Glute** <@&1> @everyone"
+    for template in (DMS_CLOSED, REMINDERS_PAUSED):
+        for server in (name, ""):
+            text = core.renderer.render(Reply(template, {"server": server}), Platform.DISCORD).text
+            assert "Privacy Settings" in text
+            assert (r"\*\*Glute\*\* \<@&1>" in text) is bool(server)
+            assert re.search(r"(?<!\\)<@&1>", text) is None
+    hello = core.renderer.render(Reply(REMINDERS_HERE), Platform.DISCORD).text
+    assert "reminders will come here" in hello
+
+
+async def test_reading_how_to_do_an_exercise_leaves_the_workouts_done_button(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    [workout] = await slash(fake_discord, world, world.alice, "workout")
+    done = next(c for c in custom_ids(workout) if DONE_BUTTON.fullmatch(c))
+    press = await fake_discord.press_button(workout, world.alice, "glutebot:do:bridge")
+    await answered(fake_discord, press)
+    edited = fake_discord.messages[int(workout["id"])]
+    buttons = [button for row in edited["components"] for button in row["components"]]
+    assert {b["custom_id"]: b.get("disabled", False) for b in buttons} == {
+        done: False,
+        "glutebot:do:bridge": True,
+        "glutebot:do:lunge": True,
+    }
+    press = await fake_discord.press_button(workout, world.alice, done)
+    [logged] = await answered(fake_discord, press)
+    assert "Logged" in logged["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 20, "lunge": 5}

@@ -513,3 +513,16 @@ async def test_a_deleted_channel_is_gone_for_the_bot_and_unknown_to_the_api(
             await bot.get_partial_messageable(doomed.id).send("workout of the day")
 
     assert unknown.value.code == 10003
+
+
+async def test_dms_opened_again_are_delivered(
+    fake_discord: FakeDiscord, world: World, bot: Coach
+) -> None:
+    fake_discord.close_dms(world.alice)
+    alice = await bot.fetch_user(world.alice.id)
+    with pytest.raises(discord.Forbidden):
+        await alice.send("refused")
+    fake_discord.open_dms(world.alice)
+    await alice.send("delivered")
+
+    assert [m["content"] for m in fake_discord.dms_to(world.alice)] == ["delivered"]

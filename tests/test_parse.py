@@ -200,3 +200,38 @@ def test_normalise_is_empty_only_for_text_with_nothing_to_compare(text: str) -> 
         # U+02BC is a letter to Unicode (a modifier letter) but typed as an apostrophe.
         letters = unicodedata.normalize("NFKC", text.replace("\u02bc", "'"))
         assert not any(ch.isalnum() for ch in letters)
+
+
+@pytest.mark.parametrize(
+    ("text", "done"),
+    [
+        ("did it", Done(casual=True)),
+        ("I did it ✅", Done(casual=True)),
+        ("did them", Done(casual=True)),
+        ("I did them all!", Done(casual=True)),
+        ("finished", Done(casual=True)),
+        ("Completed.", Done(casual=True)),
+        ("just finished 12 lunges", Done(reps=12, exercise="lunge", casual=True)),
+        ("I've done it", Done(casual=True)),
+        ("finished 5000", Done(problem=RepProblem.TOO_MANY, casual=True)),
+        ("done it", Done()),
+    ],
+)
+def test_done_said_in_everyday_words(text: str, done: Done) -> None:
+    assert parse(text) == done
+
+
+@pytest.mark.parametrize(
+    "text", ["did it hurt?", "finished the report", "I'm done", "did you", "I did", "did 15"]
+)
+def test_everyday_words_that_are_not_a_log_are_just_said(text: str) -> None:
+    assert isinstance(parse(text), Said)
+
+
+@pytest.mark.parametrize(
+    "text", ["not sure", "Not sure.", "I don't know", "i dont know", "dunno", "idk", "unsure"]
+)
+def test_unsure_words(text: str) -> None:
+    said = parse(text)
+    assert isinstance(said, Said)
+    assert said.word is Word.UNSURE

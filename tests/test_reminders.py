@@ -183,3 +183,22 @@ async def test_stop_in_the_terminal_does_not_send_people_to_remind(core: Core) -
     tg = Chat(core, user="7", platform=Platform.TELEGRAM)
     said = await tg.say("/stop")
     assert "Send /remind to set one up" in said.text
+
+
+async def test_the_reminder_stops_suggesting_a_recheck_once_it_was_done(
+    tg: Chat, woken: tuple[Core, list[int]], clock: FakeClock
+) -> None:
+    core = woken[0]
+    await tg.say("done")
+    clock.advance(days=29)
+    await tg.say("/remind 07:30 UTC daily")
+    await tg.say("/check")
+    for answer in ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]:
+        await tg.tap(answer)
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    text = core.renderer.render(replies[0], Platform.CONSOLE).text
+    assert "four weeks are up" in text
+    assert "/check" not in text

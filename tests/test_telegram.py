@@ -29,6 +29,8 @@ from bot.adapters.telegram_polling import Ledger
 from bot.app import Core, open_core
 from bot.model import ChatRef, Choice, Delivery, Incoming, Platform, Reply
 from bot.render import Rendered, Renderer, escape
+from bot.scheduler import Prompt
+from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
     TOKEN,
@@ -669,12 +671,16 @@ async def test_registering_commands_may_fail_without_stopping_the_bot(
     assert "setMyCommands failed" in caplog.text
 
 
-async def test_the_command_menu_lists_every_command(bot: Bot) -> None:
-    [call] = bot.server.calls_to("setMyCommands")
-    names = [command["command"] for command in call.params["commands"]]
+async def test_the_command_menus_list_every_command(bot: Bot) -> None:
+    private, groups = bot.server.calls_to("setMyCommands")
     expected = "start check workout bridge lunge done undo stats remind stop forget cancel help"
-    assert names == expected.split(" ")
-    assert all(0 < len(command["description"]) <= 256 for command in call.params["commands"])
+    assert "scope" not in private.params  # the default menu: private chats
+    assert [command["command"] for command in private.params["commands"]] == expected.split()
+    assert groups.params["scope"] == {"type": "all_group_chats"}
+    names = [command["command"] for command in groups.params["commands"]]
+    assert names == [*expected.split(), "leaderboard"]
+    for call in (private, groups):
+        assert all(0 < len(command["description"]) <= 256 for command in call.params["commands"])
 
 
 async def test_polling_survives_failing_get_updates(
@@ -907,3 +913,93 @@ async def test_media_without_text_gets_a_friendly_word_in_private_only(
     assert answer.params["chat_id"] == str(ALICE.id)
     assert "only read text" in answer.params["text"]
     assert await bot.talk(BOB, DESK).send(media) == []
+
+
+# A group upgraded to a supergroup while a message to it was on its way.
+
+BASIC = Group(-4343, "Desk Workers", type="group")
+UPGRADED = Group(-1004343, "Desk Workers")
+
+
+async def test_an_answer_to_a_group_upgraded_meanwhile_goes_to_its_new_id(bot: Bot) -> None:
+    await bot.talk(ALICE, BASIC).say("done 10")
+    asked = bot.server.user_says(ALICE, "/leaderboard", BASIC)
+    bot.server.upgrades(BASIC, UPGRADED, by=BOB)  # the bot never sees the notices
+    calls = await bot.talk(ALICE, BASIC).deliver(asked)
+    first, again = sent(calls)
+    assert (first.params["chat_id"], again.params["chat_id"]) == (str(BASIC.id), str(UPGRADED.id))
+    assert again.params["text"] == first.params["text"]
+    # The message it replied to stayed behind: its id means nothing in the new chat.
+    assert "reply_parameters" not in again.params
+    assert "Alice" in plain(bot.talk(ALICE, UPGRADED))
+    await bot.talk(BOB, UPGRADED).say("done 5")
+    calls = await bot.talk(BOB, UPGRADED).say("/leaderboard")
+    assert "Alice" in texts(calls)[0]  # the old group's logs moved with it
+
+
+async def test_a_delivery_to_a_group_upgraded_since_goes_to_its_new_id(
+    bot: Bot, core: Core
+) -> None:
+    await bot.talk(ALICE, BASIC).say("done 10")
+    bot.server.upgrades(BASIC, UPGRADED, by=BOB)
+    chat = ChatRef(Platform.TELEGRAM, str(BASIC.id), str(BASIC.id), str(BASIC.id))
+    assert await bot.adapter.deliver(chat, [Reply("stale_button")]) is Delivery.SENT
+    assert len(bot.server.bot_messages(UPGRADED.id)) == 1
+    [alice] = await core.store.reps.leaderboard(str(UPGRADED.id), None, 10)
+    assert (alice.display_name, alice.reps) == ("Alice", 10)
+
+
+# A reminder's how-to buttons.
+
+
+async def send_reminder(bot: Bot, core: Core, person: Person) -> None:
+    """Sends `person` their next reminder as the scheduler does, whatever the time."""
+    user = await core.store.users.get(Platform.TELEGRAM, str(person.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    chat = ChatRef(Platform.TELEGRAM, str(person.id), str(person.id))
+    assert await bot.adapter.deliver(chat, replies) is Delivery.SENT
+
+
+async def test_reading_how_to_do_an_exercise_leaves_the_reminders_done_button(
+    bot: Bot, core: Core
+) -> None:
+    alice = bot.talk()
+    await alice.say("/remind 07:30 Europe/London daily")
+    await send_reminder(bot, core, ALICE)
+    reminder, _ = alice.button("I did it ✅")
+    calls = await alice.tap("How to do a bridge")
+    [edit] = edits(calls)
+    assert edit.params["message_id"] == reminder["message_id"]
+    assert edit.params["text"].endswith("\n\n➜ <b>How to do a bridge</b>")
+    assert buttons(edit) == ["I did it ✅"]
+    assert "Next ➡" in buttons(sent(calls)[-1])  # the walk-through began
+
+    calls = await alice.tap("I did it ✅")
+    assert "Logged" in texts(calls)[0]
+    [edit] = edits(calls)
+    assert edit.params["text"].endswith("➜ <b>I did it ✅</b>")
+    assert "reply_markup" not in bot.server.messages[(ALICE.id, reminder["message_id"])]
+
+
+async def test_going_back_from_a_walk_throughs_finish_takes_its_done_button(
+    bot: Bot, core: Core
+) -> None:
+    # Only a whole session's Done outlives a press on its message: the finish's would
+    # stay beside the next finish's, and pressing both would log the bridges twice.
+    alice = bot.talk()
+    calls = await alice.say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await alice.tap("Next ➡")
+    finish, _ = alice.button("Done ✅")
+    calls = await alice.tap("⬅ Back")
+    [edit] = edits(calls)
+    assert edit.params["message_id"] == finish["message_id"]
+    assert "reply_markup" not in edit.params
+    calls = await alice.tap("Next ➡")
+    calls = await alice.tap("Done ✅")
+    assert "Logged 20 glute bridges" in texts(calls)[0]
+    assert await reps_of(core, ALICE) == 20

@@ -507,3 +507,56 @@ async def test_a_first_streak_week_is_not_called_1_week_in_a_row(
     clock.advance(days=1)
     said = await chat.say("done")
     assert "2 weeks in a row" in said.text
+
+
+@pytest.mark.parametrize("typed", ["did it", "Did it!", "I did it", "did them", "finished",
+                                   "completed", "just did it ✅", "all done"])  # fmt: skip
+async def test_done_in_everyday_words_logs_after_the_workout(chat: Chat, typed: str) -> None:
+    await chat.say("/workout")
+    said = await chat.say(typed)
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+    said = await chat.say(typed)  # the workout's button no longer on show
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
+@pytest.mark.parametrize("talk", ["did it hurt?", "finished the report", "I'm done"])
+async def test_everyday_words_that_are_not_a_log_log_nothing(
+    chat: Chat, db_path: Path, talk: str
+) -> None:
+    said = await chat.say(talk)
+    assert "Logged" not in said.text
+    assert "rep count" not in said.text
+    assert rows(db_path, "SELECT COUNT(*) FROM rep_logs") == [(0,)]
+
+
+async def test_the_workout_stops_suggesting_a_recheck_once_it_was_done(
+    chat: Chat, clock: FakeClock
+) -> None:
+    clear = ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]
+    await chat.say("/check")
+    for answer in clear:
+        await chat.tap(answer)
+    await chat.say("done")
+    clock.advance(days=29)
+    said = await chat.say("/workout")
+    assert "four weeks are up" in said.text
+    assert "symptom check again (/check)" in said.text
+    await chat.say("/check")
+    for answer in clear:
+        await chat.tap(answer)
+    said = await chat.say("/workout")
+    assert "four weeks are up" in said.text
+    assert "/check" not in said.text
+    clock.advance(days=10)
+    said = await chat.say("/workout")
+    assert "/check" not in said.text
+
+
+async def test_the_workout_after_four_weeks_without_any_check_suggests_a_first_one(
+    chat: Chat, clock: FakeClock
+) -> None:
+    await chat.say("done")
+    clock.advance(days=29)
+    said = await chat.say("/workout")
+    assert "take the symptom check (/check)" in said.text
+    assert "again" not in said.text

@@ -49,8 +49,12 @@ from bot.adapters.discord_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
+from bot.engine import utc_now
+from bot.engine.turn import action
 from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
-from bot.render import LIMITS, split_message
+from bot.render import LIMITS, Button, split_message
+from bot.store.schedules import DisabledReason, reminder_owner
+from bot.store.users import User
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,15 @@ SETUP_NO_ACCESS = "community/setup_no_access"
 POST_FAILED = "discord/post_failed"
 CHANNEL_GONE = "discord/channel_gone"
 SLASH_INSTEAD = "discord/slash_instead"
+REMINDERS_HERE = "discord/reminders_here"
+DMS_CLOSED = "discord/dms_closed"
+REMINDERS_PAUSED = "discord/reminders_paused"
+# The engine's answers about reminders, and those that switch a member's reminder on.
+ABOUT_REMINDERS = "remind/"
+REMINDER_ON = frozenset({"remind/set", "remind/kept"})
+# "Try again" under a note that DMs are closed: the engine turns the saved reminder back
+# on as it was (its "keep reminding me"), and that tries the DM again.
+RETRY_REMINDERS = action("remind_keep").value
 NO_MESSAGE_CONTENT = (
     "Discord refused the Message Content intent, so glutebot runs without it: slash "
     "commands, buttons, mentions of the bot and replies that ping it still log reps, but "
@@ -308,6 +321,8 @@ class DiscordAdapter:
                 PERMISSIONS_HINT if fixable else "",
             )
             if outcome is Delivery.GONE and personal:
+                # Until their next event: a slash command then tells them why reminders
+                # stopped (see _with_paused_note).
                 await self._core.store.users.mark_blocked(Platform.DISCORD, chat.user_id)
             return outcome
         return Delivery.SENT
@@ -403,7 +418,7 @@ class DiscordAdapter:
         """The engine's replies, posts for other channels already made; if that takes
         longer than `defer_after`, the interaction is deferred meanwhile, so that Discord
         keeps waiting for the answer."""
-        handling = asyncio.ensure_future(self._handle_and_post(incoming))
+        handling = asyncio.ensure_future(self._handle_and_post(interaction, incoming))
         try:
             await asyncio.wait({handling}, timeout=self._defer_after)
             if not handling.done():
@@ -412,8 +427,71 @@ class DiscordAdapter:
         finally:
             handling.cancel()  # does something only if this was cancelled first
 
-    async def _handle_and_post(self, incoming: Incoming) -> list[Reply]:
-        return await self._post_shared(await self._core.engine.handle(incoming))
+    async def _handle_and_post(
+        self, interaction: discord.Interaction[Any], incoming: Incoming
+    ) -> list[Reply]:
+        """The engine's replies, posts for other channels made. In a server, what the
+        member's reminders need them to know about their DMs comes with them."""
+        if interaction.guild_id is None:
+            # A DM with the bot: reminders set here come to this channel, open already.
+            return await self._post_shared(await self._core.engine.handle(incoming))
+        # Read first: handling their event unmarks someone marked blocked.
+        person = await self._core.store.users.get(Platform.DISCORD, incoming.chat.user_id)
+        replies = await self._post_shared(await self._core.engine.handle(incoming))
+        if any(reply.template in REMINDER_ON for reply in replies):
+            return [await self._first_dm(interaction, reply) for reply in replies]
+        if person is not None and person.blocked:
+            return await self._with_paused_note(interaction, replies, person)
+        return replies
+
+    async def _first_dm(self, interaction: discord.Interaction[Any], reply: Reply) -> Reply:
+        """For a reminder switched on in a server (`reply` says so), its first DM goes out
+        at once, while the member is here to learn that it can't reach them: if Discord
+        refuses it (403 50007: their DMs are closed to the server's members, or they
+        blocked the bot), every reminder would be refused too. Then the reminder is kept
+        but switched off (so "Try again" turns it back on as it was), and the answer says
+        how to open their DMs."""
+        if reply.template not in REMINDER_ON:
+            return reply
+        member = interaction.user
+        try:
+            await self._post(member, Reply(REMINDERS_HERE, reply.context))
+        except discord.Forbidden as error:
+            log.info(
+                "Discord: DMs to user %s are refused (%s): their reminder is kept off",
+                member.id,
+                describe(error),
+            )
+            await self._switch_reminder_off(str(member.id))
+            context = {**reply.context, "server": _server_name(interaction)}
+            return Reply(DMS_CLOSED, context, private=True)
+        except SendError as error:
+            # A passing failure says nothing about their settings: the reminder stays on.
+            log.warning("Discord: the first DM to user %s failed: %s", member.id, describe(error))
+        return reply
+
+    async def _switch_reminder_off(self, user_id: str) -> None:
+        user = await self._core.store.users.get(Platform.DISCORD, user_id)
+        schedules = self._core.store.schedules
+        reminder = None if user is None else await schedules.get(reminder_owner(user.id))
+        if reminder is not None:
+            await schedules.disable(reminder.id, DisabledReason.GONE, utc_now())
+
+    async def _with_paused_note(
+        self, interaction: discord.Interaction[Any], replies: list[Reply], person: User
+    ) -> list[Reply]:
+        """A reminder DM refused since the member's last event (deliver() marked them
+        blocked and the reminder was switched off): a bot can't DM them to say so, so their
+        first answer in a server after it does, once (the engine unmarks them as it handles
+        this event). Not under an answer about reminders: they are seeing to them already,
+        and switching one on tries the DM again."""
+        if not replies or any(reply.template.startswith(ABOUT_REMINDERS) for reply in replies):
+            return replies
+        reminder = await self._core.store.schedules.get(reminder_owner(person.id))
+        if reminder is None or reminder.enabled:
+            return replies
+        note = Reply(REMINDERS_PAUSED, {"server": _server_name(interaction)}, private=True)
+        return [*replies, note]
 
     def _from_interaction(
         self, interaction: discord.Interaction[Any], *, text: str = "", choice: str | None = None
@@ -551,10 +629,16 @@ class DiscordAdapter:
         reply = self._in_discord_terms(reply)
         rendered = self._core.renderer.render(reply, Platform.DISCORD)
         parts = [part for part in split_message(rendered.text, LIMIT) if part.strip()]
-        view = buttons_view(rendered.buttons)
+        view = buttons_view([*rendered.buttons, *self._own_buttons(reply)])
         if not parts:
             return [("", view)] if view is not None else []
         return [(part, view if n == len(parts) else None) for n, part in enumerate(parts, 1)]
+
+    def _own_buttons(self, reply: Reply) -> list[Button]:
+        """Buttons only Discord shows (their labels in discord/commands.toml)."""
+        if reply.template in (DMS_CLOSED, REMINDERS_PAUSED):
+            return [Button(RETRY_REMINDERS, self.wording.labels["retry_reminders"])]
+        return []
 
     def _in_discord_terms(self, reply: Reply) -> Reply:
         """The engine's "ask privately first" (PRIVATE_CHAT_FIRST) as Discord's private way
@@ -587,6 +671,10 @@ def _unpostable_setup(incoming: Incoming, guild: discord.Guild | None) -> bool:
     not post in or one of another server: refused before the engine can save it."""
     named = setup_channel(incoming.text)
     return named is not None and incoming.is_admin and not can_post(guild, named)
+
+
+def _server_name(interaction: discord.Interaction[Any]) -> str:
+    return "" if interaction.guild is None else interaction.guild.name
 
 
 def _send_options(view: discord.ui.View | None) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Every command becomes the same text a person could type ("/done 12 lunge",
 "/setup 555 07:30 Europe/Berlin mon,wed,fri", "/remind time:07:30 days:daily"), so the
 engine handles Discord's commands exactly like typed ones. Names are fixed here; what
-people read comes from messages/<locale>/discord/commands.toml.
+people read comes from messages/<locale>/discord/commands.toml, as do the labels of the
+buttons only Discord shows.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class CommandWording:
     descriptions: Mapping[str, str]
     options: Mapping[str, Mapping[str, str]]
     choices: Mapping[str, Mapping[str, str]]
+    # Buttons only Discord shows (the engine's come from labels.toml).
+    labels: Mapping[str, str]
 
     @classmethod
     def load(cls, locale: str = "en", messages_dir: Path = MESSAGES_DIR) -> CommandWording:
@@ -48,6 +51,7 @@ class CommandWording:
             descriptions={name: c["description"] for name, c in commands.items()},
             options={name: c.get("options", {}) for name, c in commands.items()},
             choices=data["choices"],
+            labels=data["labels"],
         )
 
     def picks(self, option: str) -> list[app_commands.Choice[str]]:

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Delivery, Platform
 from bot.parse import Command, parse
 from bot.parse import setup_channel as parse_setup_channel
@@ -157,12 +158,14 @@ def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
 
 
 def answered_view(message: discord.Message, custom_id: str) -> discord.ui.View:
-    """The message's buttons, all disabled, the pressed one highlighted: a personal
-    question shows what was answered and can't be answered twice."""
+    """The message's buttons disabled, the pressed one highlighted: a personal question
+    shows what was answered and can't be answered twice. A Done button for a whole
+    session stays pressable (see `lasting_done`)."""
     view = discord.ui.View.from_message(message, timeout=None)
     for item in view.children:
         if isinstance(item, discord.ui.Button):
-            item.disabled = True
+            value = (item.custom_id or "").removeprefix(CUSTOM_ID_PREFIX)
+            item.disabled = item.custom_id == custom_id or not lasting_done(value)
             if item.custom_id == custom_id:
                 item.style = discord.ButtonStyle.primary
     return _detached(view)

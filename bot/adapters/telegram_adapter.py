@@ -15,9 +15,9 @@ import os
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from telegram import BotCommand, Message, Update, User
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
 from telegram.constants import ChatMemberStatus
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import ChatMigrated, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -50,6 +50,7 @@ from bot.adapters.telegram_wire import (
     is_private,
     keyboard,
     lane_of,
+    left_to_press,
     message_key,
     never_started,
     place_of,
@@ -156,10 +157,19 @@ class TelegramAdapter:
         self._me = self.bot.bot
         await self._app.start()
         await self._optional("deleteWebhook", self.bot.delete_webhook())
-        commands = [BotCommand(name, text) for name, text in self._wording.commands.items()]
-        await self._optional("setMyCommands", self.bot.set_my_commands(commands))
+        await self._set_command_menus()
         self._poller.start()
         log.info("Telegram: polling as @%s", self._me.username)
+
+    async def _set_command_menus(self) -> None:
+        """The "/" menus: every command in private chats, and in groups the group's
+        leaderboard too (in private it would only say it's for groups)."""
+        wording = self._wording
+        mine = [BotCommand(name, text) for name, text in wording.commands.items()]
+        group = [BotCommand(name, text) for name, text in wording.group_commands.items()]
+        await self._optional("setMyCommands", self.bot.set_my_commands(mine))
+        groups = self.bot.set_my_commands([*mine, *group], scope=BotCommandScopeAllGroupChats())
+        await self._optional("setMyCommands", groups)
 
     async def stop(self) -> None:
         await self._poller.stop()
@@ -251,7 +261,7 @@ class TelegramAdapter:
         async with asyncio.TaskGroup() as calls:
             calls.create_task(self._close_press(query_id, self._toast(stale)))
             if message is not None and is_private(message.chat):
-                remove = self._calls.remove_keyboard(message.chat.id, message.message_id)
+                remove = self._calls.set_keyboard(message.chat.id, message.message_id)
                 calls.create_task(self._optional("editMessageReplyMarkup", remove))
 
     async def _answer_private_press(
@@ -323,8 +333,13 @@ class TelegramAdapter:
             old, new = message.migrate_from_chat_id, message.chat.id
         else:
             return
+        await self._move_group(str(old), str(new))
+
+    async def _move_group(self, old: str, new: str) -> None:
+        """What is kept under a group's id goes to the supergroup it became: its members'
+        logs, and so its leaderboard."""
         log.info("Telegram: group %s is now supergroup %s", old, new)
-        await self._core.store.reps.move_community(str(old), str(new))
+        await self._core.store.reps.move_community(old, new)
 
     async def _on_error(self, update: object, context: Context) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
@@ -437,6 +452,20 @@ class TelegramAdapter:
     async def _send_text(
         self, place: Place, html: str, markup: JSON | None, reply_to: int | None
     ) -> None:
+        """sendMessage; to a group upgraded to a supergroup since (the notice may not have
+        arrived yet, or a schedule still names the old id), sent again at its new id."""
+        try:
+            await self._send_with_retries(place, html, markup, reply_to)
+        except ChatMigrated as upgraded:
+            new_id = str(upgraded.new_chat_id)
+            await self._move_group(place.chat_id, new_id)
+            # A basic group has no topics, and the message answered stayed in the old chat:
+            # its id may name another message in the new one.
+            await self._send_with_retries(Place(new_id), html, markup, None)
+
+    async def _send_with_retries(
+        self, place: Place, html: str, markup: JSON | None, reply_to: int | None
+    ) -> None:
         """sendMessage, tried again a few times after a failure that sent nothing.
         (A 429 never gets here: PTB's AIORateLimiter waits and retries those.)"""
         for attempt in range(1, SEND_ATTEMPTS + 1):
@@ -469,18 +498,20 @@ class TelegramAdapter:
         return outcome
 
     async def _show_choice(self, message: Message, data: str) -> None:
-        """Shows the answer under the question. Editing without `reply_markup` removes
-        the keyboard, so the question's buttons can't be pressed twice."""
+        """Shows the answer under the question, and takes its buttons away so they can't
+        be pressed twice: all but a Done button still to press."""
         label = chosen_label(message, data)
+        left = left_to_press(message, data)
+        chat_id, message_id = message.chat.id, message.message_id
         if label is not None and message.text:
             chosen = self._core.renderer.render(Reply(CHOSEN, {"label": label}), self.platform)
             text = f"{message.text_html}\n\n{chosen.text}"
             if telegram_length(text) <= LIMIT:
-                edit = self._calls.edit_text(message.chat.id, message.message_id, text)
+                edit = self._calls.edit_text(chat_id, message_id, text, left)
                 await self._optional("editMessageText", edit)
                 return
-        remove = self._calls.remove_keyboard(message.chat.id, message.message_id)
-        await self._optional("editMessageReplyMarkup", remove)
+        trim = self._calls.set_keyboard(chat_id, message_id, left)
+        await self._optional("editMessageReplyMarkup", trim)
 
     def _link_button(self, link: str) -> JSON:
         label = self._wording.labels["continue_private"]

@@ -45,15 +45,28 @@ class BotCalls:
             }
         await self._call("sendMessage", params)
 
-    async def edit_text(self, chat_id: int, message_id: int, html: str) -> None:
-        """Replaces a message's text; leaving out `reply_markup` removes its keyboard."""
-        await self._call(
-            "editMessageText",
-            {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": HTML},
-        )
+    async def edit_text(
+        self, chat_id: int, message_id: int, html: str, keyboard: JSON | None = None
+    ) -> None:
+        """Replaces a message's text and its keyboard (None: it has none from now on)."""
+        params: JSON = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": html,
+            "parse_mode": HTML,
+        }
+        if keyboard is not None:
+            params["reply_markup"] = keyboard
+        await self._call("editMessageText", params)
 
-    async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
-        await self._call("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id})
+    async def set_keyboard(
+        self, chat_id: int, message_id: int, keyboard: JSON | None = None
+    ) -> None:
+        """Replaces a message's keyboard (None: removes it)."""
+        params: JSON = {"chat_id": chat_id, "message_id": message_id}
+        if keyboard is not None:
+            params["reply_markup"] = keyboard
+        await self._call("editMessageReplyMarkup", params)
 
     async def answer_button(self, query_id: str, toast: str | None = None) -> None:
         params: JSON = {"callback_query_id": query_id}

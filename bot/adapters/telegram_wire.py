@@ -29,6 +29,7 @@ from telegram.error import (
 )
 
 from bot.adapters.base import Delivery
+from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Platform
 from bot.render import MESSAGES_DIR, Button
 
@@ -46,16 +47,21 @@ _TAG = re.compile(r"<[^>]*>")
 
 @dataclass(frozen=True)
 class Wording:
-    """Telegram-only wording: the command menu and the deep-link button."""
+    """Telegram-only wording: the command menus and the deep-link button."""
 
     commands: Mapping[str, str]
+    group_commands: Mapping[str, str]  # a group's menu adds these
     labels: Mapping[str, str]
 
     @classmethod
     def load(cls, locale: str = "en", messages_dir: Path = MESSAGES_DIR) -> Wording:
         path = messages_dir / locale / "telegram" / "telegram.toml"
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return cls(commands=data["commands"], labels=data["labels"])
+        return cls(
+            commands=data["commands"],
+            group_commands=data["group_commands"],
+            labels=data["labels"],
+        )
 
 
 def is_private(chat: Chat) -> bool:
@@ -105,13 +111,14 @@ def message_key(message: Message) -> str:
 
 
 def press_key(query: CallbackQuery) -> str:
-    """A button press's event key. In a private chat a message's buttons answer once (the
-    press takes them away), so the key is the message: a double tap's second press, sent
-    before the buttons went, is then a press already handled. In a group every member may
+    """A button press's event key. In a private chat a button answers once (the press takes
+    it away), so the key is the message and the button: a double tap's second press, sent
+    before the button went, is then a press already handled, while a Done button the press
+    left (see `left_to_press`) is still a press of its own. In a group every member may
     press the same buttons, so each press is its own."""
     message = query.message
     if message is not None and is_private(message.chat):
-        return f"tg:p:{message.chat.id}:{message.message_id}"
+        return f"tg:p:{message.chat.id}:{message.message_id}:{query.data}"
     return f"tg:c:{query.id}"
 
 
@@ -218,6 +225,22 @@ def chosen_label(message: Message, data: str) -> str | None:
             if key.callback_data == data:
                 return key.text
     return None
+
+
+def left_to_press(message: Message, pressed: str) -> JSON | None:
+    """The keyboard a private message keeps once its button `pressed` was answered: only
+    a Done button for a whole session (see `lasting_done`)."""
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    done = [
+        Button(key.callback_data, key.text)
+        for row in rows
+        for key in row
+        if isinstance(key.callback_data, str)
+        and lasting_done(key.callback_data)
+        and key.callback_data != pressed
+    ]
+    return keyboard(done)
 
 
 def never_started(error: TelegramError) -> bool:

@@ -65,6 +65,8 @@ class CheckFlow:
             turn.go(self.name, max(step - 1, 0), {"answers": answers})
             return self.prompt(turn)
         question = check.QUESTIONS[step]
+        if answer.value is None and question.hesitant(answer.word):
+            return [self._unsure(question), *self.prompt(turn)]
         value = answer.value or question.read(answer.word, answer.text)
         if value not in question.points:
             return None
@@ -88,6 +90,10 @@ class CheckFlow:
             turn.go(self.name, step + 1, {"answers": answers})
             return self.prompt(turn)
         return [await self._result(turn, answers)]
+
+    @staticmethod
+    def _unsure(question: check.Question) -> Reply:
+        return Reply("check/unsure", {"flag": str(question.kind)}, private=True)
 
     async def _result(self, turn: Turn, answers: dict[str, str]) -> Reply:
         result = check.score(answers)

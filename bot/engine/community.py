@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
 from bot.flows.exercises import EXERCISES
-from bot.model import ChatRef, Reply
+from bot.model import ChatRef, Platform, Reply
 from bot.parse import setup_channel
 from bot.schedule_time import (
     ScheduleInputError,
@@ -17,9 +18,13 @@ from bot.schedule_time import (
     parse_local_time,
     parse_timezone,
 )
+from bot.store.reps import Standing
 from bot.store.schedules import ScheduleKind, ScheduleSpec, channel_owner
 
 LEADERBOARD_SIZE = 10
+# Where a daily workout post can go: the Discord channel /setup names. A Telegram group has
+# no channel to name, and nothing tells the engine who its admins are.
+POSTING_PLATFORMS = frozenset({Platform.DISCORD})
 
 
 def daily_post(chat: ChatRef, day: date, nonce: str) -> Reply:
@@ -32,11 +37,10 @@ def daily_post(chat: ChatRef, day: date, nonce: str) -> Reply:
 
 
 async def setup(turn: Turn, arg: str) -> list[Reply]:
+    server = _posting_server(turn, "setup")
+    if isinstance(server, Reply):
+        return [server]
     chat = turn.incoming.chat
-    if chat.community is None:
-        return [Reply("community/server_only", private=True)]
-    if not turn.incoming.is_admin:
-        return [Reply("community/admin_only", private=True)]
     words = arg.split()
     channel_id = setup_channel(arg)
     if channel_id is None or len(words) < 3:
@@ -50,13 +54,13 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         return [Reply("community/setup_invalid", problem, private=True)]
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
-        owner=channel_owner(chat.platform, chat.community),
+        owner=channel_owner(chat.platform, server),
         platform=chat.platform,
         target=channel_id,
         local_time=at,
         tz=zone,
         days=days,
-        community=chat.community,
+        community=server,
     )
     turn.writes.append(turn.store.schedules.upsert_write(spec, turn.now))
     turn.schedules_changed = True
@@ -70,17 +74,34 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     return [Reply("community/setup_done", context, private=True)]
 
 
-async def prompt_now(turn: Turn) -> list[Reply]:
+def _posting_server(turn: Turn, command: str) -> str | Reply:
+    """The server whose daily post /setup or /prompt is about, or why it can't be here."""
     chat = turn.incoming.chat
+    if chat.platform not in POSTING_PLATFORMS:
+        # Nothing personal: said in a group, the group may read it.
+        return Reply("community/no_daily_posts", {"platform": str(chat.platform)})
     if chat.community is None:
-        return [Reply("community/server_only", private=True)]
+        return _server_only(chat, command)
     if not turn.incoming.is_admin:
-        return [Reply("community/admin_only", private=True)]
-    schedule = await turn.store.schedules.get(channel_owner(chat.platform, chat.community))
-    channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=chat.community)
+        return Reply("community/admin_only", private=True)
+    return chat.community
+
+
+def _server_only(chat: ChatRef, command: str) -> Reply:
+    context = {"platform": str(chat.platform), "command": command}
+    return Reply("community/server_only", context, private=True)
+
+
+async def prompt_now(turn: Turn) -> list[Reply]:
+    server = _posting_server(turn, "prompt")
+    if isinstance(server, Reply):
+        return [server]
+    chat = turn.incoming.chat
+    schedule = await turn.store.schedules.get(channel_owner(chat.platform, server))
+    channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=server)
     day = turn.today
     if schedule is not None:
-        channel = ChatRef(chat.platform, "", schedule.target, chat.community)
+        channel = ChatRef(chat.platform, "", schedule.target, server)
         day = turn.now.astimezone(schedule.tz).date()  # the server's day, as posted
     post = daily_post(channel, day, turn.nonce())
     return [post, Reply("community/prompt_posted", {"channel": channel.chat_id}, private=True)]
@@ -94,14 +115,29 @@ async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
         turn.writes.append(turn.store.users.set_leaderboard_hidden(turn.user.id, hidden))
         return [Reply("community/leaderboard_visibility", {"hidden": hidden}, private=True)]
     if chat.community is None:
-        return [Reply("community/server_only", {"platform": str(chat.platform)}, private=True)]
+        return [_server_only(chat, "leaderboard")]
     week_start = programme.week_start(turn.today)
     reps = turn.store.reps
     context = {
-        "week": await reps.leaderboard(chat.community, week_start, LEADERBOARD_SIZE),
-        "all_time": await reps.leaderboard(chat.community, None, LEADERBOARD_SIZE),
+        "week": ranked(await reps.leaderboard(chat.community, week_start, LEADERBOARD_SIZE)),
+        "all_time": ranked(await reps.leaderboard(chat.community, None, LEADERBOARD_SIZE)),
         "week_start": week_start,
         "week_end": week_start + timedelta(days=6),
         "hidden": turn.user.leaderboard_hidden,
     }
     return [Reply("community/leaderboard", context)]
+
+
+def ranked(standings: Sequence[Standing]) -> list[tuple[int, Standing]]:
+    """Each line with its place, in standard competition ranking ("1, 1, 3"): members level
+    on what the board is sorted by, reps and then sessions, share a place. The name only
+    orders them within it."""
+    places: list[tuple[int, Standing]] = []
+    for index, standing in enumerate(standings):
+        level = index > 0 and _score(standing) == _score(standings[index - 1])
+        places.append((places[-1][0] if level else index + 1, standing))
+    return places
+
+
+def _score(standing: Standing) -> tuple[int, int]:
+    return standing.reps, standing.sessions

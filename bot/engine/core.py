@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from bot.engine import community, training
 from bot.engine.checkup import CheckFlow, held_back, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
-from bot.engine.progress import progress
 from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Choice, Incoming, PrivateReach, Reply
 from bot.parse import (
+    COUNT_PROBLEMS,
     EXERCISE_ALIASES,
     Command,
     Done,
@@ -158,7 +158,7 @@ class Engine:
         if isinstance(intent, Command):
             return intent.name not in self._commands
         if isinstance(intent, Done):
-            return intent.problem is not None
+            return _done_chatter(intent)
         return True
 
     async def _begin(self, incoming: Incoming, arrival: Arrival) -> Turn:
@@ -461,17 +461,8 @@ class Engine:
             )
             return [Reply("remind/pause", choices=keep_or_stop)]
         assert schedule.user_id is not None
-        warning = await warning_on_record(self._store, schedule.user_id)
-        if warning is not None:
-            return [held_back(warning)]
-        totals = await self._store.reps.day_totals(schedule.user_id)
-        mine = progress(totals, prompt.local_day)
-        choices = (
-            action("done", "done_workout", nonce),
-            action("bridge", "how_bridge"),
-            action("lunge", "how_lunge"),
-        )
-        return [Reply("remind/workout", {"progress": mine.context()}, choices=choices)]
+        user, day, tz = schedule.user_id, prompt.local_day, schedule.tz
+        return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
 
 
 def _not_understood(
@@ -492,6 +483,16 @@ def _not_understood(
         "platform": str(turn.incoming.chat.platform),
     }
     return Reply("not_understood", context)
+
+
+def _done_chatter(done: Done) -> bool:
+    """Whether a "done" said in a group, to no one in particular, is not for the bot.
+    "Finished!" or "did it" there is as likely about anything else: only "done", the word
+    the daily post asks for, logs unasked. A count out of range ("done 5000") was meant as
+    a log, so it gets its correction; a "done" with words the bot can't read was not."""
+    if done.casual:
+        return True
+    return done.problem is not None and done.problem not in COUNT_PROBLEMS
 
 
 def plain_command(text: str) -> Command | None:

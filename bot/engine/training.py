@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, tzinfo
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, progress
@@ -14,6 +14,7 @@ from bot.flows.programme import DayTotal
 from bot.model import Reply
 from bot.parse import MAX_REPS_PER_ENTRY, Done
 from bot.scheduler import prompt_nonce
+from bot.store import Store
 from bot.store.checks import CheckRecord
 from bot.store.schedules import channel_owner, reminder_owner
 
@@ -37,9 +38,7 @@ async def log(
     """Logs what `done` says; a bare "done" means the exercise walked through today (if
     `remembered`), else the day's whole workout."""
     if done.problem is not None:
-        parts = [{"reps": part.reps, "exercise": part.exercise} for part in done.parts]
-        context = {"problem": str(done.problem), "max": MAX_REPS_PER_ENTRY, "parts": parts}
-        return [Reply("log_problem", context)]
+        return [_log_problem(turn, done)]
     # After a red flag the bot doesn't coach exercise, and a log's answer is coaching (the
     # targets, what comes next): the advice again instead, until a check comes out clear.
     warning = await warning_on_record(turn.store, turn.user.id)
@@ -81,6 +80,18 @@ async def log(
     }
     quiet = turn.incoming.chat.community is not None and not raised and not new_streak
     return [Reply("logged", context, logged=True, quiet=quiet)]
+
+
+def _log_problem(turn: Turn, done: Done) -> Reply:
+    parts = [{"reps": part.reps, "exercise": part.exercise} for part in done.parts]
+    context = {
+        "problem": str(done.problem),
+        "max": MAX_REPS_PER_ENTRY,
+        "parts": parts,
+        # Said in a group, the answer is for everyone to read: kept short.
+        "in_group": turn.incoming.chat.community is not None,
+    }
+    return Reply("log_problem", context)
 
 
 def done_button(turn: Turn, arg: str) -> tuple[str, Done]:
@@ -152,16 +163,30 @@ async def undo(turn: Turn) -> list[Reply]:
 async def workout(turn: Turn) -> list[Reply]:
     turn.go("menu")
     turn.walked(None)  # shown the whole session, "done" means the whole session
-    warning = await warning_on_record(turn.store, turn.user.id)
-    if warning is not None:
-        return [held_back(warning)]
-    mine = await my_progress(turn)
+    user, nonce = turn.user.id, turn.nonce()
+    return [await todays_session(turn.store, user, turn.today, turn.tz, nonce, "workout")]
+
+
+async def todays_session(
+    store: Store, user_id: int, day: date, tz: tzinfo, nonce: str, template: str
+) -> Reply:
+    """The day's session in `template` with its Done button, for /workout and a reminder;
+    after a red flag, the advice instead."""
+    last_taken = await store.checks.latest(user_id)
+    if last_taken is not None and flagged(last_taken):
+        return held_back(last_taken)
+    mine = progress(await store.reps.day_totals(user_id), day)
+    context = {
+        "progress": mine.context(),
+        "recheck_due": _recheck_due(mine, last_taken, tz),
+        "checked_before": last_taken is not None,
+    }
     choices = (
-        action("done", "done_workout", turn.nonce()),
+        action("done", "done_workout", nonce),
         action("bridge", "how_bridge"),
         action("lunge", "how_lunge"),
     )
-    return [Reply("workout", {"progress": mine.context()}, choices=choices, private=True)]
+    return Reply(template, context, choices=choices, private=True)
 
 
 async def stats(turn: Turn) -> list[Reply]:
@@ -176,17 +201,17 @@ async def stats(turn: Turn) -> list[Reply]:
         "first_check": _check_context(turn, first),
         "latest_check": _check_context(turn, latest) if latest != first else None,
         "warning": _check_context(turn, warning),
-        "recheck_due": warning is None and _recheck_due(turn, mine, last_taken),
+        "recheck_due": warning is None and _recheck_due(mine, last_taken, turn.tz),
     }
     return [Reply("stats", context, private=True)]
 
 
-def _recheck_due(turn: Turn, mine: Progress, last_taken: CheckRecord | None) -> bool:
+def _recheck_due(mine: Progress, last_taken: CheckRecord | None, tz: tzinfo) -> bool:
     """The four weeks are up, and no check has been taken since."""
     ended = mine.ended_on
     if ended is None:
         return False
-    return last_taken is None or _day(turn, last_taken) < ended
+    return last_taken is None or last_taken.taken_at.astimezone(tz).date() < ended
 
 
 def _check_context(turn: Turn, record: CheckRecord | None) -> dict[str, object] | None:

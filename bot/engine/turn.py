@@ -93,6 +93,16 @@ def action(name: str, label: str | None = None, arg: str | None = None) -> Choic
     return Choice(value, label or name)
 
 
+def lasting_done(value: str) -> bool:
+    """A Done button for a whole session (a workout's, a reminder's, a daily post's): it
+    logs that session once whenever it is pressed, so it stays after its message's other
+    buttons ("How to do a bridge") were answered. A walk-through's Done (its arg ends with
+    the exercise) doesn't: the walk-through's next finish brings one of its own, and both
+    would log the exercise."""
+    prefix = f"{ACTION_PREFIX}:done:"
+    return value.startswith(prefix) and "." not in value[len(prefix) :]
+
+
 def echo(text: str) -> str:
     """User text to quote back: on one line, at most ECHO_LIMIT long, and without the
     marks that would turn the rest of the message right to left."""

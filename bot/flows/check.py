@@ -5,7 +5,8 @@ Scoring rule (also in the README): each symptom scores yes = 2, sometimes = 1, n
   likely   when symptoms >= 5, or symptoms >= 3 and risk >= 2;
   possible when symptoms >= 2, or symptoms >= 1 and risk >= 2;
   unlikely otherwise.
-A "yes" to either red-flag question ends the check with advice to see a professional.
+A "yes" to either red-flag question ends the check with advice to see a professional;
+"not sure" or "maybe" there gets advice to be checked first, and the question again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Band(StrEnum):
 YES = Choice("yes", "yes")
 NO = Choice("no", "no")
 SOMETIMES = Choice("sometimes", "sometimes")
+# Neither yes nor no. At a symptom question "maybe" means "sometimes", but "not sure"
+# isn't a symptom they have: it picks nothing there.
+HESITANT = frozenset({Word.UNSURE, Word.SOMETIMES})
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class Question:
         if word is not None and word in self.words:
             return self.words[word]
         return self.reading(text) if self.reading is not None else None
+
+    def hesitant(self, word: Word | None) -> bool:
+        """ "Not sure" or "maybe" at a red-flag question: not an answer, but a reason to be
+        checked by a professional all the same."""
+        return self.kind in FLAGS and word in HESITANT
 
 
 def _yes_no(id: str, kind: Kind) -> Question:

@@ -362,6 +362,10 @@ class FakeDiscord:
         """DMs to this user answer 403 50007, like a user who blocks DMs from server members."""
         as_user(user).dms_closed = True
 
+    def open_dms(self, user: UserLike) -> None:
+        """The user allows DMs from server members again: DMs to them are delivered."""
+        as_user(user).dms_closed = False
+
     def dm_channel(self, user: UserLike) -> FakeChannel:
         user = as_user(user)
         if user.id not in self.dm_channels:

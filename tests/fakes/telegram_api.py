@@ -5,7 +5,8 @@ keeps (pending updates, the bot's sent messages, who blocked the bot), parses
 `parse_mode=HTML` as strictly as Telegram does, enforces its length limits (counted as
 Telegram counts them: UTF-16 code units of the parsed text) and forum topics, records every
 call, and fails a method on request (429, 403, 400, a network error, or a timeout after the
-method did its work).
+method did its work). A group upgraded to a supergroup refuses messages as Telegram does,
+with the new id in the error's `parameters`.
 `Server` state is shared with the HTTP flavour of the fake used by the subprocess test.
 """
 
@@ -139,6 +140,8 @@ class Server:
         self.started: set[int] = set()
         self.people: dict[int, Person] = {}
         self.groups: dict[int, Group] = {}
+        # Groups upgraded to supergroups: their old id, and the new one Telegram names.
+        self.migrated: dict[int, int] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
         # Each forum's topics: their thread id is the id of the message that opened them.
         self.topics: dict[int, dict[int, JSON]] = {}
@@ -282,8 +285,9 @@ class Server:
 
     def upgrades(self, group: Group, supergroup: Group, by: Person) -> list[JSON]:
         """`group` becomes `supergroup`, with a new id: the two service messages Telegram
-        sends, one in each chat."""
+        sends, one in each chat. From then on the old id refuses messages, naming the new."""
         self.groups[supergroup.id] = supergroup
+        self.migrated[group.id] = supergroup.id
         said = {"date": int(time.time()), "from": by.json()}
         old = {**said, "chat": group.json(), "migrate_to_chat_id": supergroup.id}
         new = {**said, "chat": supergroup.json(), "migrate_from_chat_id": group.id}
@@ -447,6 +451,12 @@ class Server:
         return self._replace(message, edited)
 
     def _chat(self, chat_id: int) -> JSON:
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
         if chat_id in self.groups:
             return self.groups[chat_id].json()
         if chat_id in self.blocked:
