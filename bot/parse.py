@@ -26,6 +26,7 @@ class Word(StrEnum):
     HELLO = "hello"
     STATS = "stats"
     UNSURE = "unsure"
+    THANKS = "thanks"
 
 
 class RepProblem(StrEnum):
@@ -126,6 +127,18 @@ _WORDS: dict[Word, tuple[str, ...]] = {
     Word.MENU: ("menu", "main menu", "home"),
     Word.HELLO: ("hi", "hello", "hey", "hiya", "start"),
     Word.STATS: ("stats", "progress", "my progress", "statistics"),
+    Word.THANKS: (
+        "thanks",
+        "thank you",
+        "thanks a lot",
+        "thanks so much",
+        "thank you so much",
+        "many thanks",
+        "thx",
+        "ty",
+        "cheers",
+        "ta",
+    ),
     # Not "maybe": at a symptom question it has always meant "sometimes".
     Word.UNSURE: (
         "not sure",

@@ -322,3 +322,16 @@ async def test_setup_in_a_telegram_group_is_answered_there(core: Core) -> None:
     [reply] = await core.engine.handle(never_wrote_privately)
     assert reply.template == "community/no_daily_posts"
     assert not reply.private
+
+
+async def test_thanks_to_the_bot_in_a_server_is_answered_and_other_thanks_left_alone(
+    core: Core,
+) -> None:
+    ann = member(core, "1", "Ann")
+    overheard = Incoming(ann.ref, "t1", text="thanks Bob!", addressed=False)
+    assert await core.engine.handle(overheard) == []
+    unaddressed = Incoming(ann.ref, "t2", text="Thanks!", addressed=False)
+    assert await core.engine.handle(unaddressed) == []
+    replied = await core.engine.handle(Incoming(ann.ref, "t3", text="Thank you!", addressed=True))
+    assert [reply.template for reply in replied] == ["thanks"]  # not "didn't understand"
+    assert not replied[0].private

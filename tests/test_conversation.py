@@ -266,3 +266,13 @@ async def test_options_typed_as_phones_type_them(chat: Chat, db_path: Path) -> N
         await chat.tap(answer)
     said = await chat.say("I don\u2018t run")
     assert "Question 9 of 9" in said.text
+
+
+async def test_thanks_gets_a_welcome_and_the_question_again(chat: Chat) -> None:
+    said = await chat.say("thanks!")
+    assert said.templates == ["thanks"]  # nothing under way: nothing to ask again
+    await chat.say("/check")
+    said = await chat.say("thank you 🙏")
+    assert said.templates[0] == "thanks"
+    assert "Question 1 of 9" in said.text
+    assert "didn't understand" not in said.text

@@ -139,6 +139,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "server": "Glute Club",
     },
     "discord/reminders_paused": {"server": "Glute Club"},
+    "thanks": {},
     "community/leaderboard": {
         "week": [(1, Standing("Ann <3", 40, 2)), (1, Standing("Bob", 40, 2))],
         "all_time": [],

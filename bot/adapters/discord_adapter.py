@@ -49,11 +49,10 @@ from bot.adapters.discord_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
-from bot.engine import utc_now
 from bot.engine.turn import action
 from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
 from bot.render import LIMITS, Button, split_message
-from bot.store.schedules import DisabledReason, reminder_owner
+from bot.store.schedules import reminder_owner
 from bot.store.users import User
 
 log = logging.getLogger(__name__)
@@ -462,20 +461,13 @@ class DiscordAdapter:
                 member.id,
                 describe(error),
             )
-            await self._switch_reminder_off(str(member.id))
+            await self._core.engine.reminder_unreachable(Platform.DISCORD, str(member.id))
             context = {**reply.context, "server": _server_name(interaction)}
             return Reply(DMS_CLOSED, context, private=True)
         except SendError as error:
             # A passing failure says nothing about their settings: the reminder stays on.
             log.warning("Discord: the first DM to user %s failed: %s", member.id, describe(error))
         return reply
-
-    async def _switch_reminder_off(self, user_id: str) -> None:
-        user = await self._core.store.users.get(Platform.DISCORD, user_id)
-        schedules = self._core.store.schedules
-        reminder = None if user is None else await schedules.get(reminder_owner(user.id))
-        if reminder is not None:
-            await schedules.disable(reminder.id, DisabledReason.GONE, utc_now())
 
     async def _with_paused_note(
         self, interaction: discord.Interaction[Any], replies: list[Reply], person: User

@@ -17,7 +17,15 @@ from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
-from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Choice, Incoming, PrivateReach, Reply
+from bot.model import (
+    PRIVATE_CHAT_FIRST,
+    ChatRef,
+    Choice,
+    Incoming,
+    Platform,
+    PrivateReach,
+    Reply,
+)
 from bot.parse import (
     COUNT_PROBLEMS,
     EXERCISE_ALIASES,
@@ -32,7 +40,7 @@ from bot.parse import (
 from bot.scheduler import Prompt
 from bot.store import Store, Write
 from bot.store.arrivals import Arrival
-from bot.store.schedules import ScheduleKind, reminder_owner
+from bot.store.schedules import DisabledReason, ScheduleKind, reminder_owner
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ AWAY_AFTER = timedelta(hours=1)
 MENUS = ("menu", "learn")
 # Commands answered in passing: mid-conversation, the question comes again after them.
 ASIDES = frozenset({"undo", "stats"})
+# The answer to a "thanks" (in a group, only one said to the bot gets it).
+THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
 NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
 # Command names understood typed as plain words too, once the conversation didn't take
@@ -277,6 +287,8 @@ class Engine:
             return await self._start(turn)
         if said.word is Word.STATS:
             return await self._aside(turn, training.stats(turn))
+        if said.word is Word.THANKS:
+            return [THANKED, *self._prompt_if_busy(turn)]
         if said.word is Word.NEXT and (walk := self._finished_walk(turn)) is not None:
             return walk.past_the_end(turn)
         if (command := plain_command(said.text)) is not None:
@@ -294,6 +306,8 @@ class Engine:
             return await training.undo(turn)
         if said.word is Word.STATS:
             return await training.stats(turn)
+        if said.word is Word.THANKS:  # a reply to the daily post, say
+            return [THANKED]
         if said.word in (Word.MENU, Word.HELLO, Word.CANCEL):
             return [main_menu()]
         if (command := plain_command(said.text)) is not None:
@@ -445,6 +459,17 @@ class Engine:
 
     async def _remind_change(self, turn: Turn) -> list[Reply]:
         return self._remind.ask(turn)
+
+    async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
+        """A person's reminder that can't reach them (the platform just refused a message
+        to them): switched off but kept as it was, so that "keep reminding me" turns it
+        back on once they let messages through."""
+        user = await self._store.users.get(platform, user_id)
+        schedules = self._store.schedules
+        reminder = None if user is None else await schedules.get(reminder_owner(user.id))
+        if reminder is not None and reminder.enabled:
+            await schedules.disable(reminder.id, DisabledReason.GONE, self._clock())
+            self._on_schedule_change()
 
     async def scheduled(self, prompt: Prompt) -> list[Reply]:
         """What a schedule sends when it falls due: a channel's workout post, a person's
