@@ -220,7 +220,8 @@ def parse(text: str) -> Intent:
     done = _DONE.match(words)
     if done:
         return parse_done(done.group(1))
-    casual = _DONE_CASUALLY.match(words)
+    # "Finished?" asks rather than tells.
+    casual = None if words.endswith("?") else _DONE_CASUALLY.match(words)
     if casual and (said_done := _done_casually(casual.group(1))) is not None:
         return said_done
     word = _WORD_OF.get(words)

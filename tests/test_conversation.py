@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.model import Incoming
 from tests.test_check import LIKELY
 from tests.transcript import Chat, FakeClock
 
@@ -276,3 +277,26 @@ async def test_thanks_gets_a_welcome_and_the_question_again(chat: Chat) -> None:
     assert said.templates[0] == "thanks"
     assert "Question 1 of 9" in said.text
     assert "didn't understand" not in said.text
+
+
+async def test_a_stale_press_after_forget_brings_no_one_back(chat: Chat, db_path: Path) -> None:
+    # On Discord every press is an event of its own: "Yes, delete" and then a quick "No"
+    # on the same question both arrive.
+    await chat.say("done 10")
+    await chat.say("/forget")
+    keep = chat.button("No, keep my data")
+    await chat.tap("Yes, delete everything")
+    said = await chat.send(Incoming(chat.ref, "late-no", choice=keep, display_name="Alice"))
+    assert said.templates == ["stale_button"]
+    assert count(db_path, "users") == 0
+    assert count(db_path, "conversations") == 0
+
+
+async def test_a_stale_press_leaves_the_options_on_screen(chat: Chat) -> None:
+    await chat.say("/check")
+    old_no = chat.button("No")
+    await chat.tap("No")  # question 2 now, with Yes / No / Back
+    said = await chat.send(Incoming(chat.ref, "old", choice=old_no, display_name="Alice"))
+    assert said.templates == ["stale_button"]
+    said = await chat.say("2")  # still picks question 2's "No"
+    assert "Question 3 of 9" in said.text

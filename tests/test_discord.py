@@ -1538,3 +1538,26 @@ async def test_reading_how_to_do_an_exercise_leaves_the_workouts_done_button(
     [logged] = await answered(fake_discord, press)
     assert "Logged" in logged["content"]
     assert await reps_of(core, world.alice) == {"bridge": 20, "lunge": 5}
+
+
+async def test_a_paused_reminder_is_still_explained_after_a_done_typed_in_the_channel(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    # A typed message can't carry a note only its author sees: the note waits for the
+    # next slash command or button.
+    alice = world.alice
+    await slash(fake_discord, world, alice, "remind", REMIND_AT_SEVEN_THIRTY)
+    fake_discord.close_dms(alice)
+    chat = ChatRef(Platform.DISCORD, str(alice.id), str(alice.id))
+    due = Prompt(await reminder_of(core, alice), date(2026, 3, 3))
+    assert await bot.deliver(chat, await core.engine.scheduled(due)) is Delivery.GONE
+    said = await fake_discord.user_says(world.guild, world.channel, alice, "done 15")
+    await reacted(fake_discord, said)
+    _, paused = await slash(fake_discord, world, alice, "stats", count=2)
+    again = await fake_discord.slash(world.guild, world.channel, alice, "stats")
+    await answered(fake_discord, again)
+
+    assert "paused" in paused["content"]
+    assert custom_ids(paused) == [TRY_AGAIN]
+    assert len(answers(again)) == 1
+    assert not (await reminder_of(core, alice)).enabled

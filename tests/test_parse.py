@@ -222,7 +222,17 @@ def test_done_said_in_everyday_words(text: str, done: Done) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["did it hurt?", "finished the report", "I'm done", "did you", "I did", "did 15"]
+    "text",
+    [
+        "did it hurt?",
+        "finished the report",
+        "I'm done",
+        "did you",
+        "I did",
+        "did 15",
+        "finished?",
+        "Did it? 🤔",
+    ],
 )
 def test_everyday_words_that_are_not_a_log_are_just_said(text: str) -> None:
     assert isinstance(parse(text), Said)

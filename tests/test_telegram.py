@@ -1003,3 +1003,25 @@ async def test_going_back_from_a_walk_throughs_finish_takes_its_done_button(
     calls = await alice.tap("Done ✅")
     assert "Logged 20 glute bridges" in texts(calls)[0]
     assert await reps_of(core, ALICE) == 20
+
+
+async def test_two_quick_presses_on_one_private_question_answer_only_the_first(
+    bot: Bot, core: Core
+) -> None:
+    # Both left the phone before the first press's answer took the buttons away.
+    alice = bot.talk()
+    await alice.say("/start")
+    menu, workout = alice.button("Today's workout")
+    _, check = alice.button("Check my symptoms")
+    await alice.deliver(bot.server.press(ALICE, menu, workout))
+    second = await alice.deliver(bot.server.press(ALICE, menu, check))
+    assert [c.method for c in second] == ["answerCallbackQuery"]
+
+    await alice.say("done 10")
+    await alice.say("/forget")
+    confirm, yes = alice.button("Yes, delete everything")
+    _, no = alice.button("No, keep my data")
+    await alice.deliver(bot.server.press(ALICE, confirm, yes))
+    second = await alice.deliver(bot.server.press(ALICE, confirm, no))
+    assert [c.method for c in second] == ["answerCallbackQuery"]
+    assert await core.store.users.get(Platform.TELEGRAM, str(ALICE.id)) is None

@@ -372,8 +372,22 @@ class DiscordAdapter:
         if _unpostable_setup(incoming, message.guild):
             await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
             return
-        replies = await self._core.engine.handle(incoming)
+        replies = await self._handle_typed(incoming, in_server=message.guild is not None)
         await self._answer_message(message, replies)
+
+    async def _handle_typed(self, incoming: Incoming, *, in_server: bool) -> list[Reply]:
+        """The engine's replies to a typed message. Handling it unmarks someone marked
+        blocked, but in a server nothing only they see can answer it: they stay marked, so
+        their next slash command or button still says why reminders stopped (see
+        _with_paused_note)."""
+        if not in_server:
+            return await self._core.engine.handle(incoming)
+        users, user_id = self._core.store.users, incoming.chat.user_id
+        person = await users.get(Platform.DISCORD, user_id)
+        replies = await self._core.engine.handle(incoming)
+        if person is not None and person.blocked:
+            await users.mark_blocked(Platform.DISCORD, user_id)
+        return replies
 
     async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         async with self._handling() as handling:

@@ -168,8 +168,8 @@ class TelegramAdapter:
         mine = [BotCommand(name, text) for name, text in wording.commands.items()]
         group = [BotCommand(name, text) for name, text in wording.group_commands.items()]
         await self._optional("setMyCommands", self.bot.set_my_commands(mine))
-        groups = self.bot.set_my_commands([*mine, *group], scope=BotCommandScopeAllGroupChats())
-        await self._optional("setMyCommands", groups)
+        in_groups = BotCommandScopeAllGroupChats()
+        await self._optional("setMyCommands", self.bot.set_my_commands([*mine, *group], in_groups))
 
     async def stop(self) -> None:
         await self._poller.stop()

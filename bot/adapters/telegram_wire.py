@@ -111,14 +111,15 @@ def message_key(message: Message) -> str:
 
 
 def press_key(query: CallbackQuery) -> str:
-    """A button press's event key. In a private chat a button answers once (the press takes
-    it away), so the key is the message and the button: a double tap's second press, sent
-    before the button went, is then a press already handled, while a Done button the press
-    left (see `left_to_press`) is still a press of its own. In a group every member may
-    press the same buttons, so each press is its own."""
+    """A button press's event key. In a private chat a message's buttons answer once (the
+    press takes them away), so the key is the message: a second press, of any of them, sent
+    before the buttons went, is then a press already handled. Only a Done button a press
+    leaves (see `left_to_press`) is a press of its own, so its key names it too. In a group
+    every member may press the same buttons, so each press is its own."""
     message = query.message
     if message is not None and is_private(message.chat):
-        return f"tg:p:{message.chat.id}:{message.message_id}:{query.data}"
+        key = f"tg:p:{message.chat.id}:{message.message_id}"
+        return f"{key}:{query.data}" if query.data and lasting_done(query.data) else key
     return f"tg:c:{query.id}"
 
 

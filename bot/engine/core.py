@@ -40,6 +40,7 @@ from bot.parse import (
 from bot.scheduler import Prompt
 from bot.store import Store, Write
 from bot.store.arrivals import Arrival
+from bot.store.conversations import Conversation
 from bot.store.schedules import DisabledReason, ScheduleKind, reminder_owner
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ AWAY_AFTER = timedelta(hours=1)
 MENUS = ("menu", "learn")
 # Commands answered in passing: mid-conversation, the question comes again after them.
 ASIDES = frozenset({"undo", "stats"})
+# The answer to a press on buttons that no longer apply.
+STALE_PRESS = "stale_button"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
 THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
@@ -138,6 +141,12 @@ class Engine:
             arrival = await self._store.arrivals.read(incoming.event_key, chat)
             if arrival.seen:
                 return []
+            if _stale_press(incoming, arrival.conversation):
+                # Buttons that no longer apply change nothing and record no one: a second
+                # quick press after "Yes, delete everything" must not bring the person back.
+                mark = self._store.events.mark(incoming.event_key, None, self._clock())
+                await self._store.db.apply([mark])
+                return [Reply(STALE_PRESS)]
             turn = await self._begin(incoming, arrival)
             try:
                 replies = await self._dispatch(turn)
@@ -275,7 +284,7 @@ class Engine:
         choice = self._match(turn, flow, said)
         if choice is not None and choice.startswith(f"{ACTION_PREFIX}:"):
             return await self._run_action(turn, choice)
-        if choice is not None and not self._current(turn, choice):
+        if choice is not None and not _current(turn.conversation, choice):
             choice = None
         value = choice.rsplit(":", 1)[-1] if choice else None
         replies = await flow.answer(turn, Answer(value, said.word, said.number, said.text))
@@ -317,8 +326,6 @@ class Engine:
     async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
         if value.startswith(f"{ACTION_PREFIX}:"):
             return await self._run_action(turn, value)
-        if not self._current(turn, value):
-            return [Reply("stale_button")]
         choice = value.rsplit(":", 1)[-1]
         flow = self._flows[turn.conversation.flow]
         replies = await flow.answer(turn, Answer(choice, None, None, choice))
@@ -332,7 +339,7 @@ class Engine:
         if name in self._walks and arg == BACK.value:
             return self._walks[name].last_step(turn)
         handler = self._actions.get(name)
-        return await handler(turn) if handler else [Reply("stale_button")]
+        return await handler(turn) if handler else [Reply(STALE_PRESS)]
 
     def _match(self, turn: Turn, flow: Flow, said: Said) -> str | None:
         """The choice a typed answer picks, among those last shown: by its number, its
@@ -361,12 +368,6 @@ class Engine:
     def _shown(replies: list[Reply]) -> tuple[Choice, ...]:
         shown = [reply.choices for reply in replies if reply.choices]
         return shown[-1] if shown else ()
-
-    @staticmethod
-    def _current(turn: Turn, choice: str) -> bool:
-        flow, _, rest = choice.partition(":")
-        step = rest.partition(":")[0]
-        return flow == turn.conversation.flow and step == str(turn.conversation.step)
 
     def _idle(self, turn: Turn) -> bool:
         c = turn.conversation
@@ -508,6 +509,22 @@ def _not_understood(
         "platform": str(turn.incoming.chat.platform),
     }
     return Reply("not_understood", context)
+
+
+def _current(conversation: Conversation, choice: str) -> bool:
+    """Whether a flow's choice ("check:3:yes") answers the question on screen now."""
+    flow, _, rest = choice.partition(":")
+    step = rest.partition(":")[0]
+    return flow == conversation.flow and step == str(conversation.step)
+
+
+def _stale_press(incoming: Incoming, conversation: Conversation) -> bool:
+    """A press on a question's buttons once the conversation has moved on. (An action's
+    button, "do:...", means the same whenever it is pressed.)"""
+    choice = incoming.choice
+    if choice is None or choice.startswith(f"{ACTION_PREFIX}:"):
+        return False
+    return not _current(conversation, choice)
 
 
 def _done_chatter(done: Done) -> bool:
