@@ -11,6 +11,7 @@ from bot.app import Core, open_core
 from bot.model import Platform
 from bot.scheduler import Prompt
 from bot.store.schedules import reminder_owner
+from tests.test_check import CLEAR
 from tests.transcript import Chat, FakeClock
 
 
@@ -28,6 +29,15 @@ def tg(woken: tuple[Core, list[int]]) -> Chat:
 
 async def reminder(core: Core, user_id: int = 1):  # type: ignore[no-untyped-def]
     return await core.store.schedules.get(reminder_owner(user_id))
+
+
+async def next_reminder(core: Core, platform: Platform) -> str:
+    """The text of the first person's reminder when it next falls due."""
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
+    return core.renderer.render(replies[0], platform).text
 
 
 async def test_remind_asks_time_zone_and_days_then_saves(
@@ -116,11 +126,7 @@ async def test_a_due_reminder_carries_the_workout_and_a_done_button(
 ) -> None:
     core = woken[0]
     await tg.say("/remind 07:30 Europe/London mon,wed,fri")
-    schedule = await reminder(core)
-    assert schedule is not None
-    assert schedule.next_day is not None
-    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
-    text = core.renderer.render(replies[0], Platform.TELEGRAM).text
+    text = await next_reminder(core, Platform.TELEGRAM)
     assert "Time for your glutes" in text
     assert "2 sets of 10" in text
     tg.last = None
@@ -135,11 +141,7 @@ async def test_after_a_red_flag_the_reminder_holds_the_workout_back(
     await tg.say("/remind 07:30 Europe/London mon,wed,fri")
     await tg.say("/check")
     await tg.tap("Yes")
-    schedule = await reminder(core)
-    assert schedule is not None
-    assert schedule.next_day is not None
-    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
-    text = core.renderer.render(replies[0], Platform.TELEGRAM).text
+    text = await next_reminder(core, Platform.TELEGRAM)
     assert "No workout for now" in text
     assert "2 sets of 10" not in text
 
@@ -167,11 +169,7 @@ async def test_after_four_weeks_the_reminder_suggests_a_recheck(
     await tg.say("done")
     clock.advance(days=29)
     await tg.say("/remind 07:30 UTC daily")
-    schedule = await reminder(core)
-    assert schedule is not None
-    assert schedule.next_day is not None
-    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
-    text = core.renderer.render(replies[0], Platform.CONSOLE).text
+    text = await next_reminder(core, Platform.CONSOLE)
     assert "four weeks are up" in text  # one session in four weeks: over, not kept up
     assert "/check" in text
 
@@ -193,12 +191,8 @@ async def test_the_reminder_stops_suggesting_a_recheck_once_it_was_done(
     clock.advance(days=29)
     await tg.say("/remind 07:30 UTC daily")
     await tg.say("/check")
-    for answer in ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]:
+    for answer in CLEAR:
         await tg.tap(answer)
-    schedule = await reminder(core)
-    assert schedule is not None
-    assert schedule.next_day is not None
-    replies = await core.engine.scheduled(Prompt(schedule, schedule.next_day))
-    text = core.renderer.render(replies[0], Platform.CONSOLE).text
+    text = await next_reminder(core, Platform.CONSOLE)
     assert "four weeks are up" in text
     assert "/check" not in text

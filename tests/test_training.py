@@ -10,6 +10,7 @@ import pytest
 
 from bot.flows import programme
 from bot.model import Incoming
+from tests.test_check import CLEAR
 from tests.transcript import START, Chat, FakeClock
 
 
@@ -423,20 +424,19 @@ async def test_stats_keeps_the_urgent_advice_for_an_urgent_warning(chat: Chat) -
 async def test_the_recheck_nudge_stops_once_a_check_follows_the_four_weeks(
     chat: Chat, clock: FakeClock
 ) -> None:
-    clear = ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]
     await chat.say("/check")
-    for answer in clear:
+    for answer in CLEAR:
         await chat.tap(answer)
     await chat.say("done")
     clock.advance(days=20)
     await chat.say("/check")  # a check inside the four weeks is not the re-check
-    for answer in clear:
+    for answer in CLEAR:
         await chat.tap(answer)
     clock.advance(days=8)  # day 28: the four weeks are up
     said = await chat.say("/stats")
     assert "Time for a re-check" in said.text
     await chat.say("/check")
-    for answer in clear:
+    for answer in CLEAR:
         await chat.tap(answer)
     said = await chat.say("/stats")
     assert "Time for a re-check" not in said.text
@@ -532,9 +532,8 @@ async def test_everyday_words_that_are_not_a_log_log_nothing(
 async def test_the_workout_stops_suggesting_a_recheck_once_it_was_done(
     chat: Chat, clock: FakeClock
 ) -> None:
-    clear = ["No", "No", "No", "No", "No", "No", "Under 4 hours", "I don't run", "No"]
     await chat.say("/check")
-    for answer in clear:
+    for answer in CLEAR:
         await chat.tap(answer)
     await chat.say("done")
     clock.advance(days=29)
@@ -542,7 +541,7 @@ async def test_the_workout_stops_suggesting_a_recheck_once_it_was_done(
     assert "four weeks are up" in said.text
     assert "symptom check again (/check)" in said.text
     await chat.say("/check")
-    for answer in clear:
+    for answer in CLEAR:
         await chat.tap(answer)
     said = await chat.say("/workout")
     assert "four weeks are up" in said.text

@@ -320,8 +320,8 @@ class DiscordAdapter:
                 PERMISSIONS_HINT if fixable else "",
             )
             if outcome is Delivery.GONE and personal:
-                # Until their next event: a slash command then tells them why reminders
-                # stopped (see _with_paused_note).
+                # Until they're next answered where only they see it: a slash command in
+                # a server then tells them why reminders stopped (see _with_paused_note).
                 await self._core.store.users.mark_blocked(Platform.DISCORD, chat.user_id)
             return outcome
         return Delivery.SENT
@@ -372,22 +372,8 @@ class DiscordAdapter:
         if _unpostable_setup(incoming, message.guild):
             await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
             return
-        replies = await self._handle_typed(incoming, in_server=message.guild is not None)
-        await self._answer_message(message, replies)
-
-    async def _handle_typed(self, incoming: Incoming, *, in_server: bool) -> list[Reply]:
-        """The engine's replies to a typed message. Handling it unmarks someone marked
-        blocked, but in a server nothing only they see can answer it: they stay marked, so
-        their next slash command or button still says why reminders stopped (see
-        _with_paused_note)."""
-        if not in_server:
-            return await self._core.engine.handle(incoming)
-        users, user_id = self._core.store.users, incoming.chat.user_id
-        person = await users.get(Platform.DISCORD, user_id)
         replies = await self._core.engine.handle(incoming)
-        if person is not None and person.blocked:
-            await users.mark_blocked(Platform.DISCORD, user_id)
-        return replies
+        await self._answer_message(message, replies)
 
     async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         async with self._handling() as handling:
@@ -448,7 +434,7 @@ class DiscordAdapter:
         if interaction.guild_id is None:
             # A DM with the bot: reminders set here come to this channel, open already.
             return await self._post_shared(await self._core.engine.handle(incoming))
-        # Read first: handling their event unmarks someone marked blocked.
+        # Read first: handling a slash command or a button unmarks someone marked blocked.
         person = await self._core.store.users.get(Platform.DISCORD, incoming.chat.user_id)
         replies = await self._post_shared(await self._core.engine.handle(incoming))
         if any(reply.template in REMINDER_ON for reply in replies):

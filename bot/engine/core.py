@@ -182,8 +182,12 @@ class Engine:
 
     async def _begin(self, incoming: Incoming, arrival: Arrival) -> Turn:
         now = self._clock()
+        # Only where an answer reaches them alone does an event show that the bot can
+        # reach them again (a group message doesn't open a closed private chat or DMs).
+        chat = incoming.chat
+        reached = chat.community is None or incoming.private_reach is PrivateReach.IN_PLACE
         user = await self._store.users.ensure_read(
-            arrival.user, incoming.chat, incoming.display_name, now
+            arrival.user, chat, incoming.display_name, now, reached=reached
         )
         tz = ZoneInfo(user.tz) if user.tz else self._default_tz
         return Turn(incoming, user, arrival.conversation, now, tz, self._store)

@@ -50,25 +50,36 @@ class UserStore:
         row = await self._db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
         return user_of(row) if row else None
 
-    async def ensure(self, chat: ChatRef, display_name: str, now: datetime) -> User:
+    async def ensure(
+        self, chat: ChatRef, display_name: str, now: datetime, *, reached: bool = True
+    ) -> User:
         """The user behind a chat, created on first contact; a changed name is kept, and
-        someone who blocked the bot and writes again is no longer marked blocked."""
+        someone marked blocked is no longer once `reached`: their event came where the bot
+        can answer them alone (not a group message, which says nothing about whether
+        their private chat or DMs are open)."""
         user = await self.get(chat.platform, chat.user_id)
-        return await self.ensure_read(user, chat, display_name, now)
+        return await self.ensure_read(user, chat, display_name, now, reached=reached)
 
     async def ensure_read(
-        self, user: User | None, chat: ChatRef, display_name: str, now: datetime
+        self,
+        user: User | None,
+        chat: ChatRef,
+        display_name: str,
+        now: datetime,
+        *,
+        reached: bool = True,
     ) -> User:
         """`ensure`, given the user as just read (None: not found)."""
         unchanged = user is not None and display_name in ("", user.display_name)
-        if user is not None and unchanged and not user.blocked:
+        if user is not None and unchanged and not (user.blocked and reached):
             return user
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
-                " DO UPDATE SET display_name = excluded.display_name, blocked = 0",
-                (chat.platform, chat.user_id, display_name, now.isoformat()),
+                " DO UPDATE SET display_name = excluded.display_name,"
+                " blocked = CASE WHEN ? THEN 0 ELSE blocked END",
+                (chat.platform, chat.user_id, display_name, now.isoformat(), reached),
             )
         user = await self.get(chat.platform, chat.user_id)
         assert user is not None
