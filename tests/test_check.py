@@ -272,12 +272,27 @@ async def test_unsure_at_a_red_flag_question_advises_a_check_and_asks_again(
     assert await chat.core.store.db.fetchall("SELECT * FROM checks") == []
 
 
-async def test_not_sure_at_a_symptom_question_counts_for_nothing(chat: Chat) -> None:
+async def test_not_sure_at_a_symptom_question_asks_for_a_best_guess(chat: Chat) -> None:
     await chat.say("/check")
     await chat.say("no")
     await chat.say("no")
     said = await chat.say("not sure")
     assert "Question 3 of 9" in said.text  # asked again: no symptom is counted for it
-    assert "check/unsure" not in said.templates
+    assert "best guess" in said.text
+    assert '"Sometimes"' in said.text
+    assert "didn't understand" not in said.text
+    assert "doctor" not in said.text
     said = await chat.say("maybe")  # as it always did, "maybe" is "sometimes" here
     assert "Question 4 of 9" in said.text
+
+
+@pytest.mark.parametrize("unsure", ["don't know", "maybe"])
+async def test_unsure_about_a_habit_asks_for_the_closest_answer(chat: Chat, unsure: str) -> None:
+    await chat.say("/check")
+    for answer in CLEAR[:8]:
+        await chat.say(answer)
+    said = await chat.say(unsure)  # the posture question: yes or no, no "sometimes"
+    assert "Question 9 of 9" in said.text
+    assert "closest" in said.text
+    assert "didn't understand" not in said.text
+    assert await chat.core.store.db.fetchall("SELECT * FROM checks") == []

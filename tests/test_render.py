@@ -75,7 +75,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "check/urgent_flag": {},
     "check/red_flag": {},
     "check/hold": {"flag": "red_flag"},
-    "check/unsure": {"flag": "urgent_flag"},
+    "check/unsure": {"kind": "urgent_flag"},
     "check/result": {
         "band": "possible",
         "symptoms": ["weaker_lifts"],

@@ -93,7 +93,7 @@ class CheckFlow:
 
     @staticmethod
     def _unsure(question: check.Question) -> Reply:
-        return Reply("check/unsure", {"flag": str(question.kind)}, private=True)
+        return Reply("check/unsure", {"kind": str(question.kind)}, private=True)
 
     async def _result(self, turn: Turn, answers: dict[str, str]) -> Reply:
         result = check.score(answers)

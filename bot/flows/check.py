@@ -36,8 +36,8 @@ class Band(StrEnum):
 YES = Choice("yes", "yes")
 NO = Choice("no", "no")
 SOMETIMES = Choice("sometimes", "sometimes")
-# Neither yes nor no. At a symptom question "maybe" means "sometimes", but "not sure"
-# isn't a symptom they have: it picks nothing there.
+# Neither yes nor no. Where there is a "sometimes" choice, "maybe" picks it; "not sure"
+# picks nothing anywhere.
 HESITANT = frozenset({Word.UNSURE, Word.SOMETIMES})
 
 
@@ -63,9 +63,12 @@ class Question:
         return self.reading(text) if self.reading is not None else None
 
     def hesitant(self, word: Word | None) -> bool:
-        """ "Not sure" or "maybe" at a red-flag question: not an answer, but a reason to be
-        checked by a professional all the same."""
-        return self.kind in FLAGS and word in HESITANT
+        """ "Not sure" (or "maybe" where no choice is "sometimes"): not an answer. At a
+        red-flag question it is a reason to be checked by a professional all the same;
+        elsewhere a best guess will do, and the person is told so."""
+        if word is Word.SOMETIMES:
+            return SOMETIMES not in self.choices
+        return word is Word.UNSURE
 
 
 def _yes_no(id: str, kind: Kind) -> Question:
