@@ -57,14 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     chat = commands.add_parser("chat", help="chat with glutebot in this terminal (default)")
     commands.add_parser("run", help="serve Telegram and/or Discord, whichever tokens are set")
-    for target in (parser, chat):
+    # Either side of "chat": the subcommand's copy has no default of its own, so that it
+    # doesn't undo a "--user" given before it.
+    for target, default in ((parser, _os_user()), (chat, argparse.SUPPRESS)):
         target.add_argument(
             "--user",
-            default=_os_user(),
+            type=_user_name,
+            default=default,
             help="your local identity, so several people can share one database",
         )
     parser.set_defaults(command="chat")
     return parser
+
+
+def _user_name(text: str) -> str:
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a name is needed, e.g. --user sam")
+    return name
 
 
 async def _chat(settings: Settings, user: str) -> None:

@@ -14,6 +14,11 @@ class Platform(StrEnum):
     DISCORD = "discord"
 
 
+# Where choices are listed with numbers; elsewhere they are buttons without numbers, so a
+# bare number typed there is more likely an answer in itself ("3" hours) than an option.
+NUMBERED_CHOICES = frozenset({Platform.CONSOLE})
+
+
 class Delivery(StrEnum):
     """How sending something nobody asked for just now (a scheduled prompt) went."""
 

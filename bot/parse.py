@@ -209,6 +209,13 @@ def _tidy(text: str) -> str:
 
 # Keyed as normalise spells typed text ("➡️" comes out as "➡").
 _WORD_OF = {normalise(s): word for word, synonyms in _WORDS.items() for s in synonyms}
+# Yes-words that as often only mean "I've read that": not an answer where yes is serious.
+_ACKNOWLEDGEMENTS = frozenset(normalise(s) for s in ("ok", "okay", "sure", "👍"))
+
+
+def acknowledges(text: str) -> bool:
+    """ "ok", "sure", 👍: a yes to a question, or a nod to what was just said."""
+    return normalise(text) in _ACKNOWLEDGEMENTS
 
 
 def parse(text: str) -> Intent:

@@ -296,3 +296,48 @@ async def test_unsure_about_a_habit_asks_for_the_closest_answer(chat: Chat, unsu
     assert "closest" in said.text
     assert "didn't understand" not in said.text
     assert await chat.core.store.db.fetchall("SELECT * FROM checks") == []
+
+
+@pytest.mark.parametrize(
+    ("platform", "typed", "points"),
+    [
+        (Platform.TELEGRAM, "3", "possible"),  # 3 hours: under 4, no risk points
+        (Platform.DISCORD, "4", "likely"),  # 4 hours: 4 to 8, not the fourth button (Back)
+        (Platform.CONSOLE, "3", "likely"),  # the third numbered option: more than 8 hours
+    ],
+)
+async def test_a_bare_number_of_hours_is_hours_where_options_have_no_numbers(
+    core: Core, platform: Platform, typed: str, points: str
+) -> None:
+    chat = Chat(core, platform=platform)
+    await chat.say("/check")
+    for answer in ["no", "no", "yes", "sometimes", "no", "no"]:
+        await chat.say(answer)
+    said = await chat.say(typed)
+    assert "Question 8 of 9" in said.text
+    await chat.say("I run, no strength work")  # 1 risk point
+    said = await chat.say("no")
+    assert f"glute amnesia is {points}" in said.text
+
+
+@pytest.mark.parametrize("nod", ["ok", "Okay!", "sure", "👍"])
+async def test_a_nod_is_no_answer_to_a_safety_question(chat: Chat, nod: str) -> None:
+    await chat.say("/check")
+    said = await chat.say(nod)  # more likely "I've read the intro" than a yes
+    assert 'clear "yes" or "no"' in said.text
+    assert "Question 1 of 9" in said.text
+    await chat.say("no")
+    said = await chat.say(nod)
+    assert "Question 2 of 9" in said.text
+    said = await chat.say("yes")
+    assert "doctor or physiotherapist" in said.text
+    rows = await chat.core.store.db.fetchall("SELECT band FROM checks")
+    assert [tuple(row) for row in rows] == [("red_flag",)]
+
+
+async def test_ok_still_answers_yes_where_nothing_is_at_stake(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.say("no")
+    await chat.say("no")
+    said = await chat.say("ok")  # a symptom: yes
+    assert "Question 4 of 9" in said.text

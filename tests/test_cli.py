@@ -83,6 +83,22 @@ def test_users_are_kept_apart(tmp_path: Path) -> None:
     assert "No reps logged yet" in other.stdout
 
 
+@pytest.mark.parametrize("order", [("--user", "ann", "chat"), ("chat", "--user", "ann")])
+def test_the_user_is_the_one_named_before_or_after_chat(
+    tmp_path: Path, order: tuple[str, ...]
+) -> None:
+    glutebot(tmp_path, "done 15\n", "--user", "ann")
+    again = glutebot(tmp_path, "/stats\n", *order)
+    assert "Glute bridges: 15 in total" in again.stdout
+
+
+def test_an_empty_user_name_is_refused(tmp_path: Path) -> None:
+    result = glutebot(tmp_path, "done 15\n", "--user", " ")
+    assert result.returncode == 2
+    assert "a name is needed" in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
 @pytest.mark.parametrize("problem", ["corrupt", "newer", "unwritable"])
 def test_an_unusable_database_is_one_clear_line(tmp_path: Path, problem: str) -> None:
     bad = tmp_path / "bad.db"

@@ -32,6 +32,20 @@ async def test_done_in_the_middle_of_a_walk_through_ends_it(chat: Chat) -> None:
     assert "middle of" not in said.text
 
 
+@pytest.mark.parametrize("typed", ["done -5", "done 5000", "done 1.5"])
+async def test_a_done_that_logs_nothing_keeps_the_walk_through_going(
+    chat: Chat, typed: str
+) -> None:
+    await chat.say("/bridge")
+    await chat.say("next")
+    said = await chat.say(typed)
+    assert "Nothing was logged" in said.text or "whole number" in said.text
+    assert "step 2 of 5" in said.text  # the step comes again
+    said = await chat.say("next")
+    assert "step 3 of 5" in said.text
+    assert await chat.core.store.db.fetchall("SELECT * FROM rep_logs") == []
+
+
 async def test_a_number_picks_only_from_what_the_last_answer_showed(chat: Chat) -> None:
     await chat.say("/workout")
     await chat.say("/stats")

@@ -23,7 +23,7 @@ PROGRESS = {
     "complete": False, "weeks_on_goal": 1, "kept_up": False,
 }  # fmt: skip
 CHECK = {"band": "likely", "symptom_count": 3, "day": date(2026, 3, 2)}
-ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True}
+ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True, "today": 12}
 STEP = {"step": 1, "steps": 5}
 QUESTION = {"number": 1, "total": 9}
 
@@ -76,6 +76,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "check/red_flag": {},
     "check/hold": {"flag": "red_flag"},
     "check/unsure": {"kind": "urgent_flag"},
+    "check/yes_or_no": {},
     "check/result": {
         "band": "possible",
         "symptoms": ["weaker_lifts"],

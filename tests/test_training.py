@@ -214,7 +214,20 @@ async def test_a_second_typed_done_is_a_session_of_its_own(chat: Chat, db_path: 
     await chat.say("done")
     said = await chat.say("done")
     assert "Logged 20 glute bridges and 5 lunges" in said.text
+    # Said so, in case the second was sent by mistake.
+    assert "That makes 40 glute bridges and 10 lunges per side today" in said.text
+    assert "/undo" in said.text
     assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(50,)]
+
+
+async def test_a_first_log_of_the_day_names_no_day_total(chat: Chat, clock: FakeClock) -> None:
+    said = await chat.say("done 15")
+    assert "today" not in said.text
+    said = await chat.say("done 5 lunges")  # another exercise: nothing to add it to
+    assert "today" not in said.text
+    clock.advance(days=1)
+    said = await chat.say("done 15")  # yesterday's bridges aren't today's
+    assert "today" not in said.text
 
 
 async def test_done_for_something_else_leaves_the_button_its_own_log(

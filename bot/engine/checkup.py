@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from bot.engine.turn import Answer, Turn, action, stamp
 from bot.flows import check
-from bot.model import Choice, Reply
-from bot.parse import Word
+from bot.model import NUMBERED_CHOICES, Choice, Reply
+from bot.parse import Word, acknowledges
 from bot.store import Store
 from bot.store.checks import CheckRecord
 
@@ -61,13 +61,20 @@ class CheckFlow:
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
         step = turn.conversation.step
         answers = dict(turn.conversation.data.get("answers", {}))
-        if answer.value == BACK.value or answer.word is Word.BACK:
+        question = check.QUESTIONS[step]
+        value = answer.value
+        if answer.number is not None and turn.incoming.chat.platform not in NUMBERED_CHOICES:
+            # Under buttons without numbers, "3" to "how many hours?" means 3 hours.
+            value = question.read(None, answer.text) or value
+        if value == BACK.value or answer.word is Word.BACK:
             turn.go(self.name, max(step - 1, 0), {"answers": answers})
             return self.prompt(turn)
-        question = check.QUESTIONS[step]
-        if answer.value is None and question.hesitant(answer.word):
+        if value is None and question.hesitant(answer.word):
             return [self._unsure(question), *self.prompt(turn)]
-        value = answer.value or question.read(answer.word, answer.text)
+        if question.kind in check.FLAGS and answer.number is None and acknowledges(answer.text):
+            # "ok" here is as likely a nod to the intro as a yes that ends the check.
+            return [Reply("check/yes_or_no", private=True), *self.prompt(turn)]
+        value = value or question.read(answer.word, answer.text)
         if value not in question.points:
             return None
         answers[question.id] = value

@@ -241,12 +241,12 @@ class Engine:
         return await self._said(turn, intent)
 
     async def _log(self, turn: Turn, done: Done) -> list[Reply]:
-        if turn.conversation.flow in self._walk_names:
-            # "done" in the middle of a walk-through: the exercise was done, so it's over.
-            replies = await training.log(turn, done)
+        replies = await training.log(turn, done)
+        if turn.conversation.flow in self._walk_names and any(r.logged for r in replies):
+            # Logged in the middle of a walk-through: the exercise was done, so it's over.
             turn.go("menu")
             return replies
-        return await self._aside(turn, training.log(turn, done))
+        return [*replies, *self._prompt_if_busy(turn)]
 
     async def _aside(self, turn: Turn, answer: Awaitable[list[Reply]]) -> list[Reply]:
         """Something answered in passing (a log, an undo, the stats) in the middle of a

@@ -69,9 +69,17 @@ async def log(
     )
     raised = {ex: after.targets[ex] for ex in entries if after.targets[ex] > before.targets[ex]}
     new_streak = after.streak > before.streak
+    # Reps of the same exercise already logged today: a "done" sent twice by mistake
+    # shows as such, and undo is one word away.
+    earlier = {t.exercise: t.reps for t in totals if t.day == turn.today and t.exercise in entries}
     context = {
         "entries": [
-            {"exercise": ex, "reps": reps, "per_side": EXERCISES[ex].per_side}
+            {
+                "exercise": ex,
+                "reps": reps,
+                "per_side": EXERCISES[ex].per_side,
+                "today": reps + earlier[ex] if ex in earlier else None,
+            }
             for ex, reps in entries.items()
         ],
         "raised": raised,

@@ -83,8 +83,9 @@ _HOURS = re.compile(r"(?:about |around |roughly |~)?(\d{1,2})\s*(h|hrs?|hours?)?
 
 
 def _sitting_hours(text: str) -> str | None:
-    """ "10", "3 hours", "about 6h": the hours themselves. A bare number up to 4 never
-    gets here: it picks that option ("3" is "More than 8 hours", as listed)."""
+    """ "10", "3 hours", "about 6h": the hours themselves. In the terminal, where the
+    options are numbered, a bare number up to 4 picks that option instead ("3" is "More
+    than 8 hours", as listed)."""
     match = _HOURS.fullmatch(normalise(text))
     if match is None:
         return None
