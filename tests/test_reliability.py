@@ -83,3 +83,24 @@ async def test_each_earlier_schema_opens_and_migrates_without_loss(
 def test_the_fixtures_cover_every_earlier_version() -> None:
     versions = {int(path.stem.removeprefix("schema_v")) for path in FIXTURES}
     assert versions == set(range(1, SCHEMA_VERSION + 1))
+
+
+async def test_a_write_the_database_refuses_gets_an_apology_and_can_be_sent_again(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply = chat.core.store.db.apply
+    refusals = [sqlite3.OperationalError("database is locked")]
+
+    async def refusing_once(writes: object) -> None:
+        if refusals:
+            raise refusals.pop()
+        await apply(writes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chat.core.store.db, "apply", refusing_once)
+    said = await chat.say("done 5")
+    assert "went wrong on my side" in said.text
+    assert "Logged" not in said.text
+    said = await chat.say("done 5")
+    assert "Logged 5 glute bridges" in said.text
+    rows = await chat.core.store.db.fetchall("SELECT SUM(reps) FROM rep_logs")
+    assert [tuple(row) for row in rows] == [(5,)]

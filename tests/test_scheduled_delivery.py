@@ -5,7 +5,7 @@ daylight-saving change and a restart."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,3 +94,21 @@ async def test_a_reminder_arrives_at_local_time_once_across_dst_and_restart(
 
     answer = await talk.say("done")
     assert "Logged 20 glute bridges and 5 lunges per side" in texts(answer)[0]
+
+
+async def test_a_timed_out_reminder_is_not_sent_again(
+    running: tuple[Core, TelegramAdapter, Server], clock: FakeClock
+) -> None:
+    # The send timed out waiting for the answer, so it may well have arrived: a reminder
+    # goes at most once a day, so it counts as sent rather than being sent again.
+    core, adapter, server = running
+    await Talk(server, ALICE).say("/remind 07:30 Europe/London daily")
+    scheduler = scheduler_for(core, adapter, clock)
+    clock.now = SATURDAY_0730_GMT
+    server.fail("sendMessage", "timeout")
+    await scheduler.run_once()
+    for minutes in (1, 2, 4, 8):
+        clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+        await scheduler.run_once()
+    arrived = [m for m in server.bot_messages(ALICE.id) if "Time for your glutes" in m["text"]]
+    assert len(arrived) == 1

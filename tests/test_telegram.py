@@ -13,7 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from telegram.error import TimedOut
 from telegram.ext import AIORateLimiter
 
 from bot.adapters.base import StartError
@@ -26,6 +28,7 @@ from bot.adapters.telegram_adapter import (
     TelegramAdapter,
 )
 from bot.adapters.telegram_polling import Ledger
+from bot.adapters.telegram_wire import delivery_for, worth_retrying
 from bot.app import Core, open_core
 from bot.model import ChatRef, Choice, Delivery, Incoming, Platform, Reply
 from bot.render import Rendered, Renderer, escape
@@ -1025,3 +1028,58 @@ async def test_two_quick_presses_on_one_private_question_answer_only_the_first(
     second = await alice.deliver(bot.server.press(ALICE, confirm, no))
     assert [c.method for c in second] == ["answerCallbackQuery"]
     assert await core.store.users.get(Platform.TELEGRAM, str(ALICE.id)) is None
+
+
+@pytest.mark.parametrize(
+    ("cause", "delivery", "retried"),
+    [
+        (httpx.ReadTimeout("no answer yet"), Delivery.SENT, False),  # it may have arrived
+        (httpx.WriteTimeout("half sent"), Delivery.SENT, False),
+        (httpx.ConnectTimeout("no connection"), Delivery.RETRY, True),  # it never left
+        (httpx.PoolTimeout("all connections busy"), Delivery.RETRY, True),
+    ],
+)
+def test_a_timeout_counts_as_sent_only_once_the_request_was_on_its_way(
+    cause: Exception, delivery: Delivery, retried: bool
+) -> None:
+    error = TimedOut()
+    error.__cause__ = cause
+    assert delivery_for(error) is delivery
+    assert worth_retrying(error) is retried
+
+
+def pop_up(calls: list[Call]) -> str:
+    [answer] = [c for c in calls if c.method == "answerCallbackQuery"]
+    return str(answer.params.get("text", ""))
+
+
+@pytest.mark.parametrize("in_the_group", [["/start", "Learn an exercise"], ["/bridge"]])
+async def test_menus_and_steps_in_a_group_leave_a_private_check_where_it_was(
+    bot: Bot, in_the_group: list[str]
+) -> None:
+    alice, in_desk = bot.talk(), bot.talk(ALICE, DESK)
+    await alice.say("/check")
+    await alice.tap("No")  # on to question 2, in private
+    for step in in_the_group:
+        await (in_desk.say(step) if step.startswith("/") else in_desk.tap(step))
+    calls = await alice.tap("No")  # question 2 still answers
+    assert "earlier message" not in pop_up(calls)
+    assert "Question 3 of 9" in texts(calls)[-1]
+
+
+async def test_anyone_in_a_group_steps_through_a_posted_walk_through(bot: Bot, core: Core) -> None:
+    await bot.talk(ALICE, DESK).say("/bridge")
+    bob = bot.talk(BOB, DESK)
+    calls = await bob.tap("Next ➡")
+    assert "earlier message" not in pop_up(calls)
+    assert "step 2 of 5" in texts(calls)[-1]
+    calls = await bot.talk(ALICE, DESK).tap("⬅ Back")
+    assert "step 1 of 5" in texts(calls)[-1]
+    for _ in range(5):
+        calls = await bob.tap("Next ➡")
+    [finish] = sent(calls)
+    assert "target right now: <b>20</b>" in finish.params["text"]
+    assert buttons(finish) == ["Done ✅", "⬅ Back"]  # no "Later": it would post a menu
+    await bob.tap("Done ✅")
+    assert await reps_of(core, BOB) == 20
+    assert await reps_of(core, ALICE) == 0

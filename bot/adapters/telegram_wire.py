@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from telegram import (
     CallbackQuery,
     Chat,
@@ -257,10 +258,23 @@ def delivery_for(error: TelegramError) -> Delivery:
         gone = any(reason in error.message.lower() for reason in _GONE_REASONS)
         # Any other refusal is about the message itself, and a retry would repeat it.
         return Delivery.GONE if gone else Delivery.SENT
-    return Delivery.RETRY
+    # Scheduled messages go at most once: one that may have arrived counts as sent.
+    return Delivery.SENT if may_have_arrived(error) else Delivery.RETRY
 
 
 def worth_retrying(error: TelegramError) -> bool:
     """A send that failed on the way, or on Telegram's side (5xx): worth trying again.
-    Not a timeout: that message may have arrived, and sending it again would double it."""
-    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)
+    Not one that may have arrived: sending it again would double it."""
+    return (
+        isinstance(error, NetworkError)
+        and not isinstance(error, BadRequest)
+        and not may_have_arrived(error)
+    )
+
+
+def may_have_arrived(error: TelegramError) -> bool:
+    """A timeout once the request was on its way (waiting for the answer, or while
+    sending it). One that never got a connection (from the pool, or to the server) did
+    not arrive."""
+    never_sent = isinstance(error.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
+    return isinstance(error, TimedOut) and not never_sent

@@ -161,7 +161,13 @@ class Engine:
                 await self._store.db.apply([self._event_mark(turn)])
                 typed = echo(incoming.text) if incoming.choice is None else ""
                 return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
-            await self._commit(turn, replies)
+            try:
+                await self._commit(turn, replies)
+            except Exception:
+                # The database refused the writes (locked, full, failing) and none was
+                # stored, so the answer would be untrue: the apology lets them try again.
+                log.exception("could not store %s", incoming.event_key)
+                return [Reply("error")]
         if turn.schedules_changed:
             self._on_schedule_change()
         return replies
@@ -340,8 +346,10 @@ class Engine:
         if name == "done" and arg:
             key, done = training.done_button(turn, arg)
             return await training.log(turn, done, event_key=key, remembered=False)
-        if name in self._walks and arg == BACK.value:
-            return self._walks[name].last_step(turn)
+        if name in self._walks and arg:
+            return await self._walk_step(turn, self._walks[name], arg)
+        if turn.in_community and name in NAVIGATION:
+            return await self._navigate_in_community(turn, name)
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply(STALE_PRESS)]
 
@@ -438,13 +446,22 @@ class Engine:
 
     def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
         async def start(turn: Turn) -> list[Reply]:
-            # A walk-through ends with a target to do: no exercise advice after a red flag.
-            warning = await warning_on_record(self._store, turn.user.id)
-            if warning is not None:
-                return [held_back(warning)]
-            return self._walks[exercise].start(turn)
+            return await self._walk_step(turn, self._walks[exercise], "0")
 
         return start
+
+    async def _walk_step(self, turn: Turn, walk: WalkFlow, arg: str) -> list[Reply]:
+        """A walk-through's step pressed or asked for: "0" is its start, "back" its last
+        step (from the finish screen), other numbers a step of one posted in a group."""
+        # A walk-through ends with a target to do: no exercise advice after a red flag.
+        warning = await warning_on_record(self._store, turn.user.id)
+        if warning is not None:
+            return [held_back(warning)]
+        last = len(walk.exercise.steps) - 1
+        step = last if arg == BACK.value else int(arg) if arg.isdigit() else 0
+        if turn.in_community:
+            return await walk.shown_to_all(turn, step)
+        return walk.start(turn, step)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         context = {"platform": str(turn.incoming.chat.platform)}

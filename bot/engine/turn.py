@@ -51,6 +51,11 @@ class Turn:
     def today(self) -> date:
         return self.now.astimezone(self.tz).date()
 
+    @property
+    def in_community(self) -> bool:
+        """Said in a group or a server, where a person's own conversation doesn't go on."""
+        return self.incoming.chat.community is not None
+
     def go(self, flow: str, step: int = 0, data: Mapping[str, Any] | None = None) -> None:
         self.conversation = replace(
             self.conversation, flow=flow, step=step, data=dict(data or {}), misses=0

@@ -28,6 +28,18 @@ class WalkFlow:
         """Back from the finish screen."""
         return self.start(turn, len(self.exercise.steps) - 1)
 
+    async def shown_to_all(self, turn: Turn, step: int) -> list[Reply]:
+        """A step in a group or a server, where anyone may press its buttons: they carry
+        the step they lead to, and nobody's conversation moves (theirs goes on in private)."""
+        steps = len(self.exercise.steps)
+        if step >= steps:
+            return [await self._finish(turn)]
+        step = max(step, 0)
+        context = {"step": step + 1, "steps": steps}
+        back = (action(self.exercise.id, BACK.label, str(step - 1)),) if step > 0 else ()
+        choices = (action(self.exercise.id, NEXT.label, str(step + 1)), *back)
+        return [Reply(self.exercise.step_template(step), context, choices=choices)]
+
     @property
     def back_from_finish(self) -> Choice:
         # An action like the finish's other buttons: the walk-through is over by then.
@@ -63,7 +75,8 @@ class WalkFlow:
 
     async def _finish(self, turn: Turn) -> Reply:
         mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
-        turn.go("menu")
+        if not turn.in_community:
+            turn.go("menu")
         context = {
             "exercise": self.exercise.id,
             "target": mine.targets[self.exercise.id],
@@ -71,9 +84,8 @@ class WalkFlow:
         }
         # The button logs this exercise (not the whole session) whenever it is pressed.
         nonce = f"{turn.nonce()}.{self.exercise.id}"
-        choices = (
-            action("done", "done_now", nonce),
-            self.back_from_finish,
-            action("menu", "later"),
-        )
+        done = action("done", "done_now", nonce)
+        if turn.in_community:  # "later" would only post the menu for everyone
+            return Reply("exercise/finish", context, choices=(done, self.back_from_finish))
+        choices = (done, self.back_from_finish, action("menu", "later"))
         return Reply("exercise/finish", context, choices=choices)
