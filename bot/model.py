@@ -69,6 +69,8 @@ class Incoming:
     reps ("done 15") or is a command.
     `private_reach` says how private replies to something said in a group reach the person
     (see PrivateReach); a group request whose answer can't reach them is not carried out.
+    `unreadable` marks a message with nothing to read (a photo, sticker or voice message):
+    the person is told what the bot can read, and it still counts as hearing from them.
     """
 
     chat: ChatRef
@@ -79,6 +81,7 @@ class Incoming:
     is_admin: bool = False
     addressed: bool = True
     private_reach: PrivateReach = PrivateReach.IN_PLACE
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)

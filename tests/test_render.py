@@ -128,7 +128,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "again": "",
     },
     "telegram/sent_privately": {},
-    "telegram/text_only": {},
+    "text_only": {},
     "discord/slash_instead": {"command": "undo"},
     "discord/channel_gone": {},
     "discord/post_failed": {"channel": "555"},

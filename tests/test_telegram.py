@@ -24,7 +24,6 @@ from bot.adapters.telegram_adapter import (
     CONTINUE_IN_PRIVATE,
     SEND_ATTEMPTS,
     SENT_PRIVATELY,
-    TEXT_ONLY,
     TelegramAdapter,
 )
 from bot.adapters.telegram_polling import Ledger
@@ -33,6 +32,7 @@ from bot.app import Core, open_core
 from bot.model import ChatRef, Choice, Delivery, Incoming, Platform, Reply
 from bot.render import Rendered, Renderer, escape
 from bot.scheduler import Prompt
+from bot.store.db import sql_write
 from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
@@ -730,7 +730,6 @@ def test_telegram_only_templates_render_escaped() -> None:
         CHOSEN: {"label": hostile},
         CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x", "again": hostile},
         SENT_PRIVATELY: {},
-        TEXT_ONLY: {},
     }
     for template, context in samples.items():
         text = renderer.render(Reply(template, context), Platform.TELEGRAM).text
@@ -766,7 +765,12 @@ async def test_a_press_on_a_message_too_old_to_read_still_counts(bot: Bot) -> No
     }
     calls = await alice.deliver(bot.server.press(ALICE, old, "do:stats"))
     assert "Glute bridges: 10 in total" in texts(calls)[0]
-    assert [c.method for c in calls if c.method.startswith("edit")] == []
+    # Its text can't be read to show the answer, but its buttons still go: another of
+    # them pressed later would count as this press again, and do nothing.
+    [edit] = [c for c in calls if c.method.startswith("edit")]
+    assert edit.method == "editMessageReplyMarkup"
+    assert edit.params["message_id"] == 1
+    assert "inline_keyboard" not in str(edit.params.get("reply_markup", ""))
 
 
 # Telegram's length rules: it counts UTF-16 code units of the text as shown.
@@ -1083,3 +1087,44 @@ async def test_anyone_in_a_group_steps_through_a_posted_walk_through(bot: Bot, c
     await bob.tap("Done ✅")
     assert await reps_of(core, BOB) == 20
     assert await reps_of(core, ALICE) == 0
+
+
+async def test_a_voice_message_back_counts_as_hearing_from_them(bot: Bot, core: Core) -> None:
+    # Reminders pause after several in a row with no message back: any message resets that.
+    alice = bot.talk()
+    await alice.say("/remind 07:30 Europe/London daily")
+    await core.store.db.apply([sql_write("UPDATE schedules SET ignored = 4")])
+    calls = await alice.send("voice")
+    assert "only read text" in texts(calls)[0]
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    reminder = await core.store.schedules.get(reminder_owner(user.id))
+    assert reminder is not None
+    assert reminder.ignored == 0
+
+
+async def test_a_sticker_mid_check_gets_the_question_again(bot: Bot) -> None:
+    alice = bot.talk()
+    await alice.say("/check")
+    calls = await alice.send("sticker")
+    assert "only read text" in texts(calls)[0]
+    assert "Question 1 of 9" in texts(calls)[-1]
+
+
+@pytest.mark.parametrize(
+    ("asks", "page"),
+    [
+        (["/start", "Today's workout"], "workout"),  # a menu button
+        ([f"@{BOT_USERNAME} stats"], "stats"),  # a command said without its slash
+        ([f"@{BOT_USERNAME} check"], "check"),
+    ],
+)
+async def test_the_private_chat_link_opens_the_page_asked_for_in_the_group(
+    bot: Bot, asks: list[str], page: str
+) -> None:
+    bob = bot.talk(BOB, DESK)  # no private chat with the bot yet
+    for ask in asks:
+        calls = await (bob.say(ask) if "/" in ask or "@" in ask else bob.tap(ask))
+    [offer] = sent(calls)
+    link = offer.params["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert link.endswith(f"?start={page}")

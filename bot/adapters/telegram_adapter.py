@@ -15,7 +15,14 @@ import os
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatMemberStatus
 from telegram.error import ChatMigrated, InvalidToken, TelegramError
 from telegram.ext import (
@@ -84,7 +91,6 @@ STALE = "stale_button"
 CHOSEN = "telegram/chosen"
 CONTINUE_IN_PRIVATE = "telegram/continue_in_private"
 SENT_PRIVATELY = "telegram/sent_privately"
-TEXT_ONLY = "telegram/text_only"
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Context = CallbackContext[Any, Any, Any, Any]
@@ -222,11 +228,19 @@ class TelegramAdapter:
         await self._answer(incoming, replies, message)
 
     async def _on_unreadable(self, update: Update, context: Context) -> None:
-        """A photo, sticker, voice message... with no caption, in a private chat: say what
-        the bot can read. (In a group it is chatter like any other.)"""
-        if update.message is not None:
-            chat_id = str(update.message.chat.id)
-            await self._send_all(place_of(update.message), [Reply(TEXT_ONLY)], person=chat_id)
+        """A photo, sticker, voice message... with no caption, in a private chat: the
+        engine says what the bot can read. (In a group it is chatter like any other.)"""
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        incoming = Incoming(
+            chat=chat_ref(message.chat, message.from_user),
+            event_key=message_key(message),
+            display_name=message.from_user.full_name,
+            unreadable=True,
+        )
+        replies = await self._core.engine.handle(incoming)
+        await self._answer(incoming, replies, message)
 
     async def _on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -235,10 +249,7 @@ class TelegramAdapter:
                 await self._optional("answerCallbackQuery", self._calls.answer_button(query.id))
             return
         # A message older than 48 hours comes without its content, but the press counts.
-        chat = query.message.chat
-        message = query.message if isinstance(query.message, Message) else None
-        if message is not None and not message.is_accessible:
-            message = None
+        pressed, chat = query.message, query.message.chat
         incoming = Incoming(
             chat=chat_ref(chat, query.from_user),
             event_key=press_key(query),
@@ -249,25 +260,27 @@ class TelegramAdapter:
         replies = await self._core.engine.handle(incoming)
         place = place_of(query.message)
         if [reply.template for reply in replies] == [STALE]:
-            await self._stale_press(query.id, message, replies[0])
+            await self._stale_press(query.id, pressed, replies[0])
         elif is_private(chat):
-            await self._answer_private_press(query.id, message, query.data, replies, place)
+            await self._answer_private_press(query.id, pressed, query.data, replies, place)
         else:
             await self._answer_group_press(query.id, incoming, replies, place)
 
-    async def _stale_press(self, query_id: str, message: Message | None, stale: Reply) -> None:
+    async def _stale_press(
+        self, query_id: str, pressed: MaybeInaccessibleMessage, stale: Reply
+    ) -> None:
         """A press on buttons that no longer apply: the pop-up says why nothing happened,
         and in a private chat the old buttons go."""
         async with asyncio.TaskGroup() as calls:
             calls.create_task(self._close_press(query_id, self._toast(stale)))
-            if message is not None and is_private(message.chat):
-                remove = self._calls.set_keyboard(message.chat.id, message.message_id)
+            if is_private(pressed.chat):
+                remove = self._calls.set_keyboard(pressed.chat.id, pressed.message_id)
                 calls.create_task(self._optional("editMessageReplyMarkup", remove))
 
     async def _answer_private_press(
         self,
         query_id: str,
-        message: Message | None,
+        pressed: MaybeInaccessibleMessage,
         data: str,
         replies: list[Reply],
         place: Place,
@@ -277,8 +290,8 @@ class TelegramAdapter:
         # after one round trip to Telegram instead of three in a row.
         async with asyncio.TaskGroup() as calls:
             calls.create_task(self._close_press(query_id))
-            if replies and message is not None:
-                calls.create_task(self._show_choice(message, data))
+            if replies:
+                calls.create_task(self._show_choice(pressed, data))
             await self._send_all(place, replies, person=place.chat_id)
 
     async def _answer_group_press(
@@ -497,9 +510,16 @@ class TelegramAdapter:
             await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
         return outcome
 
-    async def _show_choice(self, message: Message, data: str) -> None:
+    async def _show_choice(self, pressed: MaybeInaccessibleMessage, data: str) -> None:
         """Shows the answer under the question, and takes its buttons away so they can't
         be pressed twice: all but a Done button still to press."""
+        if not isinstance(pressed, Message):
+            # Too old for Telegram to send its content, so nothing on it can be kept: all
+            # its buttons go (left, another would count as a second press of this one).
+            remove = self._calls.set_keyboard(pressed.chat.id, pressed.message_id)
+            await self._optional("editMessageReplyMarkup", remove)
+            return
+        message = pressed
         label = chosen_label(message, data)
         left = left_to_press(message, data)
         chat_id, message_id = message.chat.id, message.message_id

@@ -30,13 +30,12 @@ from telegram.error import (
 )
 
 from bot.adapters.base import Delivery
+from bot.engine.core import LINKABLE_PAGES
 from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Platform
 from bot.render import MESSAGES_DIR, Button
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
-# Pages people may reopen from a deep link: showing them again changes nothing.
-DEEP_LINK_PAGES = frozenset({"check", "stats"})
 # Labels up to this long share a row of buttons (three at most).
 SHORT_LABEL = 12
 # A Bot API object as sent: what the adapter builds instead of PTB's classes.
@@ -199,14 +198,16 @@ def deep_link(bot_username: str, page: str | None) -> str:
 
 
 def deep_link_page(text: str, choice: str | None) -> str | None:
-    """The page a person was opening when their reply had to move to a private chat."""
+    """The page a person was opening when their reply had to move to a private chat: the
+    button's, or the command's ("/stats", or "stats" said to the bot). Only pages: showing
+    them again through a link changes nothing."""
     if choice is not None:
         head, _, rest = choice.partition(":")
         name = rest.partition(":")[0] if head == "do" else head
     else:
-        match = re.match(r"/([A-Za-z0-9_]+)", text.strip())
+        match = re.match(r"/?([A-Za-z0-9_]+)", text.strip())
         name = match.group(1).lower() if match else ""
-    return name if name in DEEP_LINK_PAGES else None
+    return name if name in LINKABLE_PAGES else None
 
 
 def keyboard(buttons: Sequence[Button]) -> JSON | None:

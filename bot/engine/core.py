@@ -55,6 +55,7 @@ MENUS = ("menu", "learn")
 ASIDES = frozenset({"undo", "stats"})
 # The answer to a press on buttons that no longer apply.
 STALE_PRESS = "stale_button"
+TEXT_ONLY = "text_only"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
 THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
@@ -237,6 +238,8 @@ class Engine:
         return any(reply.private for reply in replies)
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
+        if turn.incoming.unreadable:
+            return [Reply(TEXT_ONLY), *self._prompt_if_busy(turn)]
         if turn.incoming.choice is not None:
             return await self._pressed(turn, turn.incoming.choice)
         intent = parse(turn.incoming.text)
