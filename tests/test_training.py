@@ -572,3 +572,21 @@ async def test_the_workout_after_four_weeks_without_any_check_suggests_a_first_o
     said = await chat.say("/workout")
     assert "take the symptom check (/check)" in said.text
     assert "again" not in said.text
+
+
+@pytest.mark.parametrize(("opened", "left_with"), [("/lunge", "stop"), ("/bridge", "menu")])
+async def test_a_walk_through_only_opened_leaves_done_meaning_the_session(
+    chat: Chat, opened: str, left_with: str
+) -> None:
+    await chat.say("/workout")
+    await chat.say(opened)  # a look at the first step, then away
+    await chat.say(left_with)
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
+async def test_done_in_the_middle_of_a_walk_through_logs_that_exercise(chat: Chat) -> None:
+    await chat.say("/lunge")
+    await chat.say("next")
+    said = await chat.say("done 6")
+    assert "Logged 6 lunges per side." in said.text

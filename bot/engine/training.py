@@ -8,6 +8,7 @@ from datetime import date, tzinfo
 from bot.engine.checkup import flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
+from bot.engine.walkthrough import walking
 from bot.flows import check
 from bot.flows.exercises import EXERCISES
 from bot.flows.programme import DayTotal
@@ -24,8 +25,10 @@ async def my_progress(turn: Turn) -> Progress:
 
 
 def remembered_exercise(turn: Turn) -> str | None:
-    """The exercise walked through today, which a bare "done" refers to. A day later
-    "done" means the day's workout again."""
+    """The exercise being walked through, or walked through to its end today, which a
+    bare "done" refers to. A day later "done" means the day's workout again."""
+    if (exercise := walking(turn.conversation.flow)) is not None:
+        return exercise
     walked = turn.conversation.walked
     if walked is None or walked[0] not in EXERCISES or walked[1] != turn.today.isoformat():
         return None

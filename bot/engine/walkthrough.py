@@ -6,22 +6,28 @@ from collections.abc import Sequence
 
 from bot.engine.progress import progress
 from bot.engine.turn import Answer, Turn, action, stamp
-from bot.flows.exercises import Exercise
+from bot.flows.exercises import EXERCISES, Exercise
 from bot.model import Choice, Reply
 from bot.parse import Word
 
+WALK_PREFIX = "walk_"
 NEXT = Choice("next", "next")
 BACK = Choice("back", "back")
+
+
+def walking(flow: str) -> str | None:
+    """The exercise a conversation is in the middle of walking through, if any."""
+    exercise = flow.removeprefix(WALK_PREFIX)
+    return exercise if flow.startswith(WALK_PREFIX) and exercise in EXERCISES else None
 
 
 class WalkFlow:
     def __init__(self, exercise: Exercise) -> None:
         self.exercise = exercise
-        self.name = f"walk_{exercise.id}"
+        self.name = f"{WALK_PREFIX}{exercise.id}"
 
     def start(self, turn: Turn, step: int = 0) -> list[Reply]:
         turn.go(self.name, step)
-        turn.walked(self.exercise.id)
         return self.prompt(turn)
 
     def last_step(self, turn: Turn) -> list[Reply]:
@@ -77,6 +83,9 @@ class WalkFlow:
         mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
         if not turn.in_community:
             turn.go("menu")
+            # Walked to the end: a bare "done" later today means this exercise. (Only
+            # opened and stopped, it means the day's session as before.)
+            turn.walked(self.exercise.id)
         context = {
             "exercise": self.exercise.id,
             "target": mine.targets[self.exercise.id],
