@@ -85,6 +85,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "symptom_total": 4,
         "first_count": 3,
         "first_date": date(2026, 2, 1),
+        "progress": PROGRESS,
     },
     "exercise/finish": {"exercise": "lunge", "target": 6, "per_side": True},
     "exercise/last_step": {"exercise": "bridge"},
@@ -132,6 +133,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "discord/slash_instead": {"command": "undo"},
     "discord/channel_gone": {},
     "discord/post_failed": {"channel": "555"},
+    "discord/post_try_again": {"channel": "555"},
     "discord/reminders_here": {"time": time(7, 30), "tz": "Europe/London", "days": "weekdays"},
     "discord/dms_closed": {
         "time": time(7, 30),

@@ -10,7 +10,7 @@ import pytest
 
 from bot.flows import programme
 from bot.model import Incoming
-from tests.test_check import CLEAR
+from tests.test_check import CLEAR, take_check
 from tests.transcript import START, Chat, FakeClock
 
 
@@ -590,3 +590,20 @@ async def test_done_in_the_middle_of_a_walk_through_logs_that_exercise(chat: Cha
     await chat.say("next")
     said = await chat.say("done 6")
     assert "Logged 6 lunges per side." in said.text
+
+
+async def test_the_check_result_plans_from_where_the_person_is(
+    chat: Chat, clock: FakeClock
+) -> None:
+    result = await take_check(chat, CLEAR)
+    assert "glute bridges (start with 20)" in result  # new: the plan from the start
+    await chat.say("done")
+    clock.advance(days=8)
+    result = await take_check(chat, CLEAR)
+    assert "you're in week 2 of 4" in result
+    assert "with 20 glute bridges and 5 lunges per side for now" in result
+    assert "start with 20" not in result
+    clock.advance(days=30)
+    result = await take_check(chat, CLEAR)
+    assert "your four weeks are behind you" in result
+    assert "for about four weeks" not in result

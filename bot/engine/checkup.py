@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.engine.progress import progress
 from bot.engine.turn import Answer, Turn, action, stamp
 from bot.flows import check
 from bot.model import NUMBERED_CHOICES, Choice, Reply
@@ -124,5 +125,9 @@ class CheckFlow:
             "symptom_total": len(check.SYMPTOM_IDS),
             "first_count": first.symptom_count if first else None,
             "first_date": first.taken_at.astimezone(turn.tz).date() if first else None,
+            # The plan picks up from where they are, for someone who has been training.
+            "progress": progress(
+                await turn.store.reps.day_totals(turn.user.id), turn.today
+            ).context(),
         }
         return Reply("check/result", context, choices=AFTER_RESULT, private=True)
