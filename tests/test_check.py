@@ -341,3 +341,16 @@ async def test_ok_still_answers_yes_where_nothing_is_at_stake(chat: Chat) -> Non
     await chat.say("no")
     said = await chat.say("ok")  # a symptom: yes
     assert "Question 4 of 9" in said.text
+
+
+async def test_check_in_the_middle_of_the_check_asks_before_starting_over(chat: Chat) -> None:
+    await chat.say("/check")
+    for answer in ["no", "no", "yes"]:
+        await chat.say(answer)
+    said = await chat.say("/check")
+    assert "still in the middle of your symptom check" in said.text
+    said = await chat.tap("Continue")
+    assert "Question 4 of 9" in said.text
+    await chat.say("check")
+    said = await chat.tap("Start over")
+    assert "Question 1 of 9" in said.text

@@ -445,6 +445,10 @@ class Engine:
         return self._flows["learn"].prompt(turn)
 
     async def _start_check(self, turn: Turn) -> list[Reply]:
+        conversation = turn.conversation
+        if conversation.flow == self._check.name and conversation.step > 0:
+            # Answers given would be lost to a slip of the thumb: carry on, or start over?
+            return self._resume.park(turn, away=False)
         return self._check.start(turn)
 
     def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
