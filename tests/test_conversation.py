@@ -254,6 +254,12 @@ async def test_two_exercises_in_one_done_log_nothing_and_say_one_per_message(
     assert count(db_path, "rep_logs") == 0
 
 
+async def test_a_long_list_of_exercises_gets_a_short_answer(chat: Chat) -> None:
+    said = await chat.say("done " + "1 bridge 2 lunges " * 200)
+    assert '"done 1 bridge", then "done 2 lunges", then "done 1 bridge", and so on.' in said.text
+    assert len(said.text) < 400
+
+
 async def test_odd_counts_are_unreadable_counts(chat: Chat, db_path: Path) -> None:
     for count_typed in ("1e3", "0x10", "1,000", "10k", "½"):
         for text in (f"/done {count_typed}", f"done {count_typed}"):
