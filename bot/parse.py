@@ -116,6 +116,12 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "maybe",
         "somewhat",
         "now and then",
+        "every now and then",
+        "rarely",
+        "not often",
+        "once in a while",
+        "from time to time",
+        "on and off",
         "s",
     ),
     Word.NEXT: ("next", "go on", "continue", "carry on", "got it", "→", "➡️"),
@@ -182,6 +188,8 @@ _FILLER = re.compile(
 )
 MINUS_SIGN = "\u2212"
 _NUMBER = re.compile(rf"[-+{MINUS_SIGN}]?\d+(?:[.,]\d+)?")
+# Sets, as the workout gives them: "2x10", "2 x 10", "2 sets of 10" are 20 reps.
+_SETS = re.compile(r"(?<![\d.,])([1-9]\d?) ?(?:x|\u00d7|\*|sets? of) ?(\d{1,3})(?![\d.,])")
 
 
 # Curly quotes and apostrophes as phones type them, the modifier-letter apostrophe and
@@ -237,7 +245,7 @@ def parse(text: str) -> Intent:
 
 def parse_done(rest: str) -> Done:
     """Reads what follows "done": "15", "12 lunges", "bridge 20", "8 per side"."""
-    rest = normalise(rest)
+    rest = _SETS.sub(lambda sets: str(int(sets[1]) * int(sets[2])), normalise(rest))
     per_side = bool(_PER_SIDE.search(rest))
     numbers = _NUMBER.findall(rest)
     words = _FILLER.sub(" ", _NUMBER.sub(" ", _PER_SIDE.sub(" ", rest)))

@@ -26,7 +26,7 @@ from bot.parse import (
     [("yes", Word.YES), ("Y", Word.YES), ("yeah!", Word.YES), ("nope", Word.NO),
      ("n", Word.NO), ("Not really", Word.NO), ("sometimes", Word.SOMETIMES),
      ("next", Word.NEXT), ("back", Word.BACK), ("Cancel", Word.CANCEL), ("help", Word.HELP),
-     ("undo", Word.UNDO)],
+     ("undo", Word.UNDO), ("Rarely", Word.SOMETIMES), ("once in a while", Word.SOMETIMES)],
 )  # fmt: skip
 def test_words_and_synonyms(text: str, word: Word) -> None:
     said = parse(text)
@@ -63,6 +63,13 @@ def test_words_and_synonyms(text: str, word: Word) -> None:
         ("done " + "9" * 5000, Done(problem=RepProblem.TOO_MANY)),
         ("done -" + "9" * 5000, Done(problem=RepProblem.NEGATIVE)),
         ("done 000000000015", Done(reps=15)),
+        # Sets, as the workout gives them.
+        ("done 2x10", Done(reps=20)),
+        ("done 2 x 10 bridges", Done(reps=20, exercise="bridge")),
+        ("done 2 sets of 10", Done(reps=20)),
+        ("done 3\u00d78 lunges", Done(reps=24, exercise="lunge")),
+        ("done 2 sets of 300", Done(problem=RepProblem.TOO_MANY)),
+        ("done 2.5x10", Done(problem=RepProblem.NOT_A_NUMBER)),
     ],
 )
 def test_done_forms(text: str, done: Done) -> None:
