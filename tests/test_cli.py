@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 import subprocess
 import sys
@@ -129,3 +130,43 @@ def test_run_without_any_token_says_so_and_exits_2(tmp_path: Path) -> None:
     assert "no platform token is set" in result.stderr
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_at_a_terminal_the_up_arrow_recalls_the_last_line(tmp_path: Path) -> None:
+    pytest.importorskip("readline")
+    controller, terminal = os.openpty()
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "tty"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env=environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db"), "TERM": "xterm"},
+        cwd=tmp_path,
+    )
+    os.close(terminal)
+    seen = b""
+
+    def answer(typed: bytes, expected: bytes) -> None:
+        """Types at the prompt, once it shows, and reads until `expected`."""
+        nonlocal seen
+        for text in (b"> ", expected):
+            while text not in seen:
+                ready, _, _ = select.select([controller], [], [], 30)
+                assert ready, seen.decode(errors="replace")
+                seen += os.read(controller, 4096)
+            if text == b"> ":
+                seen = b""
+                os.write(controller, typed)
+
+    try:
+        answer(b"done 5\r", b"Logged 5 glute bridges")
+        answer(b"\x1b[A\r", b"That makes 10 glute bridges today")  # up arrow: "done 5"
+        answer(b"\x04", b"\n")  # Ctrl-D
+        assert chat.wait(timeout=30) == 0
+    finally:
+        chat.kill()
+        os.close(controller)
+        assert chat.stderr is not None
+        with chat.stderr:
+            assert chat.stderr.read() == b""

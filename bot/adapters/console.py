@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import uuid
 from collections.abc import Iterable
 from typing import TextIO
@@ -37,11 +39,21 @@ class ConsoleChat:
                 await self._say(line)
 
     def _read_line(self) -> str | None:
-        if self._stdin.isatty():
-            self._stdout.write("> ")
-            self._stdout.flush()
+        if self._stdin is sys.stdin and self._stdout is sys.stdout and sys.stdin.isatty():
+            return self._typed_line()
         line = self._stdin.readline()
         return line.rstrip("\r\n") if line else None
+
+    def _typed_line(self) -> str | None:
+        """A line from a person at the terminal: a prompt, and (where Python has readline)
+        arrow keys to edit the line and recall earlier ones."""
+        with contextlib.suppress(ImportError):  # not on every platform; input() works without
+            import readline  # noqa: F401  (imported, it makes input() editable)
+        try:
+            return input("> ")
+        except EOFError:  # Ctrl-D: leave the shell's prompt a line of its own
+            self._stdout.write("\n")
+            return None
 
     async def _say(self, text: str) -> None:
         self._count += 1
