@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Incoming
+from bot.app import Core
+from bot.model import Incoming, Platform
 from tests.test_check import LIKELY
 from tests.transcript import Chat, FakeClock
 
@@ -320,3 +321,17 @@ async def test_a_stale_press_leaves_the_options_on_screen(chat: Chat) -> None:
     assert said.templates == ["stale_button"]
     said = await chat.say("2")  # still picks question 2's "No"
     assert "Question 3 of 9" in said.text
+
+
+@pytest.mark.parametrize(
+    ("begun", "named"),
+    [("/forget", "deciding whether to delete your data"), ("/remind", "setting up your reminder")],
+)
+async def test_coming_back_names_what_was_left_halfway(
+    core: Core, clock: FakeClock, begun: str, named: str
+) -> None:
+    chat = Chat(core, platform=Platform.TELEGRAM)
+    await chat.say(begun)
+    clock.advance(hours=25)
+    said = await chat.say("hi")
+    assert f"Last time we were in the middle of {named}." in said.text
