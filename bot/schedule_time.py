@@ -121,6 +121,22 @@ def format_days(days: Iterable[int]) -> str:
 
 # Names zoneinfo lists that are not places a person lives in.
 _NOT_PLACES = {"localtime", "Factory", "posixrules"}
+# Zones that are a fixed offset from UTC rather than a place's clock: those named Etc/...,
+# whose sign is POSIX's, the reverse of what people mean (Etc/GMT+2 is UTC-2), other names
+# for UTC, and EST, MST and HST: UTC-5, -7 and -10 all year, whatever New York or Denver do.
+_FIXED_ABBREVIATIONS = {"EST", "MST", "HST"}
+_UTC_ALIASES = {"GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "UCT", "Universal", "Zulu"}
+# The places people most likely mean when they type a fixed zone's abbreviation: suggested
+# instead of it (in July, someone who types "EST" means New York's clock, then UTC-4).
+_MEANT = {
+    "est": ("America/New_York",),
+    "mst": ("America/Denver", "America/Phoenix"),
+    "hst": ("Pacific/Honolulu",),
+    "gmt": ("Europe/London", "UTC"),
+}
+# "UTC+2", "GMT+2", "utc -5", "UTC+02:00": an offset as people write it.
+_OFFSET = re.compile(r"(?:utc|gmt)\s*([+\-\u2212])\s*(\d{1,2})(?::?00)?")
+_OFFSET_HOURS = range(-12, 15)  # the Etc zones there are
 
 
 @cache
@@ -134,26 +150,77 @@ def _zone_key(text: str) -> str:
     return text.strip().replace(" ", "_").lower()
 
 
+def _offset_zone(text: str) -> str | None:
+    """The zone of "UTC+2" or "GMT+2" meant as people mean it, two hours ahead of UTC:
+    Etc/GMT-2, given the Etc names' reversed sign. None if it isn't such an offset, or one
+    no Etc zone has (half hours are a city's: Asia/Kolkata)."""
+    match = _OFFSET.fullmatch(text.strip().lower())
+    if match is None:
+        return None
+    hours = int(match[2]) * (1 if match[1] == "+" else -1)
+    if hours not in _OFFSET_HOURS:
+        return None
+    return f"Etc/GMT{-hours:+d}" if hours else "UTC"
+
+
 def parse_timezone(name: str) -> ZoneInfo:
-    canonical = _zone_names().get(_zone_key(name))
+    canonical = _offset_zone(name) or _zone_names().get(_zone_key(name))
     if canonical is None:
         raise UnknownTimezone(name)
     return ZoneInfo(canonical)
 
 
+def is_fixed_offset(zone: ZoneInfo) -> bool:
+    """A zone that is an offset from UTC, not a place's clock: it never changes for daylight
+    saving. UTC itself counts as a place: nobody picks it by mistake for their own clock."""
+    return _fixed_key(zone.key)
+
+
+def _fixed_key(name: str) -> bool:
+    return name.startswith("Etc/") or name in _FIXED_ABBREVIATIONS or name in _UTC_ALIASES
+
+
+def zone_name(zone: ZoneInfo) -> str:
+    """A zone as people are shown it: its IANA name, but a fixed offset as the offset it
+    really is ("UTC+2" for Etc/GMT-2, "UTC-5" for EST), which `parse_timezone` reads back."""
+    if not is_fixed_offset(zone):
+        return zone.key
+    offset = datetime(2000, 1, 1, tzinfo=zone).utcoffset()
+    hours = int(offset.total_seconds() // 3600) if offset else 0
+    return f"UTC{hours:+d}" if hours else "UTC"
+
+
+@cache
+def _suggested_names() -> tuple[str, ...]:
+    """What autocomplete offers: places, UTC, and offsets spelled as people mean them, never
+    the Etc names (whose sign reads backwards) or abbreviations that ignore daylight saving."""
+    places = [name for name in _zone_names().values() if not _fixed_key(name)]
+    offsets = [f"UTC{hours:+d}" for hours in _OFFSET_HOURS if hours]
+    return (*places, *offsets)
+
+
 def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
-    """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York."""
-    key = _zone_key(prefix)
+    """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York,
+    "gmt+2" UTC+2, and "est" America/New_York."""
+    offset = _offset_zone(prefix)
+    key = zone_name(ZoneInfo(offset)).lower() if offset else _zone_key(prefix)
+    meant = [
+        zone
+        for abbreviation, zones in _MEANT.items()
+        if len(key) >= 2 and abbreviation.startswith(key)
+        for zone in zones
+    ]
 
     def rank(name: str) -> tuple[bool, bool, str]:
         return (not name.lower().startswith(key), "/" not in name, name)
 
     matches = [
         name
-        for name in _zone_names().values()
-        if any(part.lower().startswith(key) for part in (name, *name.split("/")[1:]))
+        for name in _suggested_names()
+        if name not in meant
+        and any(part.lower().startswith(key) for part in (name, *name.split("/")[1:]))
     ]
-    return sorted(matches, key=rank)[:limit]
+    return [*meant, *sorted(matches, key=rank)][:limit]
 
 
 def instant_on(day: date, at: time, tz: ZoneInfo) -> datetime:

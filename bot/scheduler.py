@@ -44,6 +44,11 @@ def prompt_nonce(schedule_id: int, local_day: date) -> str:
 Deliver = Callable[[Prompt], Awaitable[Delivery]]
 Clock = Callable[[], datetime]
 
+# How long `stop` lets prompts already claimed go out. They are at most `concurrency` (16),
+# paced at 25 a second or more, so normally all are out within a second; a send stuck on
+# a stalled connection, or on a long "slow down" (429) wait, must not hold up shutdown.
+STOP_TIMEOUT = 5.0
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -85,6 +90,7 @@ class Scheduler:
         batch: int = 500,
         max_nap: timedelta = timedelta(hours=1),
         retry_after: timedelta = timedelta(minutes=1),
+        stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
         self._store = store
         self._deliver = deliver
@@ -97,17 +103,22 @@ class Scheduler:
         self._batch = batch
         self._max_nap = max_nap.total_seconds()
         self._retry_after = retry_after
+        self._stop_timeout = stop_timeout
         self._wake = asyncio.Event()
         self._stopping = False
         self._stopped = asyncio.Event()
         self._stopped.set()
+        # Pacing and sending of claimed prompts: what `stop` cancels once its time is up.
+        # Never the store's writes, which a cancellation could leave half done.
+        self._sending: set[asyncio.Task[Delivery]] = set()
+        self._cut_short = False
 
     def wake(self) -> None:
         """Plan again now: call after creating, changing, enabling or deleting a schedule."""
         self._wake.set()
 
     async def run(self) -> None:
-        self._stopping = False
+        self._stopping = self._cut_short = False
         self._stopped.clear()
         try:
             while not self._stopping:
@@ -121,10 +132,21 @@ class Scheduler:
             self._stopped.set()
 
     async def stop(self) -> None:
-        """Send nothing new, let prompts already claimed go out, and return when `run` has."""
+        """Send nothing new, give prompts already claimed `stop_timeout` seconds to go out,
+        cancel what is left, and return when `run` has."""
         self._stopping = True
         self._wake.set()
-        await self._stopped.wait()
+        try:
+            # Real time, like the adapters' drain: the injected sleep plans sends.
+            await asyncio.wait_for(self._stopped.wait(), self._stop_timeout)
+        except TimeoutError:
+            log.warning(
+                "scheduler: prompts still sending after %s s; cancelling them", self._stop_timeout
+            )
+            self._cut_short = True
+            for sending in self._sending:
+                sending.cancel()
+            await self._stopped.wait()
 
     async def run_once(self) -> bool:
         """Handle the prompts due now; True if a full batch was handled and more may be due."""
@@ -203,11 +225,39 @@ class Scheduler:
             claimed = await self._store.claim_send(schedule, following, now)
         if not claimed:
             return  # changed or claimed elsewhere since it was read; the next pass sees it
-        pacer = self._pacers.get(schedule.platform)
-        if pacer is not None:
-            await pacer.wait(schedule.target)
-        outcome = await self._deliver_once(Prompt(schedule, day, asks))
-        await self._settle(schedule, following, outcome)
+        sending = asyncio.ensure_future(self._pace_and_deliver(Prompt(schedule, day, asks)))
+        self._sending.add(sending)
+        try:
+            await asyncio.wait({sending})  # returns once it ends, even cancelled by `stop`
+        except asyncio.CancelledError:
+            sending.cancel()  # no send outlives the loop that started it
+            raise
+        finally:
+            self._sending.discard(sending)
+        if sending.cancelled():
+            # Cut short by `stop` while sending, maybe after it reached the platform: as
+            # after a crash between the claim and the send, it is not retried.
+            log.warning("schedule %s: shutdown cut its send short; not retried", schedule.id)
+            return
+        await self._settle(schedule, following, sending.result())
+
+    async def _pace_and_deliver(self, prompt: Prompt) -> Delivery:
+        if not self._cut_short and await self._paced(prompt):
+            return await self._deliver_once(prompt)
+        # `stop` ran out of time before this prompt's turn: nothing went out, so it is
+        # retried (after a restart, within the grace window) like any send that never started.
+        return Delivery.RETRY
+
+    async def _paced(self, prompt: Prompt) -> bool:
+        """Waits for the prompt's pacing slot; False if `stop` cancelled the wait."""
+        pacer = self._pacers.get(prompt.schedule.platform)
+        if pacer is None:
+            return True
+        try:
+            await pacer.wait(prompt.schedule.target)
+        except asyncio.CancelledError:
+            return False
+        return True
 
     async def _deliver_once(self, prompt: Prompt) -> Delivery:
         try:

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from bot.app import Core
-from bot.model import ChatRef, Incoming, Platform, PrivateReach
-from bot.scheduler import Prompt
+from bot.model import ChatRef, Delivery, Incoming, Platform, PrivateReach
+from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import channel_owner
 from tests.transcript import Chat, FakeClock
 
@@ -335,3 +335,85 @@ async def test_thanks_to_the_bot_in_a_server_is_answered_and_other_thanks_left_a
     replied = await core.engine.handle(Incoming(ann.ref, "t3", text="Thank you!", addressed=True))
     assert [reply.template for reply in replied] == ["thanks"]  # not "didn't understand"
     assert not replied[0].private
+
+
+async def test_prompts_post_and_the_scheduled_post_are_one_session_a_day(
+    core: Core, clock: FakeClock
+) -> None:
+    # /prompt's post is today's post: typing "done" and then pressing its Done, or pressing
+    # its Done and the scheduled post's, logs one session.
+    boss, ann, bob = member(core, "2", "Boss"), member(core, "1", "Ann"), member(core, "3", "Bob")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    [scheduled] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
+    prompted = await boss.send(Incoming(boss.ref, "p1", text="/prompt", is_admin=True))
+    button = prompted.rendered[0].buttons[0].value
+    assert "Logged" in await say(ann, "done")
+    pressed = await ann.send(Incoming(ann.ref, "a1", choice=button, display_name="Ann"))
+    assert "Already logged" in pressed.text
+    await bob.send(Incoming(bob.ref, "b1", choice=button, display_name="Bob"))
+    again = Incoming(bob.ref, "b2", choice=scheduled.choices[0].value, display_name="Bob")
+    assert "Already logged" in (await bob.send(again)).text
+    board = await say(ann, "/leaderboard")
+    assert "Ann: 25 reps, 1 session" in board
+    assert "Bob: 25 reps, 1 session" in board
+
+
+async def test_prompts_posts_without_a_schedule_are_one_session_a_day(
+    core: Core, clock: FakeClock
+) -> None:
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    posts = [await boss.send(Incoming(boss.ref, f"p{n}", text="/prompt", is_admin=True))
+             for n in range(2)]  # fmt: skip
+    assert "Logged" in await say(ann, "done")
+    for n, post in enumerate(posts):
+        press = Incoming(ann.ref, f"a{n}", choice=post.rendered[0].buttons[0].value)
+        assert "Already logged" in (await ann.send(press)).text
+    clock.advance(days=1)
+    tomorrow = await boss.send(Incoming(boss.ref, "p3", text="/prompt", is_admin=True))
+    press = Incoming(ann.ref, "a3", choice=tomorrow.rendered[0].buttons[0].value)
+    assert "Logged" in (await ann.send(press)).text
+
+
+async def test_setup_again_after_todays_post_confirms_tomorrows(
+    core: Core, clock: FakeClock
+) -> None:
+    # Monday's 07:30 (Berlin) post has gone out; moved to 19:30 the same morning, the next
+    # post is Tuesday's (at most one a day), and the confirmation says so.
+    async def delivered(prompt: Prompt) -> Delivery:
+        return Delivery.SENT
+
+    boss = member(core, "2", "Boss")
+    clock.now = clock.now.replace(hour=5)  # Monday 2 March, 06:00 in Berlin
+    await say(boss, "/setup 555 07:30 Europe/Berlin daily", admin=True)
+    clock.now = clock.now.replace(hour=6, minute=30)
+    await Scheduler(core.store.schedules, delivered, clock=clock, pacers={}).run_once()
+    clock.now = clock.now.replace(hour=8, minute=0)
+    text = await say(boss, "/setup 555 19:30 Europe/Berlin daily", admin=True)
+    assert "First post: Tuesday 03 March at 19:30" in text
+
+
+async def test_a_fixed_offset_zone_is_confirmed_as_the_offset_it_is(
+    core: Core, clock: FakeClock
+) -> None:
+    boss = member(core, "2", "Boss")
+    text = await say(boss, "/setup 555 07:30 EST daily", admin=True)
+    assert "at 07:30 (UTC-5, no daylight saving) every day" in text
+    text = await say(boss, "/setup 555 07:30 GMT+2 daily", admin=True)
+    assert "at 07:30 (UTC+2, no daylight saving) every day" in text
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    # Monday 09:00 UTC is past 07:30 at UTC+2: Tuesday's 07:30 there is 05:30 UTC.
+    assert schedule.next_due == clock.now.replace(day=3, hour=5, minute=30)
+
+
+async def test_a_member_typing_setup_is_told_it_needs_manage_server(core: Core) -> None:
+    # Typed in a channel, where the bot can't answer them alone: not sent to the slash
+    # command /setup, which Discord hides from members without Manage Server.
+    ann = member(core, "1", "Ann")
+    for n, text in enumerate(("/setup <#555> 07:30 UTC", "/prompt")):
+        typed = Incoming(ann.ref, f"typed-{n}", text=text, private_reach=PrivateReach.UNSURE)
+        [reply] = await core.engine.handle(typed)
+        assert reply.template == "community/admin_only"
+        assert not reply.private

@@ -41,6 +41,7 @@ from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import Schedule, channel_owner, reminder_owner
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
+    READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
     VIEW_CHANNEL,
     FakeChannel,
@@ -1333,7 +1334,10 @@ async def test_discord_markup_in_names_and_echoed_text_shows_as_typed(
         assert not set(bidi) & set(shown)
     assert f"\\<@{world.alice.id}> evil" in board
     assert f"\\<@&{role}> \\<#{world.channel.id}> \\<t:1767225600:R>x" in board
-    assert all(f"\\{token}" in echoed for token in tokens)
+    # Mentions and custom emoji never reach the engine (see the tests at the end); the
+    # rest of the markup it reads is echoed as typed.
+    assert all(f"\\{token}" in echoed for token in (tokens[4], tokens[6]))
+    assert not any(token[1:] in echoed for token in (*tokens[:4], tokens[5]))
     # The bot's own mention of a channel (not typed by anyone) still shows as the channel.
     assert re.search(rf"(?<!\\)<#{world.channel.id}>", set_up)
 
@@ -1561,3 +1565,83 @@ async def test_a_paused_reminder_is_still_explained_after_a_done_typed_in_the_ch
     assert custom_ids(paused) == [TRY_AGAIN]
     assert len(answers(again)) == 1
     assert not (await reminder_of(core, alice)).enabled
+
+
+# Mentions, custom emoji, passing failures and a missing Read Message History.
+
+
+async def test_mentions_of_others_in_a_done_are_not_counts(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    # "done @bob" (your turn, Bob): the mention's digits once read as "more than 500 reps".
+    carol = fake_discord.add_member(world.guild, None, "carol")
+    role = fake_discord.add_role(world.guild, "gluteus", discord.Permissions.none())
+    for member, text in (
+        (world.alice, f"done {world.bob.mention}"),
+        (world.bob, f"done 15 {world.alice.mention}"),
+        (carol, f"<@!{world.bob.id}> done 12 lunges <@&{role.id}> {world.channel.mention}"),
+    ):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+
+    assert await reps_of(core, world.alice) == {"bridge": 20, "lunge": 5}
+    assert await reps_of(core, world.bob) == {"bridge": 15}
+    assert await reps_of(core, carol) == {"lunge": 12}
+    assert public_bot_messages(fake_discord, world.channel) == []
+
+
+async def test_a_custom_server_emoji_is_decoration_like_any_emoji(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    for member, text in (
+        (world.alice, "done 15 <:glutes:123456789012345678>"),
+        (world.bob, "<a:dance:123456789012345678>done<:glutes:123456789012345678>10"),
+    ):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    assert await reps_of(core, world.bob) == {"bridge": 10}
+
+
+async def test_prompt_blames_permissions_only_when_discord_refuses_the_post(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    await setup(fake_discord, world)
+    posts = rf"/channels/{world.channel.id}/messages"
+    fake_discord.fail("POST", posts, status=503)  # a bad moment at Discord
+    [passing] = await slash(fake_discord, world, world.boss, "prompt")
+    fake_discord.fail("POST", posts, status=403, code=50013, message="Missing Permissions")
+    [refused] = await slash(fake_discord, world, world.boss, "prompt")
+
+    assert passing["flags"] & refused["flags"] & EPHEMERAL
+    assert "permission" not in passing["content"].lower()
+    assert "try again in a moment" in passing["content"]
+    assert "View Channel and Send Messages" in refused["content"]
+
+
+async def test_without_read_message_history_answers_are_posted_without_replying(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Discord then refuses the ✅ and any reply (403 160002), but takes a plain post.
+    no_history = Overwrite(fake_discord.bot_user.id, deny=READ_MESSAGE_HISTORY, is_member=True)
+    channel = fake_discord.add_channel(world.guild, "no-history", overwrites=[no_history])
+    me = fake_discord.bot_user
+    with caplog.at_level(logging.WARNING):
+        said = await fake_discord.user_says(world.guild, channel, world.alice, "done 15")
+        acknowledged = await next_post(fake_discord, channel)
+        await fake_discord.user_says(world.guild, channel, world.bob, "help", mentions=[me])
+        helped = await next_post(fake_discord, channel)
+
+    assert fake_discord.reactions_on(said) == []
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    assert "15" in acknowledged["content"]
+    assert "How to use glutebot" in helped["content"]
+    assert "message_reference" not in acknowledged
+    assert "message_reference" not in helped
+    assert f"in channel {channel.id} of server {world.guild.id} was refused" in caplog.text
+    assert "Read Message History" in caplog.text

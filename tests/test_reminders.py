@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core, open_core
-from bot.model import Platform
-from bot.scheduler import Prompt
+from bot.model import Delivery, Platform
+from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import reminder_owner
 from tests.test_check import CLEAR
 from tests.transcript import Chat, FakeClock
@@ -196,3 +196,39 @@ async def test_the_reminder_stops_suggesting_a_recheck_once_it_was_done(
     text = await next_reminder(core, Platform.CONSOLE)
     assert "four weeks are up" in text
     assert "/check" not in text
+
+
+async def test_remind_again_after_todays_reminder_confirms_tomorrows(
+    tg: Chat, woken: tuple[Core, list[int]], clock: FakeClock
+) -> None:
+    # Monday's 07:30 (Berlin) reminder has gone out; moved to 19:30 that morning, the next
+    # one is Tuesday's (at most one a day), asked step by step or typed in one go.
+    async def delivered(prompt: Prompt) -> Delivery:
+        return Delivery.SENT
+
+    core = woken[0]
+    clock.now = clock.now.replace(hour=5)  # Monday 2 March, 06:00 in Berlin
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    clock.now = clock.now.replace(hour=6, minute=30)
+    await Scheduler(core.store.schedules, delivered, clock=clock, pacers={}).run_once()
+    clock.now = clock.now.replace(hour=8, minute=0)
+    said = await tg.say("/remind 19:30 Europe/Berlin daily")
+    assert "Your next reminder: Tuesday 03 March at 19:30" in said.text
+    await tg.say("/remind")
+    await tg.tap("Change it")
+    await tg.say("20:00")
+    said = await tg.tap("Every day")
+    assert "Your next reminder: Tuesday 03 March at 20:00" in said.text
+
+
+async def test_gmt_plus_2_reminds_at_utc_plus_2_and_says_so(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    said = await tg.say("/remind 07:30 GMT+2 daily")
+    assert "at 07:30 (UTC+2, no daylight saving) every day" in said.text
+    schedule = await reminder(woken[0])
+    assert schedule is not None
+    assert schedule.next_due is not None
+    assert schedule.next_due.hour == 5  # 07:30 at UTC+2 is 05:30 UTC
+    said = await tg.say("/remind")
+    assert "comes at 07:30 (UTC+2, no daylight saving)" in said.text

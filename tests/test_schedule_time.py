@@ -14,11 +14,13 @@ from bot.schedule_time import (
     UnknownTimezone,
     format_days,
     instant_on,
+    is_fixed_offset,
     next_run,
     parse_days,
     parse_local_time,
     parse_timezone,
     timezone_suggestions,
+    zone_name,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -291,3 +293,39 @@ def test_next_run_properties(
     while previous.weekday() not in days:
         previous -= timedelta(days=1)
     assert instant_on(previous, at, tz) <= after
+
+
+def _offset(zone: ZoneInfo) -> timedelta | None:
+    return datetime(2026, 7, 6, tzinfo=zone).utcoffset()
+
+
+@pytest.mark.parametrize(
+    ("typed", "hours"),
+    [("GMT+2", 2), ("UTC+2", 2), ("utc +2", 2), ("UTC+02:00", 2), ("GMT-5", -5),
+     ("UTC\u22125", -5), ("UTC+14", 14), ("UTC-12", -12)],
+)  # fmt: skip
+def test_utc_and_gmt_offsets_mean_what_people_mean(typed: str, hours: int) -> None:
+    # Not IANA's Etc/GMT+2, which is UTC-2 (its sign is POSIX's): the offset people mean,
+    # suggested and confirmed in a spelling that reads the same way.
+    zone = parse_timezone(typed)
+    assert _offset(zone) == timedelta(hours=hours)
+    assert is_fixed_offset(zone)
+    assert zone_name(zone) == f"UTC{hours:+d}"
+    assert parse_timezone(zone_name(zone)) == zone
+    assert timezone_suggestions(typed) == [zone_name(zone)]
+
+
+def test_fixed_zones_are_shown_as_the_offset_they_are_and_never_suggested_first() -> None:
+    assert zone_name(parse_timezone("Etc/GMT+2")) == "UTC-2"  # typed as IANA names it
+    assert zone_name(parse_timezone("EST")) == "UTC-5"  # not New York's clock in summer
+    assert zone_name(parse_timezone("Europe/Berlin")) == "Europe/Berlin"
+    assert timezone_suggestions("est")[0] == "America/New_York"
+    assert timezone_suggestions("gmt")[0] == "Europe/London"
+    for prefix in ("e", "est", "mst", "hst", "gmt", "utc", "etc"):
+        suggested = timezone_suggestions(prefix, limit=1000)
+        assert not {"EST", "MST", "HST", "GMT"} & set(suggested), prefix
+        assert not any(name.startswith("Etc/") for name in suggested), prefix
+        for name in suggested:
+            parse_timezone(name)
+    with pytest.raises(UnknownTimezone):
+        parse_timezone("UTC+5:30")  # no such fixed zone: Asia/Kolkata is the place

@@ -672,3 +672,66 @@ async def test_disable_enable_delete(store: ScheduleStore, clock: VirtualClock) 
     assert not await store.delete(schedule.owner)
     assert await store.get(schedule.owner) is None
     assert await store.enable(schedule.id, clock.utc()) is None
+
+
+async def test_stop_cancels_a_send_that_hangs_and_does_not_repeat_it(
+    path: Path, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # A stalled connection, or a long 429 wait: stop gives up on it (after stop_timeout, 0
+    # here) rather than hold up shutdown. It may have reached the platform, so, as after a
+    # crash mid-send, that day is not sent again.
+    await store.upsert(channel("g1"), clock.utc())
+    clock.set(utc(2026, 6, 1, 6, 0))
+    sending = asyncio.Event()
+
+    async def hang(prompt: Prompt) -> Delivery:
+        sending.set()
+        await asyncio.Event().wait()
+        return SENT
+
+    scheduler = Scheduler(store, hang, clock.utc, clock.sleep, pacers={}, stop_timeout=0)
+    loop = asyncio.ensure_future(scheduler.run())
+    await sending.wait()
+    await scheduler.stop()
+    assert loop.done()
+
+    deliver = Recorder(clock)
+    await run_until(make_scheduler(store, deliver, clock), store, clock, utc(2026, 6, 2, 12, 0))
+    assert deliver.days() == [date(2026, 6, 2)]
+
+
+async def test_stop_releases_prompts_still_waiting_for_their_turn(
+    path: Path, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # Two posts to one channel, a second apart: stop comes while the second waits for its
+    # pacing slot. Nothing of it went out, so it isn't marked sent: a restart within the
+    # grace window sends it, and the first one not again.
+    await store.upsert(channel("g1", target="shared"), clock.utc())
+    await store.upsert(channel("g2", target="shared"), clock.utc())
+    clock.set(utc(2026, 6, 1, 6, 0))
+    first = Recorder(clock)
+    sent_one = asyncio.Event()
+
+    async def deliver(prompt: Prompt) -> Delivery:
+        sent_one.set()
+        return await first(prompt)
+
+    pacer = Pacer(40.0, 1.0, clock=clock.monotonic, sleep=clock.sleep)  # time stands still
+    scheduler = Scheduler(
+        store, deliver, clock.utc, clock.sleep, pacers={Platform.DISCORD: pacer}, stop_timeout=0
+    )
+    loop = asyncio.ensure_future(scheduler.run())
+    await sent_one.wait()
+    await scheduler.stop()
+    assert loop.done()
+    [waited] = [s for s in ("g1", "g2") if s not in [p.schedule.community for p in first.prompts]]
+    waiting = await store.get(channel_owner(Platform.DISCORD, waited))
+    assert waiting is not None
+    assert waiting.last_sent_day is None
+
+    clock.set(utc(2026, 6, 1, 6, 30))
+    again = Recorder(clock)
+    await run_due(make_scheduler(store, again, clock), clock)
+    assert [(p.schedule.community, p.local_day) for p in again.prompts] == [
+        (waited, date(2026, 6, 1))
+    ]

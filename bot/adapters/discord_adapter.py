@@ -31,6 +31,7 @@ from bot.adapters.discord_wire import (
     CUSTOM_ID_PREFIX,
     SPOKEN,
     ChoiceButton,
+    Said,
     answered_view,
     buttons_view,
     can_post,
@@ -64,6 +65,7 @@ SYNC_KEY = "discord.commands:{application}"
 SETUP_NO_ACCESS = "community/setup_no_access"
 # Discord-only messages.
 POST_FAILED = "discord/post_failed"
+POST_TRY_AGAIN = "discord/post_try_again"
 CHANNEL_GONE = "discord/channel_gone"
 SLASH_INSTEAD = "discord/slash_instead"
 REMINDERS_HERE = "discord/reminders_here"
@@ -87,6 +89,8 @@ DRAIN_TIMEOUT = 10.0
 # Discord fails an interaction that has no first answer after 3 s. One whose answer
 # isn't ready this soon (a database busy for a moment, say) is deferred meanwhile.
 DEFER_AFTER = 2.0
+# 403 "Cannot reply without permission to read message history".
+CANNOT_REPLY = 160002
 SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 # What a scheduled send that failed comes to, for the log.
 AFTER_FAILURE = {
@@ -354,22 +358,22 @@ class DiscordAdapter:
             return
         async with self._handling() as handling:
             if handling:
-                await self._on_text(message, said.text, said.addressed)
+                await self._on_text(message, said)
 
-    async def _on_text(self, message: discord.Message, text: str, addressed: bool) -> None:
+    async def _on_text(self, message: discord.Message, said: Said) -> None:
         author = message.author
         incoming = Incoming(
             chat=chat_for_message(message),
             event_key=message_key(message),
-            text=text,
+            text=said.text,
             display_name=author.display_name,
             is_admin=member_is_admin(author),
-            addressed=addressed,
+            addressed=said.addressed,
             # An answer only its asker may see can't be given in a channel, and their DMs
             # may be closed: the engine does nothing, and they are sent to the slash command.
             private_reach=PrivateReach.IN_PLACE if message.guild is None else PrivateReach.UNSURE,
         )
-        if _unpostable_setup(incoming, message.guild):
+        if _unpostable_setup(said.typed, incoming.is_admin, message.guild):
             await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
             return
         replies = await self._core.engine.handle(incoming)
@@ -380,7 +384,7 @@ class DiscordAdapter:
             if not handling:
                 return
             incoming = self._from_interaction(interaction, text=text)
-            if _unpostable_setup(incoming, interaction.guild):
+            if _unpostable_setup(incoming.text, incoming.is_admin, interaction.guild):
                 await self._answer_interaction(interaction, [Reply(SETUP_NO_ACCESS)])
                 return
             replies = await self._handle_in_time(interaction, incoming)
@@ -589,7 +593,10 @@ class DiscordAdapter:
                 log.warning("Discord: posting in %s failed: %s", place(reply.to), describe(error))
                 if isinstance(error, discord.NotFound):  # 10003 Unknown Channel: deleted
                     return [Reply(CHANNEL_GONE)]
-                return [Reply(POST_FAILED, {"channel": reply.to.chat_id})]
+                # Only a refusal (403) is about permissions: a 5xx, a timeout or a 429
+                # that outlasted discord.py's own waiting will pass by itself.
+                failed = POST_FAILED if isinstance(error, discord.Forbidden) else POST_TRY_AGAIN
+                return [Reply(failed, {"channel": reply.to.chat_id})]
         return rest
 
     async def _post_all(
@@ -610,11 +617,35 @@ class DiscordAdapter:
         reference: discord.Message | None = None,
     ) -> None:
         for content, view in self._pieces(reply):
-            options = _send_options(view)
-            if reference is not None:
-                options["reference"] = reference.to_reference(fail_if_not_exists=False)
-            await target.send(content, **options)
+            if reference is None:
+                await target.send(content, **_send_options(view))
+            else:
+                await self._send_reply(target, content, view, reference)
             reference = None
+
+    async def _send_reply(
+        self,
+        target: discord.abc.Messageable,
+        content: str,
+        view: discord.ui.View | None,
+        reference: discord.Message,
+    ) -> None:
+        options = _send_options(view)
+        try:
+            answer = reference.to_reference(fail_if_not_exists=False)
+            await target.send(content, reference=answer, **options)
+        except discord.Forbidden as error:
+            if error.code != CANNOT_REPLY:
+                raise
+            # Without Read Message History a bot may not reply (nor react: its ✅ failed
+            # too), but may still post: the answer goes out unthreaded rather than not at all.
+            log.warning(
+                "Discord: replying in %s was refused (%s): posting the answer unthreaded; "
+                "give the bot Read Message History there",
+                place(chat_for_message(reference)),
+                describe(error),
+            )
+            await target.send(content, **options)
 
     def _pieces(self, reply: Reply) -> list[Piece]:
         """The reply as messages that fit Discord's limit; its buttons go on the last."""
@@ -658,11 +689,11 @@ class DiscordAdapter:
             )
 
 
-def _unpostable_setup(incoming: Incoming, guild: discord.Guild | None) -> bool:
+def _unpostable_setup(text: str, is_admin: bool, guild: discord.Guild | None) -> bool:
     """An admin's /setup, typed or slash and however spelled, naming a channel the bot may
     not post in or one of another server: refused before the engine can save it."""
-    named = setup_channel(incoming.text)
-    return named is not None and incoming.is_admin and not can_post(guild, named)
+    named = setup_channel(text)
+    return named is not None and is_admin and not can_post(guild, named)
 
 
 def _server_name(interaction: discord.Interaction[Any]) -> str:

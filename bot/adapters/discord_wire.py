@@ -25,6 +25,10 @@ BUTTONS_PER_MESSAGE = 25
 LABEL_LIMIT = 80
 # Message types a person writes; joins, pins, boosts and the like are left alone.
 SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Mentions of anyone (member, role, channel) and a server's own emoji, as Discord writes
+# them in a message's text. None of it is words for the engine: the digits of "done <@123>"
+# would read as a count, and "done 15 <:glutes:123>" as an exercise it doesn't know.
+MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>")
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
 
 
@@ -66,32 +70,44 @@ def interaction_is_admin(interaction: discord.Interaction[Any]) -> bool:
 
 @dataclass(frozen=True)
 class Said:
+    # For the engine: no mentions, no custom emoji (see `MARKUP`).
     text: str
     # In a server: meant for the bot (a mention of it or its role, a reply to it).
     addressed: bool
+    # As typed, less the mention of the bot: a typed /setup names its channel as <#…>.
+    typed: str
 
 
 def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | None:
-    """The text for the engine, with mentions of the bot cut out; None when there is no
-    text (an image, or a server message whose content Discord withheld)."""
-    guild = message.guild
-    if guild is None:
-        text = message.content.strip()
-        return Said(text, addressed=True) if text else None
-    own_role = guild.self_role
-    mentioned = any(user.id == me.id for user in message.mentions) or (
-        own_role is not None and own_role in message.role_mentions
-    )
-    text = message.content
-    for token in (f"<@{me.id}>", f"<@!{me.id}>", own_role and own_role.mention):
-        if token:
-            text = text.replace(token, " ")
-    text = text.strip()
+    """What a message says, or None when no text is left (an image, a mention alone, or a
+    server message whose content Discord withheld)."""
+    typed = message.content
+    for token in _mentions_of(me, message.guild):
+        typed = typed.replace(token, " ")
+    typed = typed.strip()
+    text = MARKUP.sub(" ", typed).strip()
     if not text:
         return None
+    return Said(text, addressed=_meant_for_me(message, me), typed=typed)
+
+
+def _mentions_of(me: discord.ClientUser, guild: discord.Guild | None) -> list[str]:
+    own_role = None if guild is None else guild.self_role
+    return [f"<@{me.id}>", f"<@!{me.id}>", *([own_role.mention] if own_role else [])]
+
+
+def _meant_for_me(message: discord.Message, me: discord.ClientUser) -> bool:
+    """A DM, or in a server a mention of the bot or its role, or a reply to it."""
+    guild = message.guild
+    if guild is None:
+        return True
+    own_role = guild.self_role
+    if any(user.id == me.id for user in message.mentions) or (
+        own_role is not None and own_role in message.role_mentions
+    ):
+        return True
     replied = message.reference.resolved if message.reference is not None else None
-    to_me = isinstance(replied, discord.Message) and replied.author.id == me.id
-    return Said(text, addressed=mentioned or to_me)
+    return isinstance(replied, discord.Message) and replied.author.id == me.id
 
 
 def setup_channel(text: str) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
@@ -13,13 +13,15 @@ from bot.parse import setup_channel
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
-    next_run,
+    is_fixed_offset,
     parse_days,
     parse_local_time,
     parse_timezone,
+    zone_name,
 )
+from bot.scheduler import prompt_nonce
 from bot.store.reps import Standing
-from bot.store.schedules import ScheduleKind, ScheduleSpec, channel_owner
+from bot.store.schedules import Schedule, ScheduleKind, ScheduleSpec, channel_owner
 
 LEADERBOARD_SIZE = 10
 # Where a daily workout post can go: the Discord channel /setup names. A Telegram group has
@@ -62,14 +64,18 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         days=days,
         community=server,
     )
-    turn.writes.append(turn.store.schedules.upsert_write(spec, turn.now))
+    schedules = turn.store.schedules
+    # The store's rule: a day already posted isn't posted again at the new time.
+    first = await schedules.first_run(spec, turn.now)
+    turn.writes.append(schedules.upsert_write(spec, turn.now))
     turn.schedules_changed = True
     context: dict[str, object] = {
         "channel": channel_id,
         "time": at,
-        "tz": zone.key,
+        "tz": zone_name(zone),
+        "fixed": is_fixed_offset(zone),
         "days": format_days(days),
-        "next": next_run(at, zone, days, turn.now).due_utc.astimezone(zone),
+        "next": first.due_utc.astimezone(zone),
     }
     return [Reply("community/setup_done", context, private=True)]
 
@@ -83,7 +89,9 @@ def _posting_server(turn: Turn, command: str) -> str | Reply:
     if chat.community is None:
         return _server_only(chat, command)
     if not turn.incoming.is_admin:
-        return Reply("community/admin_only", private=True)
+        # Not private: a member who typed "/setup" in a channel is told it needs Manage
+        # Server there, not sent to a slash command Discord hides from them.
+        return Reply("community/admin_only")
     return chat.community
 
 
@@ -99,12 +107,22 @@ async def prompt_now(turn: Turn) -> list[Reply]:
     chat = turn.incoming.chat
     schedule = await turn.store.schedules.get(channel_owner(chat.platform, server))
     channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=server)
-    day = turn.today
     if schedule is not None:
         channel = ChatRef(chat.platform, "", schedule.target, server)
-        day = turn.now.astimezone(schedule.tz).date()  # the server's day, as posted
-    post = daily_post(channel, day, turn.nonce())
+    post = daily_post(channel, *todays_post(schedule, server, turn.now))
     return [post, Reply("community/prompt_posted", {"channel": channel.chat_id}, private=True)]
+
+
+def todays_post(schedule: Schedule | None, server: str, now: datetime) -> tuple[date, str]:
+    """The server's day, and the nonce of its workout post that day, posted by its schedule
+    or by /prompt: either post's Done button, or a typed "done", logs one session per
+    member that day. A server without a schedule has no time zone: UTC's day, the same for
+    every member."""
+    if schedule is not None:
+        day = now.astimezone(schedule.tz).date()
+        return day, prompt_nonce(schedule.id, day)
+    day = now.astimezone(UTC).date()
+    return day, f"c{server}d{day.toordinal()}"
 
 
 async def leaderboard(turn: Turn, arg: str) -> list[Reply]:

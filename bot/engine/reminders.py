@@ -12,10 +12,11 @@ from bot.model import Choice, Platform, Reply
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
-    next_run,
+    is_fixed_offset,
     parse_days,
     parse_local_time,
     parse_timezone,
+    zone_name,
 )
 from bot.store.schedules import DisabledReason, ScheduleKind, ScheduleSpec, reminder_owner
 
@@ -55,12 +56,13 @@ class RemindFlow:
         if given.get("time", "").lower() in ("off", "stop", "none"):
             return await self.off(turn)
         if given:
-            return self._inline(turn, given)
+            return await self._inline(turn, given)
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is not None and current.enabled:
             context = {
                 "time": current.local_time,
-                "tz": current.tz.key,
+                "tz": zone_name(current.tz),
+                "fixed": is_fixed_offset(current.tz),
                 "days": format_days(current.days),
             }
             return [Reply("remind/current", context, choices=CURRENT_CHOICES, private=True)]
@@ -68,16 +70,19 @@ class RemindFlow:
 
     def ask(self, turn: Turn, data: Mapping[str, str] | None = None) -> list[Reply]:
         """Asks for the first thing `data` lacks (the time, the zone unless the person's is
-        known, the days); saves once nothing is missing."""
-        data = dict(data or {})
-        if turn.user.tz:
-            data.setdefault("tz", turn.user.tz)
+        known, the days); with nothing missing, for the time again (a change starts there)."""
+        data = _with_known_zone(turn, data or {})
         missing = [step for step, key in enumerate(KEYS) if key not in data]
-        if not missing:
-            turn.go("menu")
-            return [self._save(turn, data)]
-        turn.go(self.name, missing[0], data)
+        turn.go(self.name, (missing or [0])[0], data)
         return self.prompt(turn)
+
+    async def _ask_or_save(self, turn: Turn, data: Mapping[str, str]) -> list[Reply]:
+        """Saves once nothing is missing; asks for what is, otherwise."""
+        data = _with_known_zone(turn, data)
+        if any(key not in data for key in KEYS):
+            return self.ask(turn, data)
+        turn.go("menu")
+        return [await self._save(turn, data)]
 
     async def off(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
@@ -113,9 +118,9 @@ class RemindFlow:
             value = READ[key](answer.value or answer.text)
         except ScheduleInputError:
             return None
-        return self.ask(turn, {**turn.conversation.data, key: value})
+        return await self._ask_or_save(turn, {**turn.conversation.data, key: value})
 
-    def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
+    async def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
         """ "/remind 07:30 Europe/London mon,wed,fri": all at once. Without a time the
         questions ask for it (and anything else missing); with one, the zone defaults to
         the person's and the days to DEFAULT_DAYS."""
@@ -126,9 +131,10 @@ class RemindFlow:
             return [Reply("remind/invalid", problem, private=True)]
         if "time" not in data:
             return self.ask(turn, data)
-        return [self._save(turn, {"tz": turn.user.tz or "UTC", "days": DEFAULT_DAYS} | data)]
+        defaults = {"tz": turn.user.tz or "UTC", "days": DEFAULT_DAYS}
+        return [await self._save(turn, defaults | data)]
 
-    def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
+    async def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
         at, zone = time.fromisoformat(data["time"]), ZoneInfo(data["tz"])
         days = parse_days(data["days"])
         chat = turn.incoming.chat
@@ -144,17 +150,25 @@ class RemindFlow:
             days=days,
             user_id=turn.user.id,
         )
-        turn.writes.append(turn.store.schedules.upsert_write(spec, turn.now))
+        schedules = turn.store.schedules
+        # The store's rule: a day already reminded isn't reminded again at the new time.
+        first = await schedules.first_run(spec, turn.now)
+        turn.writes.append(schedules.upsert_write(spec, turn.now))
         turn.writes.append(turn.store.users.set_timezone(turn.user.id, zone.key))
         turn.schedules_changed = True
-        run = next_run(at, zone, days, turn.now)
         context: dict[str, object] = {
             "time": at,
-            "tz": zone.key,
+            "tz": zone_name(zone),
+            "fixed": is_fixed_offset(zone),
             "days": format_days(days),
-            "next": run.due_utc.astimezone(zone),
+            "next": first.due_utc.astimezone(zone),
         }
         return Reply("remind/set", context, private=True)
+
+
+def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
+    """The person's zone is asked once and remembered."""
+    return {"tz": turn.user.tz, **data} if turn.user.tz else dict(data)
 
 
 def _given(arg: str) -> dict[str, str]:

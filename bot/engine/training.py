@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, tzinfo
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
+from bot.engine.community import POSTING_PLATFORMS, todays_post
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.engine.walkthrough import walking
@@ -134,13 +135,14 @@ async def _done_buttons_on_show(turn: Turn) -> list[str]:
     offered = turn.conversation.offered
     args = [c.value.removeprefix(prefix) for c in offered if c.value.startswith(prefix)]
     chat = turn.incoming.chat
-    if chat.community is not None:
-        owner = channel_owner(chat.platform, chat.community)
-    else:
-        owner = reminder_owner(turn.user.id)
-    schedule = await turn.store.schedules.get(owner)
-    if schedule is not None:
-        args.append(prompt_nonce(schedule.id, turn.now.astimezone(schedule.tz).date()))
+    schedules = turn.store.schedules
+    if chat.community is None:
+        reminder = await schedules.get(reminder_owner(turn.user.id))
+        if reminder is not None:
+            args.append(prompt_nonce(reminder.id, turn.now.astimezone(reminder.tz).date()))
+    elif chat.platform in POSTING_PLATFORMS:
+        schedule = await schedules.get(channel_owner(chat.platform, chat.community))
+        args.append(todays_post(schedule, chat.community, turn.now)[1])
     return args
 
 

@@ -154,6 +154,14 @@ class ScheduleStore:
         assert schedule is not None
         return schedule
 
+    async def first_run(self, spec: ScheduleSpec, now: datetime) -> Run:
+        """The run `upsert_write(spec, now)` plans, for its confirmation: the same rule."""
+        row = await self._db.fetchone(
+            "SELECT last_sent_day FROM schedules WHERE owner = ?", (spec.owner,)
+        )
+        last_sent = _day_or_none(row[0]) if row else None
+        return _first_run(spec.local_time, spec.tz, spec.days, now, last_sent)
+
     def upsert_write(self, spec: ScheduleSpec, now: datetime) -> Write:
         """Create or replace a schedule, enabled and due at its next run; kept: the day sent."""
 

@@ -97,6 +97,7 @@ LOADING = 1 << 7
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 SEND_MESSAGES = discord.Permissions(send_messages=True).value
 VIEW_CHANNEL = discord.Permissions(view_channel=True).value
+READ_MESSAGE_HISTORY = discord.Permissions(read_message_history=True).value
 
 BODY = web.RequestKey[Any]("body")
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -781,13 +782,23 @@ class FakeDiscord:
             if channel.recipient.dms_closed or channel.recipient.bot:
                 raise DiscordError(403, 50007, "Cannot send messages to this user")
             return
-        guild = self.guilds[channel.guild_id or 0]
-        member = guild.members.get(self.bot_user.id)
-        perms = 0 if member is None else guild.permissions_of(member, channel)
+        perms = self._bot_permissions(channel)
         if not perms & VIEW_CHANNEL:
             raise DiscordError(403, 50001, "Missing Access")
         if not perms & SEND_MESSAGES:
             raise DiscordError(403, 50013, "Missing Permissions")
+
+    def _bot_can_read_history(self, channel: FakeChannel) -> bool:
+        """Discord needs Read Message History for a reply (a message_reference) and for a
+        reaction; a plain post needs only Send Messages."""
+        return channel.recipient is not None or bool(
+            self._bot_permissions(channel) & READ_MESSAGE_HISTORY
+        )
+
+    def _bot_permissions(self, channel: FakeChannel) -> int:
+        guild = self.guilds[channel.guild_id or 0]
+        member = guild.members.get(self.bot_user.id)
+        return 0 if member is None else guild.permissions_of(member, channel)
 
     # ---- interactions ----------------------------------------------------------------
 
@@ -1159,6 +1170,10 @@ class FakeDiscord:
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         channel = self._channel_or_404(request)
         self._check_bot_can_send(channel)
+        if "message_reference" in request[BODY] and not self._bot_can_read_history(channel):
+            raise DiscordError(
+                403, 160002, "Cannot reply without permission to read message history"
+            )
         if channel.id in self._held:
             self.notify()  # the request is in: waiters may look at it
             await self._held[channel.id].wait()
@@ -1181,6 +1196,8 @@ class FakeDiscord:
 
     async def _put_reaction(self, request: web.Request) -> web.StreamResponse:
         reaction = self._reaction(request)
+        if not self._bot_can_read_history(self.channels[reaction.channel_id]):
+            raise DiscordError(403, 50013, "Missing Permissions")
         if reaction not in self.reactions:
             self.reactions.append(reaction)
         return web.Response(status=204)
