@@ -163,8 +163,38 @@ def _offset_zone(text: str) -> str | None:
     return f"Etc/GMT{-hours:+d}" if hours else "UTC"
 
 
+# The areas of IANA's place names; not the old country ones ("US/Pacific" is a region).
+_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe",
+     "Indian", "Pacific"}
+)  # fmt: skip
+
+
+@cache
+def _city_names() -> dict[str, str]:
+    """A place's own name ("london", "new_york") for its zone, where only one zone has it:
+    the pickers' labels, and what people type. ("West" names two, so neither.)"""
+    zones: dict[str, list[str]] = {}
+    for name in _zone_names().values():
+        if name.split("/", 1)[0] in _AREAS and "/" in name:
+            zones.setdefault(name.rsplit("/", 1)[1].lower(), []).append(name)
+    # Old and new spellings of one place ("America/Buenos_Aires" and
+    # "America/Argentina/Buenos_Aires") keep the current, longer one.
+    return {
+        city: max(names, key=len)
+        for city, names in zones.items()
+        if len({_offsets(name) for name in names}) == 1
+    }
+
+
+def _offsets(name: str) -> tuple[object, ...]:
+    zone = ZoneInfo(name)
+    return tuple(datetime(2026, month, 1, tzinfo=zone).utcoffset() for month in (1, 7))
+
+
 def parse_timezone(name: str) -> ZoneInfo:
-    canonical = _offset_zone(name) or _zone_names().get(_zone_key(name))
+    key = _zone_key(name)
+    canonical = _offset_zone(name) or _zone_names().get(key) or _city_names().get(key)
     if canonical is None:
         raise UnknownTimezone(name)
     return ZoneInfo(canonical)

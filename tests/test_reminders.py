@@ -232,3 +232,23 @@ async def test_gmt_plus_2_reminds_at_utc_plus_2_and_says_so(
     assert schedule.next_due.hour == 5  # 07:30 at UTC+2 is 05:30 UTC
     said = await tg.say("/remind")
     assert "comes at 07:30 (UTC+2, no daylight saving)" in said.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "confirmed"),
+    [
+        ("/remind 6pm new york", "at 18:00 (America/New_York) on Mon, Wed and Fri"),
+        ("/remind 7:30 London weekdays", "at 07:30 (Europe/London) on weekdays"),
+        ("/remind 07:00 buenos aires tue,thu", "(America/Argentina/Buenos_Aires) on Tue and Thu"),
+    ],
+)
+async def test_a_zone_can_be_a_city_of_one_or_more_words(
+    tg: Chat, typed: str, confirmed: str
+) -> None:
+    said = await tg.say(typed)
+    assert confirmed in said.text
+
+
+async def test_an_unknown_zone_is_reported_by_its_first_word(tg: Chat) -> None:
+    said = await tg.say("/remind 7:30 Atlantis mon")
+    assert 'time zone "Atlantis"' in said.text

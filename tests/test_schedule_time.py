@@ -120,13 +120,19 @@ def test_format_days_round_trips(days: set[int]) -> None:
         ("America/New York", "America/New_York"),
         ("UTC", "UTC"),
         ("utc", "UTC"),
+        # A place's own name, where only one zone has it.
+        ("London", "Europe/London"),
+        ("new york", "America/New_York"),
+        ("Buenos Aires", "America/Argentina/Buenos_Aires"),
     ],
 )
 def test_parse_timezone(name: str, key: str) -> None:
     assert parse_timezone(name).key == key
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus", "", "London", "localtime", "../etc/passwd"])
+@pytest.mark.parametrize(
+    "name", ["Mars/Olympus", "", "Atlantis", "localtime", "../etc/passwd", "pacific"]
+)
 def test_parse_timezone_rejects(name: str) -> None:
     with pytest.raises(UnknownTimezone) as caught:
         parse_timezone(name)

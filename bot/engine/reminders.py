@@ -171,11 +171,25 @@ def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
     return {"tz": turn.user.tz, **data} if turn.user.tz else dict(data)
 
 
+def _zone_then_days(text: str) -> list[str]:
+    """The zone, then the days: "New York mon,wed" is a zone of two words, so the longest
+    run of words that names a zone is it (else the first word, to be reported)."""
+    words = text.split()
+    for end in range(len(words), 0, -1):
+        try:
+            parse_timezone(" ".join(words[:end]))
+        except ScheduleInputError:
+            continue
+        return [" ".join(words[:end]), " ".join(words[end:])]
+    return text.split(maxsplit=1)
+
+
 def _given(arg: str) -> dict[str, str]:
     """The fields typed after /remind, by KEYS: "07:30 Europe/London mon,wed,fri" in that
     order, then any named ones ("time:07:30 timezone:America/New York days:tue thu")."""
     head, *named = _NAMED.split(arg)
-    given = dict(zip(KEYS, head.split(maxsplit=2), strict=False))
+    at, _, rest = head.strip().partition(" ")
+    given = dict(zip(KEYS, [at, *_zone_then_days(rest)], strict=False))
     for name, text in zip(named[::2], named[1::2], strict=True):
         given[NAMES[name]] = text
     return {key: text.strip() for key, text in given.items() if text.strip()}
