@@ -417,3 +417,49 @@ async def test_a_member_typing_setup_is_told_it_needs_manage_server(core: Core) 
         [reply] = await core.engine.handle(typed)
         assert reply.template == "community/admin_only"
         assert not reply.private
+
+
+def private_and_group(core: Core) -> tuple[Chat, Chat]:
+    """One person, in a private chat with the bot and in a Telegram group."""
+    private = Chat(core, user="7", platform=Platform.TELEGRAM, name="Ann")
+    group = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    return private, group
+
+
+async def test_the_groups_buttons_never_answer_what_is_typed_in_private(core: Core) -> None:
+    private, group = private_and_group(core)
+    await private.say("/check")
+    for answer in ["no", "no", "yes", "no", "no", "no"]:
+        await private.say(answer)  # on to the sitting-hours question
+    await group.say("/start")  # the group's menu, with its buttons
+    said = await private.say("3")  # 3 hours: not the group menu's third button
+    assert "Question 8 of 9" in said.text
+    await group.say("/bridge")
+    await group.tap("Next ➡")
+    said = await private.say("back")  # the check's back: not the group's step
+    assert "Question 7 of 9" in said.text
+
+
+async def test_check_in_a_group_midway_through_a_private_check_asks_its_question_again(
+    core: Core,
+) -> None:
+    private, group = private_and_group(core)
+    await private.say("/check")
+    await private.say("no")
+    await private.say("no")
+    said = await group.say("/check")
+    assert [reply.private for reply in said.replies] == [True]  # to the private chat
+    assert "Question 3 of 9" in said.text
+    said = await private.say("yes")
+    assert "Question 4 of 9" in said.text
+
+
+async def test_done_in_a_group_logs_the_session_and_leaves_a_private_walk_through(
+    core: Core,
+) -> None:
+    private, group = private_and_group(core)
+    await private.say("/lunge")
+    said = await group.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side" in said.text
+    said = await private.say("next")
+    assert "step 2 of 5" in said.text

@@ -252,3 +252,9 @@ async def test_a_zone_can_be_a_city_of_one_or_more_words(
 async def test_an_unknown_zone_is_reported_by_its_first_word(tg: Chat) -> None:
     said = await tg.say("/remind 7:30 Atlantis mon")
     assert 'time zone "Atlantis"' in said.text
+
+
+async def test_days_without_a_zone_keep_the_zone_known(tg: Chat) -> None:
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    said = await tg.say("/remind 7pm weekdays")
+    assert "at 19:00 (Europe/Berlin) on weekdays" in said.text

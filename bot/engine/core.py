@@ -209,9 +209,10 @@ class Engine:
             # Any message from someone counts as an answer to their reminders.
             writes.append(self._store.schedules.reset_ignored_write(reminder_owner(user_id)))
             # A number typed next picks from what this answer showed: nothing, if it
-            # showed no options. A group's answer leaves the private conversation's.
-            in_private = turn.incoming.chat.community is None
-            shown = self._shown(replies)
+            # showed no options. In a group only what went to the person alone counts:
+            # the group's menus and steps must not answer what they type in private.
+            in_private = not turn.in_community
+            shown = self._shown([reply for reply in replies if in_private or reply.private])
             conversation = (
                 replace(turn.conversation, offered=shown)
                 if shown or in_private
@@ -251,7 +252,8 @@ class Engine:
 
     async def _log(self, turn: Turn, done: Done) -> list[Reply]:
         replies = await training.log(turn, done)
-        if turn.conversation.flow in self._walk_names and any(r.logged for r in replies):
+        walking = turn.conversation.flow in self._walk_names and not turn.in_community
+        if walking and any(reply.logged for reply in replies):
             # Logged in the middle of a walk-through: the exercise was done, so it's over.
             turn.go("menu")
             return replies
@@ -447,6 +449,8 @@ class Engine:
     async def _start_check(self, turn: Turn) -> list[Reply]:
         conversation = turn.conversation
         if conversation.flow == self._check.name and conversation.step > 0:
+            if turn.in_community:  # the check goes on in private: its question, again
+                return self._check.prompt(turn)
             # Answers given would be lost to a slip of the thumb: carry on, or start over?
             return self._resume.park(turn, away=False)
         return self._check.start(turn)
@@ -468,7 +472,7 @@ class Engine:
         step = last if arg == BACK.value else int(arg) if arg.isdigit() else 0
         if turn.in_community:
             return await walk.shown_to_all(turn, step)
-        return walk.start(turn, step)
+        return walk.start(turn, min(step, last))  # a group's button, somehow pressed here
 
     async def _help(self, turn: Turn) -> list[Reply]:
         context = {"platform": str(turn.incoming.chat.platform)}

@@ -31,6 +31,8 @@ READ: Mapping[str, Callable[[str], str]] = {
 # "/remind time:07:30 days:daily": named as Discord shows its options, so any may be missing.
 NAMES = {"time": "time", "timezone": "tz", "days": "days"}
 _NAMED = re.compile(r"\b(time|timezone|days):")
+# The most words a zone's name has ("America/Argentina/Buenos Aires" has three).
+ZONE_WORDS = 4
 DEFAULT_DAYS = "mon,wed,fri"  # three a week, to match two or three workouts a week
 # Values avoid ":" (it separates a button's parts), so times are written 07.30.
 TIME_PICKS = (Choice("07.00", "time_0700"), Choice("12.30", "time_1230"),
@@ -173,15 +175,21 @@ def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
 
 def _zone_then_days(text: str) -> list[str]:
     """The zone, then the days: "New York mon,wed" is a zone of two words, so the longest
-    run of words that names a zone is it (else the first word, to be reported)."""
+    run of words (up to ZONE_WORDS) that names a zone is it. With none, "weekdays" alone
+    is the days (the zone is the one known, or UTC); else the first word is the zone, and
+    is reported."""
     words = text.split()
-    for end in range(len(words), 0, -1):
+    for end in range(min(len(words), ZONE_WORDS), 0, -1):
         try:
             parse_timezone(" ".join(words[:end]))
         except ScheduleInputError:
             continue
         return [" ".join(words[:end]), " ".join(words[end:])]
-    return text.split(maxsplit=1)
+    try:
+        parse_days(text)
+    except ScheduleInputError:
+        return text.split(maxsplit=1)
+    return ["", text]
 
 
 def _given(arg: str) -> dict[str, str]:

@@ -27,7 +27,10 @@ async def my_progress(turn: Turn) -> Progress:
 
 def remembered_exercise(turn: Turn) -> str | None:
     """The exercise being walked through, or walked through to its end today, which a
-    bare "done" refers to. A day later "done" means the day's workout again."""
+    bare "done" refers to. A day later "done" means the day's workout again. Not in a
+    group or a server, where a "done" answers the day's post, not a private walk-through."""
+    if turn.in_community:
+        return None
     if (exercise := walking(turn.conversation.flow)) is not None:
         return exercise
     walked = turn.conversation.walked

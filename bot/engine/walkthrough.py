@@ -30,10 +30,6 @@ class WalkFlow:
         turn.go(self.name, step)
         return self.prompt(turn)
 
-    def last_step(self, turn: Turn) -> list[Reply]:
-        """Back from the finish screen."""
-        return self.start(turn, len(self.exercise.steps) - 1)
-
     async def shown_to_all(self, turn: Turn, step: int) -> list[Reply]:
         """A step in a group or a server, where anyone may press its buttons: they carry
         the step they lead to, and nobody's conversation moves (theirs goes on in private)."""
