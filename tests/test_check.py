@@ -354,3 +354,12 @@ async def test_check_in_the_middle_of_the_check_asks_before_starting_over(chat: 
     await chat.say("check")
     said = await chat.tap("Start over")
     assert "Question 1 of 9" in said.text
+
+
+async def test_after_a_warning_the_menu_hint_does_not_suggest_logging(chat: Chat) -> None:
+    await chat.say("/check")
+    await chat.say("yes")  # the urgent question: the check ends there
+    await chat.say("blah")
+    said = await chat.say("blah")  # a second miss: the hint comes
+    assert "pick something from the menu" in said.text.lower()
+    assert '"done"' not in said.text

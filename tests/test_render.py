@@ -40,6 +40,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "in_flow": True,
         "yes_no": True,
         "platform": "telegram",
+        "warned": False,
     },
     "unknown_command": {"command": "x"},
     "stale_button": {},

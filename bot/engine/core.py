@@ -317,7 +317,7 @@ class Engine:
             return walk.past_the_end(turn)
         if (command := plain_command(said.text)) is not None:
             return await self._command(turn, command)
-        return self._not_understood(turn, said.text)
+        return await self._not_understood(turn, said.text)
 
     async def _said_in_community(self, turn: Turn, said: Said) -> list[Reply]:
         """Words typed in a group or server channel. A person's conversation goes on in
@@ -344,7 +344,7 @@ class Engine:
         choice = value.rsplit(":", 1)[-1]
         flow = self._flows[turn.conversation.flow]
         replies = await flow.answer(turn, Answer(choice, None, None, choice))
-        return replies if replies is not None else self._not_understood(turn, choice)
+        return replies if replies is not None else await self._not_understood(turn, choice)
 
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, arg = [*value.split(":", 2), ""][:3]
@@ -392,15 +392,22 @@ class Engine:
             return False
         return turn.now - c.updated_at > IDLE_AFTER
 
-    def _not_understood(self, turn: Turn, text: str) -> list[Reply]:
+    async def _not_understood(self, turn: Turn, text: str) -> list[Reply]:
         misses = turn.missed()
         prompt = self._flows[turn.conversation.flow].prompt(turn)
         shown = self._shown(prompt)
         in_flow = turn.conversation.flow not in MENUS
-        return [
-            _not_understood(turn, text, explain=misses >= 2, in_flow=in_flow, shown=shown),
-            *prompt,
-        ]
+        explain = misses >= 2
+        # The explanation at the menu suggests logging a workout: not to someone told to
+        # see a professional first.
+        warned = explain and not in_flow and await self._warned(turn)
+        reply = _not_understood(
+            turn, text, explain=explain, in_flow=in_flow, shown=shown, warned=warned
+        )
+        return [reply, *prompt]
+
+    async def _warned(self, turn: Turn) -> bool:
+        return await warning_on_record(self._store, turn.user.id) is not None
 
     def _prompt_if_busy(self, turn: Turn) -> list[Reply]:
         """The question someone is in the middle of; never in a group, where their
@@ -530,6 +537,7 @@ def _not_understood(
     explain: bool,
     in_flow: bool = False,
     shown: tuple[Choice, ...] = (),
+    warned: bool = False,
 ) -> Reply:
     """ "I didn't understand", with how to answer the choices `shown` (yes/no only where
     a choice means one)."""
@@ -539,6 +547,7 @@ def _not_understood(
         "in_flow": in_flow,
         "yes_no": any(c.value.rsplit(":", 1)[-1] in ("yes", "no") for c in shown),
         "platform": str(turn.incoming.chat.platform),
+        "warned": warned,
     }
     return Reply("not_understood", context)
 
