@@ -133,7 +133,10 @@ def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
             return Delivery.RETRY
         replies = await core.engine.scheduled(prompt)
         chat = ChatRef(schedule.platform, schedule.target, schedule.target, schedule.community)
-        return await adapter.deliver(chat, replies)
+        delivery = await adapter.deliver(chat, replies)
+        if delivery is Delivery.SENT:
+            await core.engine.delivered(prompt, replies)
+        return delivery
 
     return deliver
 

@@ -1645,3 +1645,121 @@ async def test_without_read_message_history_answers_are_posted_without_replying(
     assert "message_reference" not in helped
     assert f"in channel {channel.id} of server {world.guild.id} was refused" in caplog.text
     assert "Read Message History" in caplog.text
+
+
+# A member's own journeys, from a QA pass: in DMs and in a server's private answers.
+
+
+def reminders_for(core: Core, bot: DiscordAdapter, clock: FakeClock, **options: Any) -> Scheduler:
+    """The scheduler as `glutebot run` wires it, sending through this bot."""
+    return Scheduler(
+        core.store.schedules,
+        deliverer(core, {Platform.DISCORD: bot}),
+        clock=clock,
+        sleep=no_sleep,
+        pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
+        **options,
+    )
+
+
+async def press(
+    server: FakeDiscord, message: dict[str, Any], member: FakeMember, ending: str
+) -> list[dict[str, Any]]:
+    """Presses the button of `message` whose custom_id ends with `ending`; its answers."""
+    custom_id = next(c for c in custom_ids(message) if c.endswith(ending))
+    return await answered(server, await server.press_button(message, member, custom_id))
+
+
+async def dm_says(server: FakeDiscord, member: FakeMember, text: str) -> str:
+    """The member writes `text` to the bot in DMs; the text of what the bot answered."""
+    dm = server.dm_channel(member)
+    before = len(server.bot_messages(dm))
+    await server.dm(member, text)
+    await server.wait_for(lambda: len(server.bot_messages(dm)) > before)
+    await asyncio.sleep(0.2)  # the rest of an answer in several messages
+    return "\n".join(m["content"] for m in server.bot_messages(dm)[before:])
+
+
+DAILY_AT_SIX_PM = {"time": "18:00", "timezone": "UTC", "days": "daily"}
+
+
+async def test_yes_typed_to_the_question_whether_to_keep_reminding_keeps_them(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice = world.alice
+    await answered(
+        fake_discord, await fake_discord.slash(None, None, alice, "remind", DAILY_AT_SIX_PM)
+    )
+    scheduler = reminders_for(core, bot, clock, pause_after=1)
+    clock.now = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    await scheduler.run_once()  # a reminder, left unanswered
+    clock.now = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)
+    await scheduler.run_once()  # so the next time, the one question
+    assert "keep reminding you?" in fake_discord.dms_to(alice)[-1]["content"]
+    answer = await dm_says(fake_discord, alice, "yes")
+    assert "back on" in answer
+    assert (await reminder_of(core, alice)).enabled
+
+
+async def test_a_number_typed_after_a_reminder_dm_picks_from_the_reminder(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice = world.alice
+    await slash(fake_discord, world, alice, "remind", DAILY_AT_SIX_PM)
+    await dm_says(fake_discord, alice, "hi")  # the main menu: "Check my symptoms" first
+    clock.now = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    await reminders_for(core, bot, clock).run_once()
+    answer = await dm_says(fake_discord, alice, "1")  # the reminder's "I did it ✅"
+    assert "Logged 20 glute bridges and 5 lunges per side" in answer
+
+
+async def test_a_walk_through_finished_in_a_server_asks_for_the_button(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    [workout] = await slash(fake_discord, world, alice, "workout")
+    step = (await press(fake_discord, workout, alice, "do:lunge"))[-1]
+    while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):  # Next, to the finish
+        forward = [c for c in custom_ids(step) if not c.endswith((":back", ":menu"))]
+        pressed = await fake_discord.press_button(step, alice, forward[0])
+        step = (await answered(fake_discord, pressed))[-1]
+    # A count typed in the server without its exercise would be glute bridges.
+    assert 'press Done ✅ (or say "done 8 lunges"' in step["content"]
+    [logged] = await press(fake_discord, step, alice, ".lunge")
+    assert await reps_of(core, alice) == {"lunge": 5}
+    assert "Logged 5 lunges per side" in logged["content"]
+
+
+async def test_check_sent_again_partway_through_in_a_server_offers_to_start_over(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    question = (await slash(fake_discord, world, alice, "check", count=2))[-1]
+    for answer in (":no", ":no", ":yes"):
+        question = (await press(fake_discord, question, alice, answer))[-1]
+    again = await slash(fake_discord, world, alice, "check")
+    assert any(c.endswith(":restart") for m in again for c in custom_ids(m))
+
+
+async def test_remind_asked_in_a_server_names_only_answers_that_can_be_given_there(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    [ask] = await slash(fake_discord, world, world.alice, "remind")
+    assert "What time suits you" in ask["content"]
+    assert "type a time" not in ask["content"]  # a channel message can't answer it
+    assert "send /remind again with its options" in ask["content"]
+
+
+async def test_a_stale_press_in_a_dm_is_not_shown_as_the_answer_given(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    await dm_says(fake_discord, alice, "check")
+    safety = fake_discord.bot_messages(fake_discord.dm_channel(alice))[-1]
+    assert custom_ids(safety) == ["glutebot:check:0:yes", "glutebot:check:0:no"]
+    await dm_says(fake_discord, alice, "no")  # answered by typing: its buttons stay
+    stale = await press(fake_discord, safety, alice, "check:0:yes")
+    assert "left it alone" in stale[0]["content"]
+    shown = fake_discord.messages[int(safety["id"])]
+    styles = {b["custom_id"]: b["style"] for row in shown["components"] for b in row["components"]}
+    assert styles["glutebot:check:0:yes"] != 1  # not highlighted as the answer ("Yes" = urgent)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core, open_core
-from bot.model import Delivery, Platform
+from bot.model import Delivery, Incoming, Platform
 from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import reminder_owner
 from tests.test_check import CLEAR
-from tests.transcript import Chat, FakeClock
+from tests.transcript import Chat, FakeClock, Said
 
 
 @pytest.fixture
@@ -258,3 +258,89 @@ async def test_days_without_a_zone_keep_the_zone_known(tg: Chat) -> None:
     await tg.say("/remind 07:30 Europe/Berlin daily")
     said = await tg.say("/remind 7pm weekdays")
     assert "at 19:00 (Europe/Berlin) on weekdays" in said.text
+
+
+async def reminded(core: Core, tg: Chat, *, asks_to_continue: bool = False) -> Said:
+    """The first person's reminder, delivered to their chat as the runner does."""
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.next_day is not None
+    prompt = Prompt(schedule, schedule.next_day, asks_to_continue)
+    replies = await core.engine.scheduled(prompt)
+    await core.engine.delivered(prompt, replies)
+    return await tg.send_replies(replies)
+
+
+@pytest.mark.parametrize(("typed", "answer"), [("yes", "back on"), ("no", "Reminders are off")])
+async def test_yes_or_no_typed_answers_the_question_whether_to_keep_reminding(
+    tg: Chat, woken: tuple[Core, list[int]], typed: str, answer: str
+) -> None:
+    await tg.say("/remind 07:30 UTC daily")
+    await reminded(woken[0], tg, asks_to_continue=True)
+    said = await tg.say(typed)
+    assert answer in said.text
+
+
+async def test_a_number_typed_after_a_reminder_picks_from_the_reminder(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    await tg.say("/start")  # the main menu: "1" was the symptom check
+    await tg.say("/remind 07:30 UTC daily")
+    await reminded(woken[0], tg)
+    said = await tg.say("1")  # "I did it ✅"
+    assert "Logged 20 glute bridges and 5 lunges per side" in said.text
+
+
+async def test_after_a_reminder_done_means_its_session_once(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    await tg.say("/lunge")
+    for _ in range(5):
+        await tg.say("next")  # walked to the end: "done" would mean lunges
+    await tg.say("/remind 07:30 UTC daily")
+    shown = await reminded(woken[0], tg)
+    button = tg.button("I did it ✅")
+    said = await tg.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side" in said.text
+    said = await tg.send(Incoming(tg.ref, "press-after-done", choice=button))
+    assert "Already logged" in said.text
+    assert shown.labels[0] == "I did it ✅"
+
+
+async def test_a_reminder_does_not_interrupt_what_the_person_is_in_the_middle_of(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    await tg.say("/remind 07:30 UTC daily")
+    await tg.say("/check")
+    await reminded(woken[0], tg)
+    said = await tg.say("2")  # the check's "No", not the reminder's second button
+    assert "Question 2 of 9" in said.text
+
+
+async def test_writing_again_after_being_unreachable_offers_the_reminder_back(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    core = woken[0]
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")  # they blocked the bot
+    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    said = await tg.say("hi")  # unblocked, and writing again
+    assert "switched off your reminder (07:30, Europe/Berlin, every day)" in said.text
+    said = await tg.say("yes")
+    assert "back on" in said.text
+    schedule = await reminder(core)
+    assert schedule is not None
+    assert schedule.enabled
+    said = await tg.say("hi")
+    assert "switched off" not in said.text  # said once
+
+
+async def test_a_reminder_they_switched_off_is_not_offered_back(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    core = woken[0]
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    await tg.say("/stop")
+    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    said = await tg.say("hi")
+    assert "switched off your reminder" not in said.text

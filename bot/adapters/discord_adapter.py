@@ -50,6 +50,7 @@ from bot.adapters.discord_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
+from bot.engine.core import STALE_PRESS
 from bot.engine.turn import action
 from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
 from bot.render import LIMITS, Button, split_message
@@ -527,7 +528,10 @@ class DiscordAdapter:
         """Answers a slash command or a button: every answer is ephemeral, so what a person
         asks for is theirs alone."""
         if pressed is not None and interaction.message and is_personal(interaction.message):
-            answered = answered_view(interaction.message, CUSTOM_ID_PREFIX + pressed)
+            # A stale press answered nothing: its buttons go, none shown as the answer.
+            stale = [reply.template for reply in replies] == [STALE_PRESS]
+            chosen = None if stale else CUSTOM_ID_PREFIX + pressed
+            answered = answered_view(interaction.message, chosen)
             edit = self._edit_pressed(interaction, answered)
             await self._try(edit, "answered question", chat_for_interaction(interaction))
         try:

@@ -173,10 +173,10 @@ def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
     return _detached(view)
 
 
-def answered_view(message: discord.Message, custom_id: str) -> discord.ui.View:
-    """The message's buttons disabled, the pressed one highlighted: a personal question
-    shows what was answered and can't be answered twice. A Done button for a whole
-    session stays pressable (see `lasting_done`)."""
+def answered_view(message: discord.Message, custom_id: str | None) -> discord.ui.View:
+    """The message's buttons disabled, the pressed one (if it answered) highlighted: a
+    personal question shows what was answered and can't be answered twice. A Done button
+    for a whole session stays pressable (see `lasting_done`)."""
     view = discord.ui.View.from_message(message, timeout=None)
     for item in view.children:
         if isinstance(item, discord.ui.Button):

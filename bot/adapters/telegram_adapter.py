@@ -69,6 +69,7 @@ from bot.adapters.telegram_wire import (
 )
 from bot.app import Core
 from bot.config import Secret, Settings
+from bot.engine.core import STALE_PRESS
 from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
 from bot.render import LIMITS, split_message
 
@@ -85,7 +86,6 @@ TOAST_LIMIT = 200
 # A sendMessage that failed on the way is tried this often in all, waiting 0.5 s, then 1 s.
 SEND_ATTEMPTS = 3
 FIRST_RETRY_DELAY = 0.5
-STALE = "stale_button"
 # Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_telegram.py renders these.
 CHOSEN = "telegram/chosen"
@@ -259,7 +259,7 @@ class TelegramAdapter:
         )
         replies = await self._core.engine.handle(incoming)
         place = place_of(query.message)
-        if [reply.template for reply in replies] == [STALE]:
+        if [reply.template for reply in replies] == [STALE_PRESS]:
             await self._stale_press(query.id, pressed, replies[0])
         elif is_private(chat):
             await self._answer_private_press(query.id, pressed, query.data, replies, place)

@@ -37,6 +37,7 @@ from bot.parse import (
     parse,
     parse_done,
 )
+from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
 from bot.store import Store, Write
 from bot.store.arrivals import Arrival
@@ -151,6 +152,8 @@ class Engine:
             turn = await self._begin(incoming, arrival)
             try:
                 replies = await self._dispatch(turn)
+                if arrival.user is not None and arrival.user.blocked and not turn.in_community:
+                    replies = [*replies, *await self._reachable_again(turn)]
             except Exception:
                 # A bug must not cost the person their place: nothing is written, they
                 # get an apology, and the log gets the details.
@@ -456,7 +459,9 @@ class Engine:
     async def _start_check(self, turn: Turn) -> list[Reply]:
         conversation = turn.conversation
         if conversation.flow == self._check.name and conversation.step > 0:
-            if turn.in_community:  # the check goes on in private: its question, again
+            if turn.in_community and turn.incoming.private_reach is not PrivateReach.IN_PLACE:
+                # Asked in a group, where the answer is posted for all: the check goes on
+                # in private, so its question comes again there.
                 return self._check.prompt(turn)
             # Answers given would be lost to a slip of the thumb: carry on, or start over?
             return self._resume.park(turn, away=False)
@@ -520,14 +525,44 @@ class Engine:
         if schedule.kind is ScheduleKind.CHANNEL:
             return [community.daily_post(chat, prompt.local_day, nonce)]
         if prompt.asks_to_continue:
+            # Typed, "yes" and "no" answer it too (a choice's value ending in the word).
             keep_or_stop = (
-                action("remind_keep", "remind_keep"),
-                action("remind_off", "remind_off"),
+                action("remind_keep", "remind_keep", Word.YES.value),
+                action("remind_off", "remind_off", Word.NO.value),
             )
             return [Reply("remind/pause", choices=keep_or_stop)]
         assert schedule.user_id is not None
         user, day, tz = schedule.user_id, prompt.local_day, schedule.tz
         return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
+
+    async def _reachable_again(self, turn: Turn) -> list[Reply]:
+        """Someone marked unreachable writes in private again. A reminder switched off
+        because it couldn't reach them is offered back (not turned on unasked: they may
+        have blocked the bot to stop it)."""
+        reminder = await self._store.schedules.get(reminder_owner(turn.user.id))
+        if reminder is None or reminder.disabled_reason is not DisabledReason.GONE:
+            return []  # none, on, or switched off by them (or paused) rather than by us
+        context = {
+            "time": reminder.local_time,
+            "tz": zone_name(reminder.tz),
+            "days": format_days(reminder.days),
+        }
+        keep = action("remind_keep", "remind_keep", Word.YES.value)
+        return [Reply("remind/reachable_again", context, choices=(keep,), private=True)]
+
+    async def delivered(self, prompt: Prompt, replies: list[Reply]) -> None:
+        """A person's reminder has reached them, so it is the bot's last message: a number
+        or "yes" typed next answers it, and a bare "done" means the session it carries.
+        Unless they are in the middle of something, which it doesn't interrupt."""
+        user_id = prompt.schedule.user_id
+        if user_id is None:
+            return
+        conversations = self._store.conversations
+        was = await conversations.load(user_id)
+        if was.flow not in MENUS or was.updated_at is None:
+            return
+        now = replace(was, offered=self._shown(replies), walked=None)
+        await self._store.db.apply([conversations.show_if_unchanged(user_id, was, now)])
 
 
 def _not_understood(

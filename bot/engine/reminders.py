@@ -8,7 +8,7 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 from bot.engine.turn import Answer, Turn, action, echo, stamp
-from bot.model import Choice, Platform, Reply
+from bot.model import Choice, Platform, PrivateReach, Reply
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
@@ -109,7 +109,11 @@ class RemindFlow:
         step = turn.conversation.step
         template = ("remind/ask_time", "remind/ask_zone", "remind/ask_days")[step]
         choices = stamp(self.name, step, self.choices(turn))
-        return [Reply(template, {"default_days": DEFAULT_DAYS}, choices=choices, private=True)]
+        # Asked in a server, the answer shows only to them, where they can't type back:
+        # buttons, or /remind again with the option filled in.
+        in_place = turn.in_community and turn.incoming.private_reach is PrivateReach.IN_PLACE
+        context = {"default_days": DEFAULT_DAYS, "typed": not in_place}
+        return [Reply(template, context, choices=choices, private=True)]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:
         return (TIME_PICKS, ZONE_PICKS, DAY_PICKS)[turn.conversation.step]

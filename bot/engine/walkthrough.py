@@ -86,6 +86,8 @@ class WalkFlow:
             "exercise": self.exercise.id,
             "target": mine.targets[self.exercise.id],
             "per_side": self.exercise.per_side,
+            # In a group a bare "done" is the day's session: the button logs this exercise.
+            "in_group": turn.in_community,
         }
         # The button logs this exercise (not the whole session) whenever it is pressed.
         nonce = f"{turn.nonce()}.{self.exercise.id}"

@@ -58,6 +58,22 @@ class ConversationStore:
         row = await self._db.fetchone("SELECT * FROM conversations WHERE user_id = ?", (user_id,))
         return conversation_of(row)
 
+    def show_if_unchanged(self, user_id: int, was: Conversation, now: Conversation) -> Write:
+        """Saves `now` over `was` (its options, what a bare "done" means) only if nothing
+        moved the conversation since `was` was read: a message handled meanwhile wins.
+        The time of the last message stays as it was."""
+        return sql_write(
+            "UPDATE conversations SET data = ? WHERE user_id = ? AND flow = ? AND step = ?"
+            " AND updated_at = ?",
+            (
+                _data_json(now),
+                user_id,
+                was.flow,
+                was.step,
+                was.updated_at.isoformat() if was.updated_at else None,
+            ),
+        )
+
     def save(self, user_id: int, conversation: Conversation, now: datetime) -> Write:
         return sql_write(
             "INSERT INTO conversations (user_id, flow, step, data, misses, updated_at)"
@@ -68,15 +84,19 @@ class ConversationStore:
                 user_id,
                 conversation.flow,
                 conversation.step,
-                json.dumps(
-                    {
-                        **conversation.data,
-                        _OFFERED: [[c.value, c.label] for c in conversation.offered],
-                        **({_WALKED: list(conversation.walked)} if conversation.walked else {}),
-                    },
-                    ensure_ascii=False,
-                ),
+                _data_json(conversation),
                 conversation.misses,
                 now.isoformat(),
             ),
         )
+
+
+def _data_json(conversation: Conversation) -> str:
+    return json.dumps(
+        {
+            **conversation.data,
+            _OFFERED: [[c.value, c.label] for c in conversation.offered],
+            **({_WALKED: list(conversation.walked)} if conversation.walked else {}),
+        },
+        ensure_ascii=False,
+    )
