@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 
 from bot.adapters.console import ConsoleChat
 from bot.app import open_core
@@ -54,9 +55,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="glutebot",
         description="A coaching bot for sleepy glutes. With no command, chat in the terminal.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command")
-    chat = commands.add_parser("chat", help="chat with glutebot in this terminal (default)")
-    commands.add_parser("run", help="serve Telegram and/or Discord, whichever tokens are set")
+    chat = commands.add_parser(
+        "chat",
+        help="chat with glutebot in this terminal (default)",
+        description="Chat with glutebot in this terminal, or through a pipe. Your place is"
+        " saved in GLUTEBOT_DB; Ctrl-D or Ctrl-C quits.",
+    )
+    commands.add_parser(
+        "run",
+        help="serve Telegram and/or Discord, whichever tokens are set",
+        description="Serve Telegram (TELEGRAM_BOT_TOKEN) and/or Discord (DISCORD_BOT_TOKEN),"
+        " with the reminder scheduler, until SIGTERM or Ctrl-C. Settings come from the"
+        " environment or a .env file in this folder (see .env.example).",
+        epilog="Exit status: 0 after a clean stop; 1 if it could not start (database,"
+        " network, token) or a platform shut it out while running, with a line saying"
+        " why; 2 if no token is set.",
+    )
     # Either side of "chat": the subcommand's copy has no default of its own, so that it
     # doesn't undo a "--user" given before it.
     for target, default in ((parser, _os_user()), (chat, argparse.SUPPRESS)):
@@ -68,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         )
     parser.set_defaults(command="chat")
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("glutebot")
+    except metadata.PackageNotFoundError:  # run from a source tree that isn't installed
+        return "(not installed)"
 
 
 def _user_name(text: str) -> str:

@@ -75,10 +75,11 @@ class Settings:
 
 
 def _read(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
-    # The real environment wins over .env, so an operator can override a file value.
+    # The real environment wins over .env, so an operator can override a file value; a
+    # variable set empty (`GLUTEBOT_DB= glutebot`) counts as unset, not as "no value".
     from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
     merged = {key: value for key, value in from_file.items() if value is not None}
-    merged.update(environ)
+    merged.update((key, value) for key, value in environ.items() if value.strip())
     return merged
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import select
 import sqlite3
 import subprocess
 import sys
+import termios
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,41 +136,101 @@ def test_run_without_any_token_says_so_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_at_a_terminal_the_up_arrow_recalls_the_last_line(tmp_path: Path) -> None:
-    pytest.importorskip("readline")
-    controller, terminal = os.openpty()
-    environ = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--user", "tty"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        env=environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db"), "TERM": "xterm"},
-        cwd=tmp_path,
-    )
-    os.close(terminal)
-    seen = b""
+class Terminal:
+    """`glutebot` at a terminal (a pseudo-terminal), typed at as a person would."""
 
-    def answer(typed: bytes, expected: bytes) -> None:
+    def __init__(self, tmp_path: Path) -> None:
+        self.controller, terminal = os.openpty()
+        environ = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+        self.chat = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--user", "tty"],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            env=environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db"), "TERM": "xterm"},
+            cwd=tmp_path,
+            start_new_session=True,
+            # Its own terminal, as a shell gives it: Ctrl-C there is a SIGINT to it.
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(terminal)
+        self.seen = b""
+
+    def answer(self, typed: bytes, expected: bytes) -> None:
         """Types at the prompt, once it shows, and reads until `expected`."""
-        nonlocal seen
         for text in (b"> ", expected):
-            while text not in seen:
-                ready, _, _ = select.select([controller], [], [], 30)
-                assert ready, seen.decode(errors="replace")
-                seen += os.read(controller, 4096)
+            while text not in self.seen:
+                ready, _, _ = select.select([self.controller], [], [], 30)
+                assert ready, self.seen.decode(errors="replace")
+                self.seen += os.read(self.controller, 4096)
             if text == b"> ":
-                seen = b""
-                os.write(controller, typed)
+                self.seen = b""
+                os.write(self.controller, typed)
 
+    def close(self) -> bytes:
+        """Ends the process if it's still there; what it wrote to stderr."""
+        self.chat.kill()
+        os.close(self.controller)
+        assert self.chat.stderr is not None
+        with self.chat.stderr:
+            return self.chat.stderr.read()
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    pytest.importorskip("readline")
+    at = Terminal(tmp_path)
     try:
-        answer(b"done 5\r", b"Logged 5 glute bridges")
-        answer(b"\x1b[A\r", b"That makes 10 glute bridges today")  # up arrow: "done 5"
-        answer(b"\x04", b"\n")  # Ctrl-D
-        assert chat.wait(timeout=30) == 0
+        yield at
     finally:
-        chat.kill()
-        os.close(controller)
-        assert chat.stderr is not None
-        with chat.stderr:
-            assert chat.stderr.read() == b""
+        assert b"Traceback" not in at.close()
+
+
+def test_at_a_terminal_the_up_arrow_recalls_the_last_line(terminal: Terminal) -> None:
+    terminal.answer(b"done 5\r", b"Logged 5 glute bridges")
+    terminal.answer(b"\x1b[A\r", b"That makes 10 glute bridges today")  # up arrow: "done 5"
+    terminal.answer(b"\x04", b"\n")  # Ctrl-D
+    assert terminal.chat.wait(timeout=30) == 0
+
+
+def test_at_a_terminal_ctrl_c_quits_at_once(terminal: Terminal) -> None:
+    terminal.answer(b"done 5\r", b"Logged 5 glute bridges")
+    terminal.answer(b"\x03", b"")  # Ctrl-C, waiting at the prompt
+    assert terminal.chat.wait(timeout=10) == 0  # not only once Enter is pressed
+
+
+def test_a_database_glutebot_may_only_read_is_one_clear_line_at_start(tmp_path: Path) -> None:
+    assert glutebot(tmp_path, "done 5\n").returncode == 0
+    db = tmp_path / "cli.db"
+    with read_only(db):
+        result = glutebot(tmp_path, "done 5\n")
+    assert result.returncode == 1
+    assert result.stderr.startswith("glutebot: cannot use database")
+    assert "readonly" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Logged" not in result.stdout
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` made read-only, even for root (whom file modes don't stop): immutable."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        path.chmod(0o644)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot make a file read-only for root here (no chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_help_and_version_say_what_an_operator_needs(tmp_path: Path) -> None:
+    version = glutebot(tmp_path, "", "--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("glutebot 0.")
+    run_help = glutebot(tmp_path, "", "run", "--help").stdout
+    for needed in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", ".env", "Exit status"):
+        assert needed in run_help

@@ -24,6 +24,15 @@ def test_environment_wins_over_env_file(tmp_path: Path) -> None:
     assert settings.discord_token == Secret("file-token")
 
 
+def test_an_empty_variable_does_not_hide_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GLUTEBOT_DB=from-file.db\nDISCORD_BOT_TOKEN=file-token\n")
+    empty = {"GLUTEBOT_DB": "", "DISCORD_BOT_TOKEN": " "}
+    settings = Settings.load(environ=empty, env_file=env_file)
+    assert settings.db_path == Path("from-file.db")
+    assert settings.discord_token == Secret("file-token")
+
+
 def test_tokens_never_show_in_reprs() -> None:
     settings = Settings.load(environ={"TELEGRAM_BOT_TOKEN": "123:SECRET"}, env_file=None)
     assert "SECRET" not in repr(settings)

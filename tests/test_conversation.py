@@ -335,3 +335,12 @@ async def test_coming_back_names_what_was_left_halfway(
     clock.advance(hours=25)
     said = await chat.say("hi")
     assert f"Last time we were in the middle of {named}." in said.text
+
+
+@pytest.mark.parametrize("where", [["/start", "3"], ["/start"]])  # learn menu, main menu
+async def test_back_at_a_menu_goes_to_the_main_menu(chat: Chat, where: list[str]) -> None:
+    for text in where:
+        await chat.say(text)
+    said = await chat.say("back")
+    assert "didn't understand" not in said.text
+    assert said.labels[0] == "Check my symptoms"

@@ -1763,3 +1763,13 @@ async def test_a_stale_press_in_a_dm_is_not_shown_as_the_answer_given(
     shown = fake_discord.messages[int(safety["id"])]
     styles = {b["custom_id"]: b["style"] for row in shown["components"] for b in row["components"]}
     assert styles["glutebot:check:0:yes"] != 1  # not highlighted as the answer ("Yes" = urgent)
+
+
+async def test_starting_logs_no_warnings_about_voice_it_never_uses(
+    fake_discord: FakeDiscord, world: World, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = True  # as in a new process
+    with caplog.at_level(logging.WARNING):
+        async with running(fake_discord, core):
+            pass
+    assert "voice" not in caplog.text

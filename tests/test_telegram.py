@@ -657,6 +657,9 @@ async def test_a_start_failure_is_one_clear_token_free_error(
         await adapter.start()
     assert expected in str(failure.value).lower()
     assert TOKEN not in str(failure.value)
+    if kind == "network":  # where it went, and what to check
+        assert str(failure.value).startswith("Telegram at http")
+        assert "TELEGRAM_API_URL" in str(failure.value)
 
 
 @pytest.mark.parametrize("kind", ["400", "404", "network", "500"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 import uuid
 from collections.abc import Iterable
 from typing import TextIO
@@ -32,11 +33,40 @@ class ConsoleChat:
         # Not plain /start, which asks "continue or start over?" of anyone mid-flow.
         await self._say("/start continue")
         while True:
-            line = await asyncio.to_thread(self._read_line)
+            line = await self._next_line()
             if line is None:
                 return
             if line.strip():
                 await self._say(line)
+
+    async def _next_line(self) -> str | None:
+        """The next line, read on a thread of its own: a daemon, so that Ctrl-C ends the
+        chat at once instead of waiting for a read nobody wants any more (the default
+        executor's threads are waited for at exit)."""
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str | None] = loop.create_future()
+
+        def read() -> None:
+            text: str | None = None
+            error: BaseException | None = None
+            try:
+                text = self._read_line()
+            except BaseException as exc:  # handed over, to be raised where it is awaited
+                error = exc
+
+            def settle() -> None:
+                if line.done():  # no longer awaited: Ctrl-C ended the chat
+                    return
+                if error is not None:
+                    line.set_exception(error)
+                else:
+                    line.set_result(text)
+
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: exiting
+                loop.call_soon_threadsafe(settle)
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return await line
 
     def _read_line(self) -> str | None:
         if self._stdin is sys.stdin and self._stdout is sys.stdout and sys.stdin.isatty():

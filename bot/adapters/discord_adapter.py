@@ -124,6 +124,9 @@ class GluteBot(commands.Bot):
     def __init__(
         self, adapter: DiscordAdapter, intents: discord.Intents, guild_ready_timeout: float
     ) -> None:
+        # glutebot never joins voice: discord.py's warnings that voice's libraries aren't
+        # installed would only alarm whoever reads the log.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

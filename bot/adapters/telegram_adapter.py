@@ -122,7 +122,8 @@ class TelegramAdapter:
         self._redaction = TokenRedaction(secret)
         # Before building: PTB logs its URLs, token included, as soon as the bot exists.
         self._redaction.install()
-        self._app = _build_app(secret, api_url.rstrip("/"), request, rate_limiter)
+        self._api_url = api_url.rstrip("/")
+        self._app = _build_app(secret, self._api_url, request, rate_limiter)
         self._calls = BotCalls(self.bot)
         self._poller: Poller[Update] = Poller(
             self._fetch,
@@ -159,7 +160,10 @@ class TelegramAdapter:
                 raise TelegramStartError(
                     f"Telegram refused TELEGRAM_BOT_TOKEN ({self._describe(exc)})"
                 ) from None
-            raise TelegramStartError(f"Telegram: {self._describe(exc)}") from None
+            raise TelegramStartError(
+                f"Telegram at {self._api_url}: {self._describe(exc)} "
+                "(check the network, or TELEGRAM_API_URL)"
+            ) from None
         self._me = self.bot.bot
         await self._app.start()
         await self._optional("deleteWebhook", self.bot.delete_webhook())

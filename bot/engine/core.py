@@ -308,8 +308,8 @@ class Engine:
         replies = await flow.answer(turn, Answer(value, said.word, said.number, said.text))
         if replies is not None:
             return replies
-        if said.word is Word.MENU:
-            return await self._menu(turn)
+        if said.word is Word.MENU or (said.word is Word.BACK and turn.conversation.flow in MENUS):
+            return await self._menu(turn)  # "back" from a menu: the main one
         if said.word is Word.HELLO:  # as /start: mid-conversation, "continue or over?"
             return await self._start(turn)
         if said.word is Word.STATS:

@@ -76,6 +76,7 @@ class Database:
         try:
             await db._configure()
             await db._migrate()
+            await db._check_writable()
             db._reader = _open_reader(path)
             if db._reader is not None:  # a file, so a WAL to checkpoint
                 db._checkpointer = Checkpointer(path)
@@ -106,6 +107,12 @@ class Database:
             "PRAGMA wal_autocheckpoint = 0",
         ):
             await self._conn.execute(pragma)
+
+    async def _check_writable(self) -> None:
+        """Fails now on a file SQLite can only read (read-only file or mount), rather than
+        at the first message. Setting the version to itself is a write that changes
+        nothing."""
+        await self._conn.execute(f"PRAGMA user_version = {await self.version()}")
 
     async def version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
