@@ -481,7 +481,9 @@ class Engine:
         if warning is not None:
             return [held_back(warning)]
         last = len(walk.exercise.steps) - 1
-        step = last if arg == BACK.value else int(arg) if arg.isdigit() else 0
+        # Button data can be forged: only a plain step number counts ("²" is a digit too).
+        number = arg.isascii() and arg.isdigit() and len(arg) <= 3
+        step = last if arg == BACK.value else int(arg) if number else 0
         if turn.in_community:
             return await walk.shown_to_all(turn, step)
         return walk.start(turn, min(step, last))  # a group's button, somehow pressed here
