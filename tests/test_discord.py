@@ -1462,19 +1462,25 @@ async def test_remind_in_a_dm_with_the_bot_needs_no_check(
     assert (await reminder_of(core, alice)).enabled
 
 
+def reminders_for(core: Core, bot: DiscordAdapter, clock: FakeClock, **options: Any) -> Scheduler:
+    """The scheduler as `glutebot run` wires it, sending through this bot."""
+    return Scheduler(
+        core.store.schedules,
+        deliverer(core, {Platform.DISCORD: bot}),
+        clock=clock,
+        sleep=no_sleep,
+        pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
+        **options,
+    )
+
+
 async def test_a_reminder_dm_refused_later_is_explained_once_at_the_next_slash_command(
     fake_discord: FakeDiscord, world: World, core: Core, clock: FakeClock, bot: DiscordAdapter
 ) -> None:
     alice = world.alice
     await slash(fake_discord, world, alice, "remind", REMIND_AT_SEVEN_THIRTY)
     fake_discord.close_dms(alice)  # later, in the server's Privacy Settings
-    scheduler = Scheduler(
-        core.store.schedules,
-        deliverer(core, {Platform.DISCORD: bot}),
-        clock=clock,
-        sleep=no_sleep,
-        pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
-    )
+    scheduler = reminders_for(core, bot, clock)
     clock.now = datetime(2026, 3, 3, 6, 30, tzinfo=UTC)  # Tuesday, 07:30 in Berlin
     await scheduler.run_once()
     stats, paused = await slash(fake_discord, world, alice, "stats", count=2)
@@ -1648,18 +1654,6 @@ async def test_without_read_message_history_answers_are_posted_without_replying(
 
 
 # A member's own journeys, from a QA pass: in DMs and in a server's private answers.
-
-
-def reminders_for(core: Core, bot: DiscordAdapter, clock: FakeClock, **options: Any) -> Scheduler:
-    """The scheduler as `glutebot run` wires it, sending through this bot."""
-    return Scheduler(
-        core.store.schedules,
-        deliverer(core, {Platform.DISCORD: bot}),
-        clock=clock,
-        sleep=no_sleep,
-        pacers={Platform.DISCORD: Pacer(40.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)},
-        **options,
-    )
 
 
 async def press(

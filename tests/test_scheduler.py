@@ -342,18 +342,24 @@ async def test_a_restart_just_after_a_send_does_not_repeat_it(
         await reopened.close()
 
 
+def hanging_delivery() -> tuple[asyncio.Event, Deliver]:
+    """A send that never ends, and the event set once it has begun."""
+    sending = asyncio.Event()
+
+    async def hang(prompt: Prompt) -> Delivery:
+        sending.set()
+        await asyncio.Event().wait()
+        return SENT
+
+    return sending, hang
+
+
 async def test_a_crash_between_claim_and_send_loses_that_prompt_only(
     path: Path, store: ScheduleStore, clock: VirtualClock
 ) -> None:
     await store.upsert(channel("g1"), clock.utc())
     clock.set(utc(2026, 6, 1, 6, 0))
-    sending = asyncio.Event()
-
-    async def hang(prompt: Prompt) -> Delivery:
-        sending.set()
-        await asyncio.Event().wait()  # the process dies here, mid-send
-        return SENT
-
+    sending, hang = hanging_delivery()  # the process dies there, mid-send
     crashed = asyncio.ensure_future(make_scheduler(store, hang, clock).run_once())
     await sending.wait()
     crashed.cancel()
@@ -682,13 +688,7 @@ async def test_stop_cancels_a_send_that_hangs_and_does_not_repeat_it(
     # crash mid-send, that day is not sent again.
     await store.upsert(channel("g1"), clock.utc())
     clock.set(utc(2026, 6, 1, 6, 0))
-    sending = asyncio.Event()
-
-    async def hang(prompt: Prompt) -> Delivery:
-        sending.set()
-        await asyncio.Event().wait()
-        return SENT
-
+    sending, hang = hanging_delivery()
     scheduler = Scheduler(store, hang, clock.utc, clock.sleep, pacers={}, stop_timeout=0)
     loop = asyncio.ensure_future(scheduler.run())
     await sending.wait()
