@@ -44,10 +44,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     ) as core:
         adapters = _adapters(core, settings)
         try:
-            await _start_all(adapters)
+            started = await _start_unless_stopped(adapters, stop)
         except StartError as exc:
             print(f"glutebot: {exc}", file=sys.stderr)
             return 1
+        if not started:
+            log.info("stopped while starting")
+            return 0
         scheduler = Scheduler(
             core.store.schedules,
             deliverer(core, {adapter.platform: adapter for adapter in adapters}),
@@ -108,6 +111,27 @@ def _adapters(core: Core, settings: Settings) -> list[Adapter]:
 
         adapters.append(DiscordAdapter.from_settings(core, settings))
     return adapters
+
+
+async def _start_unless_stopped(adapters: Sequence[Adapter], stop: asyncio.Event) -> bool:
+    """Starts every adapter, unless `stop` is set meanwhile: a platform that can't be
+    reached may take its whole timeout to say so, and a signal shouldn't wait for that.
+    Then the start is abandoned, whatever had started is stopped, and this is False."""
+    starting = asyncio.create_task(_start_all(adapters))
+    signalled = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+    if starting.done():
+        starting.result()  # raises the StartError, if any
+        return True
+    starting.cancel()
+    await asyncio.gather(starting, return_exceptions=True)
+    # Stopping an adapter that never started, or only half did, is harmless.
+    for adapter in reversed(adapters):
+        await adapter.stop()
+    return False
 
 
 async def _start_all(adapters: Sequence[Adapter]) -> None:

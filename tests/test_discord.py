@@ -924,12 +924,18 @@ async def test_glutebot_run_serves_discord_until_stopped(
 ) -> None:
     quick_start(monkeypatch)
     collector: list[str] = []
-    monkeypatch.setattr(gc, "freeze", lambda: collector.append("freeze"))
+    started = asyncio.Event()  # the runner is past its start (a stop before abandons it)
+
+    def freeze() -> None:
+        collector.append("freeze")
+        started.set()
+
+    monkeypatch.setattr(gc, "freeze", freeze)
     monkeypatch.setattr(gc, "unfreeze", lambda: collector.append("unfreeze"))
     settings = Settings(discord_token=Secret(fake_discord.token), db_path=tmp_path / "run.db")
     stop = asyncio.Event()
     running_bot = asyncio.create_task(run(settings, stop))
-    await fake_discord.wait_for(lambda: fake_discord.connected)
+    await asyncio.wait_for(started.wait(), 5)
     post = await prompt(fake_discord, world)
     assert "Today's glute workout" in post["content"]
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
@@ -940,6 +946,36 @@ async def test_glutebot_run_serves_discord_until_stopped(
     assert not fake_discord.connected
     # Once started, the long-lived objects were kept out of the collector's full passes.
     assert collector == ["freeze", "unfreeze"]
+
+
+async def test_a_stop_while_discord_is_still_connecting_ends_the_run_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Discord that takes the connection and never answers (a network swallowing packets).
+    asked = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.set()
+        try:
+            await reader.read()  # until the bot hangs up
+        finally:
+            writer.close()
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
+    quick_start(monkeypatch)
+    settings = Settings(discord_token=Secret("a-token"), db_path=tmp_path / "run.db")
+    stop = asyncio.Event()
+    async with silent:
+        running_bot = asyncio.create_task(run(settings, stop))
+        await asyncio.wait_for(asked.wait(), 5)
+        stop.set()
+        # It used to wait out the whole connection timeout, then report a failed start.
+        async with asyncio.timeout(5):
+            assert await running_bot == 0
+    # The attempt fails as it is closed: that is the stop asked for, not a problem.
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 async def test_glutebot_run_stops_with_an_error_when_discord_shuts_it_out_for_good(

@@ -209,12 +209,17 @@ class DiscordAdapter:
         self._ready.clear()
         self._task = asyncio.create_task(self._run(), name="discord")
         ready = asyncio.create_task(self._ready.wait())
-        await asyncio.wait(
-            {self._task, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready.done():
+        try:
+            await asyncio.wait(
+                {self._task, ready},
+                timeout=self._ready_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            connected = ready.done()
+        finally:  # also when the start itself is cancelled (a signal while connecting)
+            ready.cancel()
+        if connected:
             return
-        ready.cancel()
         error = await self._end()
         if isinstance(error, discord.LoginFailure):
             raise DiscordStartError(
@@ -228,8 +233,10 @@ class DiscordAdapter:
     async def stop(self) -> None:
         if self._task is None:
             return
+        connected = self._ready.is_set()
         error = await self._end()
-        if error is not None:
+        # Stopped while still connecting, the attempt fails of its own closing: expected.
+        if error is not None and connected:
             log.warning("Discord: stopped after an error: %s", describe(error))
 
     async def wait_ended(self) -> str:
