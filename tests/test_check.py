@@ -31,7 +31,7 @@ async def test_check_walks_every_question_and_scores_likely(chat: Chat) -> None:
     assert "numb or sore bum after sitting" in result
     assert "long hours sitting" in result
     assert "fully reversible" in result
-    assert "2 to 3 short glute workouts a week for about four weeks" in result
+    assert "2 to 3 short glute sessions a week for about four weeks" in result
     assert chat.last is not None
     assert chat.last.labels == ["Start with the glute bridge", "Later"]
 
@@ -81,7 +81,7 @@ async def test_urgent_red_flag_ends_the_check_without_a_plan(chat: Chat) -> None
     await chat.say("/check")
     said = await chat.tap("Yes")
     assert "medical help now" in said.text
-    assert "workouts a week" not in said.text
+    assert "sessions a week" not in said.text
     assert "check/urgent_flag" in said.templates
     assert "Question" not in said.text
 

@@ -465,3 +465,29 @@ async def test_done_in_a_group_logs_the_session_and_leaves_a_private_walk_throug
     assert "Logged 20 glute bridges and 5 lunges per side" in said.text
     said = await private.say("next")
     assert "step 2 of 5" in said.text
+
+
+async def test_a_walk_through_finished_in_a_group_names_no_ones_own_target(
+    core: Core, clock: FakeClock
+) -> None:
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    for _ in range(2):  # two full sessions: Bob's bridge target is 24 now
+        await bob.say("done")
+        clock.advance(days=1)
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    await bob.say("/bridge")
+    for _ in range(5):
+        said = await bob.tap("Next ➡")
+    assert "exercise/finish" in said.templates
+    assert "24" not in said.text  # Bob's target, shown to the whole group
+    assert "target right now" not in said.text
+    assert "Start with 20" in said.text
+    assert "Done ✅ logs your own target" in said.text
+    ann.last = said  # the finish is on show to everyone in the group
+    assert "Logged 20 glute bridges" in (await ann.tap("Done ✅")).text
+    assert "Logged 24 glute bridges" in (await bob.tap("Done ✅")).text
+    await bob.say("/lunge")
+    for _ in range(5):
+        said = await bob.tap("Next ➡")
+    assert "Aim for 5 to 10 per side" in said.text
+    assert "target right now" not in said.text

@@ -37,7 +37,7 @@ async def test_lunge_walkthrough_has_five_steps_and_per_side_target(chat: Chat) 
     assert "60 to 90 cm" in said.text
     for _ in range(5):
         said = await chat.say("next")
-    assert "target right now: 5 on each side" in said.text
+    assert "target right now: 5 per side" in said.text
 
 
 async def test_back_and_stop_during_a_walkthrough(chat: Chat) -> None:
@@ -298,7 +298,7 @@ async def test_workout_shows_this_weeks_session(chat: Chat) -> None:
     said = await chat.say("/workout")
     assert "week 1 of 4" in said.text
     assert "Glute bridge: 2 sets of 10" in said.text
-    assert "Lunge: 5 on each side" in said.text
+    assert "Lunge: 5 per side" in said.text
     assert "push through your heels" in said.text
 
 
@@ -312,7 +312,7 @@ async def test_bridge_target_rises_after_two_full_sessions_in_a_row(
     assert "lunge target goes up to 6 per side" in said.text
     said = await chat.say("/workout")
     assert "2 sets of 12" in said.text
-    assert "6 on each side" in said.text
+    assert "6 per side" in said.text
 
 
 async def test_two_logs_on_one_day_are_one_session(chat: Chat, clock: FakeClock) -> None:
@@ -359,6 +359,20 @@ async def test_stats_shows_totals_week_streak_and_targets(chat: Chat, clock: Fak
     assert "Programme: week 2 of 4" in said.text
     assert "Targets now: 24 bridges, 6 lunges per side" in said.text
     assert said.replies[0].private
+
+
+async def test_stats_names_an_exercise_not_logged_yet_rather_than_zero(chat: Chat) -> None:
+    await chat.say("done bridge 20")
+    said = await chat.say("/stats")
+    assert "Glute bridges: 20 in total" in said.text
+    assert "Lunges: none logged yet" in said.text
+    assert "0 per side" not in said.text
+    assert "Targets now: 20 bridges, 5 lunges per side" in said.text
+    await chat.say("undo")
+    await chat.say("done 6 lunges")
+    said = await chat.say("/stats")
+    assert "Glute bridges: none logged yet" in said.text
+    assert "Lunges: 6 per side in total" in said.text
 
 
 async def test_this_week_is_the_programme_week_that_started_on_the_first_log(
@@ -430,7 +444,7 @@ async def test_stats_with_a_warning_offers_no_workout_and_no_targets(
 async def test_stats_keeps_the_urgent_advice_for_an_urgent_warning(chat: Chat) -> None:
     await red_flag(chat, urgent=True)
     said = await chat.say("/stats")
-    assert "contact a doctor or emergency services today" in said.text
+    assert "get medical help now: contact a doctor or emergency services" in said.text
     assert "first workout" not in said.text
 
 

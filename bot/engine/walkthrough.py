@@ -76,15 +76,21 @@ class WalkFlow:
         return [await self._finish(turn)]
 
     async def _finish(self, turn: Turn) -> Reply:
-        mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
+        target = None
         if not turn.in_community:
             turn.go("menu")
             # Walked to the end: a bare "done" later today means this exercise. (Only
             # opened and stopped, it means the day's session as before.)
             turn.walked(self.exercise.id)
+            mine = progress(await turn.store.reps.day_totals(turn.user.id), turn.today)
+            target = mine.targets[self.exercise.id]
         context = {
             "exercise": self.exercise.id,
-            "target": mine.targets[self.exercise.id],
+            # In a group everyone reads the finish, and each person's Done logs their own
+            # target: no one's target is shown there, only the exercise's range.
+            "target": target,
+            "start": self.exercise.start_target,
+            "most": self.exercise.max_target,
             "per_side": self.exercise.per_side,
             # In a group a bare "done" is the day's session: the button logs this exercise.
             "in_group": turn.in_community,
