@@ -46,6 +46,7 @@ from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
     JSON,
+    OutlivedButtons,
     Place,
     Wording,
     chat_ref,
@@ -54,15 +55,19 @@ from bot.adapters.telegram_wire import (
     deep_link,
     deep_link_page,
     delivery_for,
+    has_buttons,
     is_private,
     keyboard,
     lane_of,
     left_to_press,
+    may_have_arrived,
     message_key,
     never_started,
     place_of,
     press_key,
+    readable,
     telegram_length,
+    unchanged,
     utf16_length,
     what_was_said,
     worth_retrying,
@@ -136,6 +141,7 @@ class TelegramAdapter:
             sleep=sleep,
         )
         self._me: User | None = None
+        self._outlived = OutlivedButtons()
         self._add_handlers()
 
     @classmethod
@@ -256,7 +262,7 @@ class TelegramAdapter:
         pressed, chat = query.message, query.message.chat
         incoming = Incoming(
             chat=chat_ref(chat, query.from_user),
-            event_key=press_key(query),
+            event_key=press_key(query, each_press=pressed in self._outlived),
             choice=query.data,
             display_name=query.from_user.full_name,
             private_reach=PrivateReach.IF_STARTED,
@@ -277,7 +283,7 @@ class TelegramAdapter:
         and in a private chat the old buttons go."""
         async with asyncio.TaskGroup() as calls:
             calls.create_task(self._close_press(query_id, self._toast(stale)))
-            if is_private(pressed.chat):
+            if is_private(pressed.chat) and has_buttons(pressed):
                 remove = self._calls.set_keyboard(pressed.chat.id, pressed.message_id)
                 calls.create_task(self._optional("editMessageReplyMarkup", remove))
 
@@ -484,7 +490,9 @@ class TelegramAdapter:
         self, place: Place, html: str, markup: JSON | None, reply_to: int | None
     ) -> None:
         """sendMessage, tried again a few times after a failure that sent nothing.
-        (A 429 never gets here: PTB's AIORateLimiter waits and retries those.)"""
+        (A 429 never gets here: PTB's AIORateLimiter waits and retries those.) One that
+        may have arrived counts as sent: sent again it could show twice, and the rest of
+        its answer still goes out."""
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
                 await self._calls.send_text(
@@ -496,6 +504,14 @@ class TelegramAdapter:
                 )
                 return
             except TelegramError as exc:
+                if may_have_arrived(exc):
+                    log.warning(
+                        "Telegram: no answer to a message sent to %s (%s); it may have "
+                        "arrived, so it is not sent again",
+                        place.chat_id,
+                        self._describe(exc),
+                    )
+                    return
                 if attempt == SEND_ATTEMPTS or not worth_retrying(exc):
                     raise
                 delay = FIRST_RETRY_DELAY * 2 ** (attempt - 1)
@@ -517,13 +533,18 @@ class TelegramAdapter:
     async def _show_choice(self, pressed: MaybeInaccessibleMessage, data: str) -> None:
         """Shows the answer under the question, and takes its buttons away so they can't
         be pressed twice: all but a Done button still to press."""
-        if not isinstance(pressed, Message):
+        took_away = await self._take_buttons_away(pressed, data)
+        self._outlived.note(pressed, taken_away=took_away)
+
+    async def _take_buttons_away(self, pressed: MaybeInaccessibleMessage, data: str) -> bool:
+        message = readable(pressed)
+        if message is None:
             # Too old for Telegram to send its content, so nothing on it can be kept: all
             # its buttons go (left, another would count as a second press of this one).
             remove = self._calls.set_keyboard(pressed.chat.id, pressed.message_id)
-            await self._optional("editMessageReplyMarkup", remove)
-            return
-        message = pressed
+            return await self._optional("editMessageReplyMarkup", remove)
+        if message.reply_markup is None:  # taken away already, by a press just before
+            return True
         label = chosen_label(message, data)
         left = left_to_press(message, data)
         chat_id, message_id = message.chat.id, message.message_id
@@ -532,10 +553,9 @@ class TelegramAdapter:
             text = f"{message.text_html}\n\n{chosen.text}"
             if telegram_length(text) <= LIMIT:
                 edit = self._calls.edit_text(chat_id, message_id, text, left)
-                await self._optional("editMessageText", edit)
-                return
+                return await self._optional("editMessageText", edit)
         trim = self._calls.set_keyboard(chat_id, message_id, left)
-        await self._optional("editMessageReplyMarkup", trim)
+        return await self._optional("editMessageReplyMarkup", trim)
 
     def _link_button(self, link: str) -> JSON:
         label = self._wording.labels["continue_private"]
@@ -549,6 +569,8 @@ class TelegramAdapter:
         try:
             await call
         except TelegramError as exc:
+            if unchanged(exc):  # the message already is as asked
+                return True
             log.warning("Telegram: %s failed: %s", what, self._describe(exc))
             return False
         return True

@@ -110,17 +110,42 @@ def message_key(message: Message) -> str:
     return f"tg:m:{message.chat.id}:{message.message_id}"
 
 
-def press_key(query: CallbackQuery) -> str:
+def press_key(query: CallbackQuery, *, each_press: bool = False) -> str:
     """A button press's event key. In a private chat a message's buttons answer once (the
     press takes them away), so the key is the message: a second press, of any of them, sent
     before the buttons went, is then a press already handled. Only a Done button a press
     leaves (see `left_to_press`) is a press of its own, so its key names it too. In a group
-    every member may press the same buttons, so each press is its own."""
+    every member may press the same buttons, so each press is its own; and so is every
+    press with `each_press` (buttons still there after their first press, see
+    `OutlivedButtons`)."""
     message = query.message
-    if message is not None and is_private(message.chat):
+    if message is not None and is_private(message.chat) and not each_press:
         key = f"tg:p:{message.chat.id}:{message.message_id}"
         return f"{key}:{query.data}" if query.data and lasting_done(query.data) else key
     return f"tg:c:{query.id}"
+
+
+class OutlivedButtons:
+    """Private messages whose buttons outlived their first press: the edit taking them
+    away failed (Telegram busy, say). Until one succeeds, each press on them counts on its
+    own; by `press_key` it would be that first press again, and the button would do
+    nothing. Kept in memory, the latest `limit` of them: a restart forgets them."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._messages: dict[tuple[int, int], None] = {}
+        self._limit = limit
+
+    def __contains__(self, message: MaybeInaccessibleMessage) -> bool:
+        return (message.chat.id, message.message_id) in self._messages
+
+    def note(self, message: MaybeInaccessibleMessage, *, taken_away: bool) -> None:
+        key = (message.chat.id, message.message_id)
+        if taken_away:
+            self._messages.pop(key, None)
+            return
+        self._messages[key] = None
+        if len(self._messages) > self._limit:
+            del self._messages[next(iter(self._messages))]  # the oldest
 
 
 def lane_of(update: Update) -> Hashable:
@@ -230,6 +255,18 @@ def chosen_label(message: Message, data: str) -> str | None:
     return None
 
 
+def readable(message: MaybeInaccessibleMessage) -> Message | None:
+    """The message's content, unless it is too old for Telegram to send (48 hours: then
+    PTB gives a message dated 0, of either type, with nothing in it)."""
+    return message if isinstance(message, Message) and message.is_accessible else None
+
+
+def has_buttons(message: MaybeInaccessibleMessage) -> bool:
+    """Whether a message may still show buttons: one too old to read may."""
+    content = readable(message)
+    return content is None or content.reply_markup is not None
+
+
 def left_to_press(message: Message, pressed: str) -> JSON | None:
     """The keyboard a private message keeps once its button `pressed` was answered: only
     a Done button for a whole session (see `lasting_done`)."""
@@ -244,6 +281,11 @@ def left_to_press(message: Message, pressed: str) -> JSON | None:
         and key.callback_data != pressed
     ]
     return keyboard(done)
+
+
+def unchanged(error: TelegramError) -> bool:
+    """Telegram refusing an edit that would change nothing: what it asked for holds."""
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
 
 
 def never_started(error: TelegramError) -> bool:
