@@ -279,6 +279,29 @@ async def test_setup_refuses_a_channel_it_cannot_post_in(
     )
 
 
+async def test_a_refused_setup_that_discord_sends_again_is_not_answered_again(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    async with running(fake_discord, core):
+        typed = await fake_discord.user_says(
+            world.guild, world.channel, world.boss, f"/setup <#{locked.id}> 07:30 UTC daily"
+        )
+        await next_post(fake_discord, world.channel)
+        # A reconnect before the bot's sequence number got through: Discord replays the
+        # typed /setup (and the bot's own answer, which it ignores).
+        await fake_discord.drop_connection(replay=2)
+        await fake_discord.wait_for(lambda: fake_discord.resumes and fake_discord.connected)
+        await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    answers_to_it = [
+        m
+        for m in public_bot_messages(fake_discord, world.channel)
+        if (m.get("message_reference") or {}).get("message_id") == typed["id"]
+    ]
+    assert len(answers_to_it) == 1, [m["content"] for m in answers_to_it]
+
+
 async def test_timezone_option_autocompletes_iana_names(
     fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
 ) -> None:
@@ -734,6 +757,49 @@ async def test_a_command_discord_still_shows_from_before_gets_an_answer(
     stale = [r for r in caplog.records if "stale slash command" in r.getMessage()]
     assert [r.levelno for r in stale] == [logging.WARNING, logging.WARNING]
     # (The fixture fails the test on any error logged.)
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [("leaderboard", {"visibility": "invisible"}), ("done", {"reps": 10, "exercise": "squat"})],
+    ids=["visibility", "exercise"],
+)
+async def test_a_choice_discord_still_offers_from_before_is_answered_as_the_command_alone(
+    fake_discord: FakeDiscord,
+    world: World,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+    command: str,
+    options: dict[str, Any],
+) -> None:
+    # Until a sync goes through, Discord sends the options of the definitions it holds: a
+    # value the code no longer has ("squat") may come. discord.py refuses to convert it.
+    with caplog.at_level(logging.WARNING):
+        [answer] = await slash(fake_discord, world, world.alice, command, options)
+
+    assert answer["flags"] & EPHEMERAL
+    assert any("stale slash command" in message for message in caplog.messages)
+    # (The fixture fails the test on any error logged.)
+
+
+async def test_suggestions_discord_refuses_cost_a_warning_not_an_error(
+    fake_discord: FakeDiscord,
+    world: World,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    typing = await fake_discord.autocomplete(
+        world.guild, world.channel, world.alice, "remind", {"timezone": "berl"}, focused="timezone"
+    )
+    await fake_discord.wait_for(lambda: typing.responses)
+    with caplog.at_level(logging.WARNING):
+        # Replayed after a reconnect, the autocomplete is answered already: Discord refuses.
+        await fake_discord.drop_connection(replay=1)
+        await fake_discord.wait_for(lambda: fake_discord.resumes and fake_discord.connected)
+        await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    assert any("suggestions for /remind not delivered" in m for m in caplog.messages)
+    # (The fixture fails the test on any error logged: discord.py logged one, traceback too.)
 
 
 async def test_a_bad_token_is_a_clear_start_error(

@@ -104,7 +104,12 @@ PERMISSIONS_HINT = (
 )
 # A command the bot no longer has, or not with these options: Discord clients cache the
 # command list, so members can still send one renamed or removed since.
-STALE_COMMAND = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+# The same goes for an option's value it no longer takes (a choice removed since).
+STALE_COMMAND = (
+    app_commands.CommandNotFound,
+    app_commands.CommandSignatureMismatch,
+    app_commands.TransformerError,
+)
 Piece = tuple[str, discord.ui.View | None]
 
 
@@ -385,9 +390,9 @@ class DiscordAdapter:
             private_reach=PrivateReach.IN_PLACE if message.guild is None else PrivateReach.UNSURE,
         )
         if _unpostable_setup(said.typed, incoming.is_admin, message.guild):
-            await self._answer_message(message, [Reply(SETUP_NO_ACCESS)])
-            return
-        replies = await self._core.engine.handle(incoming)
+            replies = await self._core.engine.refuse(incoming, Reply(SETUP_NO_ACCESS))
+        else:
+            replies = await self._core.engine.handle(incoming)
         await self._answer_message(message, replies)
 
     async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
@@ -396,23 +401,26 @@ class DiscordAdapter:
                 return
             incoming = self._from_interaction(interaction, text=text)
             if _unpostable_setup(incoming.text, incoming.is_admin, interaction.guild):
-                await self._answer_interaction(interaction, [Reply(SETUP_NO_ACCESS)])
-                return
-            replies = await self._handle_in_time(interaction, incoming)
+                replies = await self._core.engine.refuse(incoming, Reply(SETUP_NO_ACCESS))
+            else:
+                replies = await self._handle_in_time(interaction, incoming)
             await self._answer_interaction(interaction, replies)
 
     async def on_stale_command(
         self,
         interaction: discord.Interaction[Any],
-        error: app_commands.CommandNotFound | app_commands.CommandSignatureMismatch,
+        error: app_commands.AppCommandError,
     ) -> None:
-        """Answers a command the bot no longer has (or not with these options) as its name
-        typed alone: the engine runs it, asking for what options would have said, or says
-        it doesn't know it."""
+        """Answers a command the bot no longer has (or not with these options, or these
+        values) as its name typed alone: the engine runs it, asking for what options would
+        have said, or says it doesn't know it."""
         if isinstance(error, app_commands.CommandNotFound):
             name = " ".join([*error.parents, error.name])
-        else:
+        elif isinstance(error, app_commands.CommandSignatureMismatch):
             name = error.command.qualified_name
+        else:  # a value the options no longer take: the command itself was found
+            command = interaction.command
+            name = command.qualified_name if command is not None else "help"
         where = place(chat_for_interaction(interaction))
         log.warning("Discord: stale slash command /%s in %s: %s", name, where, error)
         if interaction.type is discord.InteractionType.application_command:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tomllib
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from discord import app_commands
 from bot.parse import Command, Done, parse
 from bot.render import MESSAGES_DIR
 from bot.schedule_time import timezone_suggestions
+
+log = logging.getLogger(__name__)
 
 # Runs one command: the interaction and the text for the engine.
 Run = Callable[[discord.Interaction[Any], str], Awaitable[None]]
@@ -119,9 +122,22 @@ async def zone_choices(
 
 def _command(name: str, wording: CommandWording, callback: Any) -> AnyCommand:
     described = app_commands.describe(**wording.options.get(name, {}))(callback)
-    return app_commands.Command(
-        name=name, description=wording.descriptions[name], callback=described
-    )
+    return _SlashCommand(name=name, description=wording.descriptions[name], callback=described)
+
+
+class _SlashCommand(app_commands.Command[Any, Any, Any]):
+    """A slash command whose suggestions, when Discord refuses them, cost one warning
+    line. discord.py logs that as an error with a traceback, though nothing can be done and
+    the member misses nothing: an autocomplete replayed after a reconnect (answered
+    already, 40060), or one answered too late (10062)."""
+
+    async def _invoke_autocomplete(
+        self, interaction: discord.Interaction[Any], name: str, namespace: app_commands.Namespace
+    ) -> None:
+        try:
+            await super()._invoke_autocomplete(interaction, name, namespace)
+        except discord.HTTPException as exc:
+            log.warning("Discord: suggestions for /%s not delivered: %s", self.name, exc)
 
 
 def _simple(name: str, wording: CommandWording, run: Run) -> AnyCommand:

@@ -176,6 +176,18 @@ class Engine:
             self._on_schedule_change()
         return replies
 
+    async def refuse(self, incoming: Incoming, refusal: Reply) -> list[Reply]:
+        """An event an adapter answers itself, with `refusal`: a request the platform won't
+        let the bot carry out (a channel it may not post in). Recorded like any other, so
+        a redelivery gets no second answer and can't carry it out later either."""
+        chat = incoming.chat
+        async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
+            if await self._store.events.seen(incoming.event_key):
+                return []
+            mark = self._store.events.mark(incoming.event_key, None, self._clock())
+            await self._store.db.apply([mark])
+        return [refusal]
+
     def _chatter(self, incoming: Incoming) -> bool:
         """Group talk not meant for the bot: left alone, and no one is recorded for it.
         "Done deal" or "done with the report" is chatter too: a "done" the bot can't read
