@@ -760,17 +760,22 @@ async def test_a_command_discord_still_shows_from_before_gets_an_answer(
 
 
 @pytest.mark.parametrize(
-    ("command", "options"),
-    [("leaderboard", {"visibility": "invisible"}), ("done", {"reps": 10, "exercise": "squat"})],
+    ("command", "options", "expected"),
+    [
+        ("leaderboard", {"visibility": "invisible"}, "Leaderboard"),
+        ("done", {"reps": 10, "exercise": "squat"}, "I only know the glute bridge and the lunge"),
+    ],
     ids=["visibility", "exercise"],
 )
-async def test_a_choice_discord_still_offers_from_before_is_answered_as_the_command_alone(
+async def test_a_choice_discord_still_offers_from_before_is_read_as_typed(
     fake_discord: FakeDiscord,
     world: World,
     bot: DiscordAdapter,
+    core: Core,
     caplog: pytest.LogCaptureFixture,
     command: str,
     options: dict[str, Any],
+    expected: str,
 ) -> None:
     # Until a sync goes through, Discord sends the options of the definitions it holds: a
     # value the code no longer has ("squat") may come. discord.py refuses to convert it.
@@ -778,6 +783,9 @@ async def test_a_choice_discord_still_offers_from_before_is_answered_as_the_comm
         [answer] = await slash(fake_discord, world, world.alice, command, options)
 
     assert answer["flags"] & EPHEMERAL
+    assert expected in answer["content"]
+    # The name alone would have meant the whole session: "/done 10 squat" logs nothing.
+    assert await reps_of(core, world.alice) == {}
     assert any("stale slash command" in message for message in caplog.messages)
     # (The fixture fails the test on any error logged.)
 

@@ -22,8 +22,8 @@ from discord.ext import commands
 from bot.adapters.base import Delivery, StartError
 from bot.adapters.discord_commands import (
     CommandWording,
+    as_typed,
     build_commands,
-    command_text,
     definitions_hash,
     slash_command_for,
 )
@@ -412,8 +412,8 @@ class DiscordAdapter:
         error: app_commands.AppCommandError,
     ) -> None:
         """Answers a command the bot no longer has (or not with these options, or these
-        values) as its name typed alone: the engine runs it, asking for what options would
-        have said, or says it doesn't know it."""
+        values) as if typed: the engine says it doesn't know the command, or reads its
+        values as words, taking what it can and asking for the rest."""
         if isinstance(error, app_commands.CommandNotFound):
             name = " ".join([*error.parents, error.name])
         elif isinstance(error, app_commands.CommandSignatureMismatch):
@@ -424,7 +424,8 @@ class DiscordAdapter:
         where = place(chat_for_interaction(interaction))
         log.warning("Discord: stale slash command /%s in %s: %s", name, where, error)
         if interaction.type is discord.InteractionType.application_command:
-            await self.on_command(interaction, command_text(name))
+            data: Any = interaction.data
+            await self.on_command(interaction, as_typed(name, data))
 
     async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
         async with self._handling() as handling:

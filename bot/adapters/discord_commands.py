@@ -69,6 +69,14 @@ def command_text(name: str, *words: object) -> str:
     return " ".join([f"/{name}", *(str(w).strip() for w in words if w is not None)]).strip()
 
 
+def as_typed(name: str, data: Mapping[str, Any] | None) -> str:
+    """A command sent with options the bot no longer reads, as if typed: its name and the
+    values given ("/done 10 squat"). The engine then reads what it can and refuses the
+    rest; the name alone could mean something else (a bare /done logs the whole session)."""
+    options = (data or {}).get("options") or []
+    return command_text(name, *(o.get("value") for o in options if isinstance(o, Mapping)))
+
+
 def slash_command_for(typed: str, names: Collection[str]) -> str | None:
     """The slash command among `names` that asks what a typed request did: "undo" → undo,
     "/remind 07:30 UTC" → remind, "done 15" → done; None when none does."""
