@@ -810,6 +810,28 @@ async def test_suggestions_discord_refuses_cost_a_warning_not_an_error(
     # (The fixture fails the test on any error logged: discord.py logged one, traceback too.)
 
 
+async def test_suggestions_cut_off_by_a_stop_cost_a_warning_not_an_error(
+    fake_discord: FakeDiscord,
+    world: World,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def session_closed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Session is closed")  # aiohttp's, as the bot stops mid-send
+
+    monkeypatch.setattr(discord.InteractionResponse, "autocomplete", session_closed)
+    with caplog.at_level(logging.WARNING):
+        await fake_discord.autocomplete(
+            world.guild, world.channel, world.alice, "setup", {"timezone": "berl"},
+            focused="timezone",
+        )  # fmt: skip
+        await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    assert any("suggestions for /setup not delivered" in m for m in caplog.messages)
+    # (The fixture fails the test on any error logged.)
+
+
 async def test_a_bad_token_is_a_clear_start_error(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:

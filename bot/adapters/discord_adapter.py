@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -32,6 +31,7 @@ from bot.adapters.discord_wire import (
     SPOKEN,
     ChoiceButton,
     Said,
+    SendError,
     answered_view,
     buttons_view,
     can_post,
@@ -92,7 +92,6 @@ DRAIN_TIMEOUT = 10.0
 DEFER_AFTER = 2.0
 # 403 "Cannot reply without permission to read message history".
 CANNOT_REPLY = 160002
-SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 # What a scheduled send that failed comes to, for the log.
 AFTER_FAILURE = {
     Delivery.GONE: "not sending there again",

@@ -21,6 +21,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.adapters.discord_wire import SendError, describe
 from bot.parse import Command, Done, parse
 from bot.render import MESSAGES_DIR
 from bot.schedule_time import timezone_suggestions
@@ -137,15 +138,16 @@ class _SlashCommand(app_commands.Command[Any, Any, Any]):
     """A slash command whose suggestions, when Discord refuses them, cost one warning
     line. discord.py logs that as an error with a traceback, though nothing can be done and
     the member misses nothing: an autocomplete replayed after a reconnect (answered
-    already, 40060), or one answered too late (10062)."""
+    already, 40060), one answered too late (10062), or one still being sent as the bot
+    stops (its session closed: a RuntimeError)."""
 
     async def _invoke_autocomplete(
         self, interaction: discord.Interaction[Any], name: str, namespace: app_commands.Namespace
     ) -> None:
         try:
             await super()._invoke_autocomplete(interaction, name, namespace)
-        except discord.HTTPException as exc:
-            log.warning("Discord: suggestions for /%s not delivered: %s", self.name, exc)
+        except (*SendError, RuntimeError) as exc:
+            log.warning("Discord: suggestions for /%s not delivered: %s", self.name, describe(exc))
 
 
 def _simple(name: str, wording: CommandWording, run: Run) -> AnyCommand:

@@ -221,6 +221,10 @@ def delivery_for(error: BaseException, *, in_server: bool = False) -> Delivery:
     return Delivery.SENT
 
 
+# What a call to Discord may fail with: a refusal, or the connection.
+SendError = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
 def place(chat: ChatRef) -> str:
     """Where a send went, for the operator's log: the ids to look up, and fix."""
     if chat.community is None:
