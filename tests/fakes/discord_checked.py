@@ -55,7 +55,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeMember,
     Overwrite,
-    point_discord_py_at,
+    running_fake_discord,
     watching,
 )
 from tests.fakes.discord_world import JSON, now_iso, walk_components
@@ -334,19 +334,6 @@ def _rate_limited(retry_after: float) -> web.Response:
     response = _json(body | {"code": 0}, 429)
     response.headers["Via"] = "1.1 google"  # without it discord.py takes a 429 for a ban
     return response
-
-
-@asynccontextmanager
-async def running_checked_discord(**options: Any) -> AsyncIterator[CheckedDiscord]:
-    """A started CheckedDiscord with discord.py pointed at it."""
-    server = CheckedDiscord(**options)
-    await server.start()
-    try:
-        with point_discord_py_at(server):
-            yield server
-    finally:
-        await server.stop()
-    server.check_no_unknown_routes()
 
 
 # ---- the bot, observed ------------------------------------------------------------------
@@ -640,10 +627,13 @@ async def stage(
     async with AsyncExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qa-discord-")))
         fake = await stack.enter_async_context(
-            running_checked_discord(
-                refuse_message_content=not message_content, lean_guilds=lean_guilds
+            running_fake_discord(
+                CheckedDiscord,
+                refuse_message_content=not message_content,
+                lean_guilds=lean_guilds,
             )
         )
+        assert isinstance(fake, CheckedDiscord)
         clock = FakeClock(START)
         core = await stack.enter_async_context(recording_core(folder, clock))
         world = Stage(fake, core, clock, defer_after)

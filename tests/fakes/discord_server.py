@@ -1395,10 +1395,12 @@ def point_discord_py_at(server: FakeDiscord) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def running_fake_discord(**options: Any) -> AsyncIterator[FakeDiscord]:
-    """A started fake with discord.py pointed at it. Raises UnknownRouteError on exit if
-    the bot called a route the fake does not know."""
-    server = FakeDiscord(**options)
+async def running_fake_discord(
+    kind: type[FakeDiscord] = FakeDiscord, **options: Any
+) -> AsyncIterator[FakeDiscord]:
+    """A started fake (a `kind` of FakeDiscord) with discord.py pointed at it. Raises
+    UnknownRouteError on exit if the bot called a route the fake does not know."""
+    server = kind(**options)
     await server.start()
     try:
         with point_discord_py_at(server):
