@@ -37,7 +37,7 @@ from bot.model import (
 )
 from bot.render import MESSAGES_DIR
 from bot.scheduler import Prompt
-from tests.transcript import START, FakeClock
+from tests.transcript import START, FakeClock, reps_by_person
 
 EXPLORING = "GLUTEBOT_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("GLUTEBOT_FUZZ_EXAMPLES", "150"))
@@ -357,15 +357,6 @@ def incoming_for(
     )
 
 
-async def reps_in_db(core: Core) -> dict[tuple[str, str], int]:
-    rows = await core.store.db.fetchall(
-        "SELECT u.platform, u.platform_user_id, SUM(r.reps), MIN(r.reps) FROM rep_logs r"
-        " JOIN users u ON u.id = r.user_id GROUP BY u.id"
-    )
-    assert all(row[3] > 0 for row in rows), rows
-    return {(row[0], row[1]): row[2] for row in rows if row[2]}
-
-
 async def flow_of(core: Core, chat: ChatRef) -> str | None:
     row = await core.store.db.fetchone(
         "SELECT c.flow FROM conversations c JOIN users u ON u.id = c.user_id"
@@ -512,7 +503,7 @@ async def run(steps: Sequence[Step]) -> None:
             world = World(core, clock)
             for number, step in enumerate(steps):
                 await play(world, step)
-                in_db = await reps_in_db(core)
+                in_db = await reps_by_person(core)
                 assert in_db == {k: v for k, v in world.told.items() if v}, (number, step)
             # Nobody is left stuck: wherever they ended up, "/cancel" brings the menu back.
             for place, person in itertools.product(sorted(PRIVATE_PLACES), PEOPLE):

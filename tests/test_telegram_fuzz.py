@@ -81,7 +81,7 @@ from tests.fakes.telegram_api import (
     Server,
 )
 from tests.test_engine_fuzz import DONES, FORGED, LABELS, WORDS, remind_text
-from tests.transcript import START, FakeClock
+from tests.transcript import START, FakeClock, every_row, reps_by_person
 
 EXPLORING = "GLUTEBOT_TG_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("GLUTEBOT_TG_FUZZ_EXAMPLES", "120"))
@@ -1026,24 +1026,7 @@ def check_logs_acknowledged(
 
 
 async def reps_in_db(core: Core) -> dict[str, int]:
-    rows = await core.store.db.fetchall(
-        "SELECT u.platform_user_id, SUM(r.reps) FROM rep_logs r"
-        " JOIN users u ON u.id = r.user_id GROUP BY u.id"
-    )
-    return {str(row[0]): int(row[1]) for row in rows if row[1]}
-
-
-TABLES = ("users", "conversations", "events", "rep_logs", "checks", "schedules")
-
-
-async def snapshot(core: Core) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: sorted(
-            (tuple(row) for row in await core.store.db.fetchall(f"SELECT * FROM {table}")),
-            key=repr,
-        )
-        for table in TABLES
-    }
+    return {person: reps for (_, person), reps in (await reps_by_person(core)).items()}
 
 
 async def play(world: World, step: Step) -> None:
@@ -1056,7 +1039,7 @@ async def play(world: World, step: Step) -> None:
         # applied again it may find more to apply to (a block, told before the bot knew
         # the person, marks them once they have written).
         if not any("my_chat_member" in update for update in again):
-            before = await snapshot(world.core)
+            before = await every_row(world.core)
     if step.fault is not None:
         server.fail(step.fault.method, step.fault.kind, times=step.fault.times)
     try:
@@ -1077,7 +1060,7 @@ async def play(world: World, step: Step) -> None:
     check_logs_acknowledged(step, new, server.outcomes[calls:])
     if before is not None:
         assert all(replies == [] for _, replies in new), (step, new)
-        after = await snapshot(world.core)
+        after = await every_row(world.core)
         changed = {
             table: (sorted(set(before[table]) - set(rows)), sorted(set(rows) - set(before[table])))
             for table, rows in after.items()

@@ -6,6 +6,7 @@ import itertools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.app import Core
 from bot.model import ChatRef, Incoming, Platform, Reply
@@ -92,3 +93,26 @@ class Chat:
 
     def _key(self) -> str:
         return f"test:{_RUN}:{next(_keys)}"
+
+
+async def reps_by_person(core: Core) -> dict[tuple[str, str], int]:
+    """Each person's logged reps in all, by (platform, platform user id); every log holds
+    at least one rep."""
+    rows = await core.store.db.fetchall(
+        "SELECT u.platform, u.platform_user_id, SUM(r.reps), MIN(r.reps) FROM rep_logs r"
+        " JOIN users u ON u.id = r.user_id GROUP BY u.id"
+    )
+    assert all(row[3] > 0 for row in rows), [tuple(row) for row in rows]
+    return {(str(row[0]), str(row[1])): int(row[2]) for row in rows if row[2]}
+
+
+async def every_row(core: Core) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a fixed order: compare two to see what changed."""
+    tables = await core.store.db.fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    dump: dict[str, list[tuple[Any, ...]]] = {}
+    for (name,) in tables:
+        rows = await core.store.db.fetchall(f'SELECT * FROM "{name}"')
+        dump[str(name)] = sorted((tuple(row) for row in rows), key=repr)
+    return dump

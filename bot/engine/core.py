@@ -146,8 +146,7 @@ class Engine:
             if _stale_press(incoming, arrival.conversation):
                 # Buttons that no longer apply change nothing and record no one: a second
                 # quick press after "Yes, delete everything" must not bring the person back.
-                mark = self._store.events.mark(incoming.event_key, None, self._clock())
-                await self._store.db.apply([mark])
+                await self._record_for_no_one(incoming)
                 return [Reply(STALE_PRESS)]
             turn = await self._begin(incoming, arrival)
             try:
@@ -184,9 +183,13 @@ class Engine:
         async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
             if await self._store.events.seen(incoming.event_key):
                 return []
-            mark = self._store.events.mark(incoming.event_key, None, self._clock())
-            await self._store.db.apply([mark])
+            await self._record_for_no_one(incoming)
         return [refusal]
+
+    async def _record_for_no_one(self, incoming: Incoming) -> None:
+        """Marks an event handled without recording anyone for it."""
+        mark = self._store.events.mark(incoming.event_key, None, self._clock())
+        await self._store.db.apply([mark])
 
     def _chatter(self, incoming: Incoming) -> bool:
         """Group talk not meant for the bot: left alone, and no one is recorded for it.

@@ -59,7 +59,7 @@ from tests.fakes.discord_server import (
     watching,
 )
 from tests.fakes.discord_world import JSON, now_iso, walk_components
-from tests.transcript import START, FakeClock
+from tests.transcript import START, FakeClock, every_row, reps_by_person
 
 API = "/api/v10"
 CONTENT_LIMIT = 2000
@@ -573,23 +573,11 @@ class Stage:
         return int(data["id"]) > self.forgotten.get(str(user.get("id")), 0)
 
     async def reps_in_db(self) -> Counter[str]:
-        rows = await self.core.store.db.fetchall(
-            "SELECT u.platform_user_id, SUM(r.reps), MIN(r.reps) FROM rep_logs r"
-            " JOIN users u ON u.id = r.user_id GROUP BY u.id"
-        )
-        assert all(row[2] > 0 for row in rows), rows
-        return Counter({str(row[0]): int(row[1]) for row in rows if row[1]})
+        return Counter({person: n for (_, person), n in (await reps_by_person(self.core)).items()})
 
     async def database(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table."""
-        tables = await self.core.store.db.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-        dump: dict[str, list[tuple[Any, ...]]] = {}
-        for (name,) in tables:
-            rows = await self.core.store.db.fetchall(f'SELECT * FROM "{name}"')
-            dump[str(name)] = sorted((tuple(row) for row in rows), key=repr)
-        return dump
+        return await every_row(self.core)
 
     def replies_to(self, key: str) -> list[Reply]:
         engine = self.core.engine
