@@ -148,14 +148,15 @@ class Engine:
                 # quick press after "Yes, delete everything" must not bring the person back.
                 await self._record_for_no_one(incoming)
                 return [Reply(STALE_PRESS)]
-            turn = await self._begin(incoming, arrival)
             try:
+                turn = await self._begin(incoming, arrival)
                 replies = await self._dispatch(turn)
                 if arrival.user is not None and arrival.user.blocked and not turn.in_community:
                     replies = [*replies, *await self._reachable_again(turn)]
             except Exception:
-                # A bug must not cost the person their place: nothing is written, they
-                # get an apology, and the log gets the details.
+                # A bug, or a database refusing to record a newcomer, must not cost the
+                # person their place: nothing is written, they get an apology, and the log
+                # gets the details.
                 log.exception("failed to handle %s", incoming.event_key)
                 return [Reply("error")]
             if self._out_of_private_reach(turn, replies):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.model import ChatRef
 from bot.store.conversations import Conversation, conversation_of
 from bot.store.db import Database
+from bot.store.schema import fingerprint
 from bot.store.users import User, user_of
 
 
@@ -29,7 +30,7 @@ class ArrivalStore:
             " FROM (SELECT 1) LEFT JOIN users u"
             " ON u.platform = ? AND u.platform_user_id = ?"
             " LEFT JOIN conversations c ON c.user_id = u.id",
-            (event_key, chat.platform, chat.user_id),
+            (fingerprint(event_key), chat.platform, chat.user_id),
         )
         assert row is not None  # the FROM always yields one row
         user = user_of(row) if row["id"] is not None else None

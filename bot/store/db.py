@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from bot.store.checkpoints import Checkpointer
-from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.store.schema import MIGRATIONS, SCHEMA_VERSION, fingerprint
 
 # A write is a closure over SQL that a store module built; the engine collects the writes
 # of one message and `Database.apply` runs them in a single transaction. It runs on the
@@ -75,6 +75,8 @@ class Database:
         db = cls(conn, None)
         try:
             await db._configure()
+            await db._refuse_newer()
+            await db._conn.execute("PRAGMA journal_mode = WAL")
             await db._migrate()
             await db._check_writable()
             db._reader = _open_reader(path)
@@ -96,10 +98,14 @@ class Database:
         await self._conn.close()
 
     async def _configure(self) -> None:
-        # WAL lets readers run beside the writer; NORMAL sync is durable across a process
-        # crash (not an OS crash or power loss), which the README states.
+        """Settings of this connection only: nothing here changes the file. (WAL mode,
+        which lets readers run beside the writer, is written into the file, so `open` sets
+        it only once the file's version is known.)"""
+        # Migrations store handled events' keys as fingerprints (schema.V4).
+        await self._conn.create_function("fingerprint", 1, fingerprint, deterministic=True)
         for pragma in (
-            "PRAGMA journal_mode = WAL",
+            # Durable across a process crash (not an OS crash or power loss), which the
+            # README states.
             "PRAGMA synchronous = NORMAL",
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 5000",
@@ -119,39 +125,45 @@ class Database:
         assert row is not None
         return int(row[0])
 
-    async def _migrate(self) -> None:
+    async def _refuse_newer(self) -> None:
         current = await self.version()
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"it has schema version {current}, newer than this glutebot knows "
                 f"({SCHEMA_VERSION}); upgrade glutebot"
             )
-        for version in range(current, SCHEMA_VERSION):
-            # executescript() commits any open transaction first, so the script carries
-            # its own BEGIN/COMMIT: a migration and its version bump land together.
-            bump = f"PRAGMA user_version = {version + 1};"
-            script = f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n{bump}\nCOMMIT;"
-            async with self._write_lock:
-                try:
-                    await self._conn.executescript(script)
-                except BaseException:
-                    if self._conn.in_transaction:
-                        await self._conn.execute("ROLLBACK")
-                    raise
+
+    async def _migrate(self) -> None:
+        for version in range(await self.version(), SCHEMA_VERSION):
+            # One transaction: the migration and its version bump land together. Another
+            # process opening the same file may have migrated it meanwhile, so the
+            # version is read again inside the transaction, and a step already taken is
+            # not taken twice.
+            steps = [_expect_version(version)]
+            steps += [sql_write(statement) for statement in _statements(MIGRATIONS[version])]
+            steps.append(sql_write(f"PRAGMA user_version = {version + 1}"))
+            try:
+                async with self._write_lock:
+                    await _on_db_thread(self._conn, _commit_writes, steps)
+            except _AlreadyMigrated:
+                continue
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
                 await self._conn.execute("COMMIT")
-                self._wrote()
             except BaseException:
-                # Some errors (a full disk, say) end the transaction by themselves.
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                # Cancelled while waiting, a statement still runs on aiosqlite's thread
+                # (a BEGIN waiting for another process's lock, say), and some errors (a
+                # full disk) end the transaction by themselves. So whether a transaction
+                # is open is asked on that thread, after everything queued there; and a
+                # second cancellation must not leave it open.
+                await asyncio.shield(_on_db_thread(self._conn, _roll_back_if_open, []))
                 raise
+            self._wrote()
 
     async def apply(self, writes: Iterable[Write]) -> None:
         """Run `writes` in one transaction: when this returns they are committed, and if it
@@ -185,8 +197,9 @@ class Database:
         try:
             await self._run_in_one_transaction(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].fail(exc)
+            if len(batch) == 1 or _nobody_at_fault(exc):
+                for job in batch:
+                    job.fail(exc)
                 return
             # Someone's writes failed and took the batch down with them: commit each
             # caller on its own, so only the one at fault gets the error.
@@ -257,15 +270,57 @@ def sql_write(sql: str, params: Sequence[Any] = ()) -> Write:
 
 
 def _commit_writes(conn: sqlite3.Connection, writes: list[Write]) -> None:
-    conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.execute("BEGIN IMMEDIATE")
         for write in writes:
             write(conn)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _roll_back_if_open(conn, [])
         raise
+
+
+def _roll_back_if_open(conn: sqlite3.Connection, _: list[Write]) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _nobody_at_fault(exc: Exception) -> bool:
+    """The database was busy (another process holding its write lock past the busy
+    timeout): no caller's writes caused it, and committing each alone would only wait the
+    whole timeout again, once per caller."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class _AlreadyMigrated(Exception):
+    """Another process took this migration step first."""
+
+
+def _expect_version(version: int) -> Write:
+    def check(conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != version:
+            raise _AlreadyMigrated
+
+    return check
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script as its statements, each whole (a trigger's body included)."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if _without_comments(pending):
+        raise ValueError(f"unfinished statement in a migration: {pending.strip()!r}")
+    return statements
+
+
+def _without_comments(sql: str) -> str:
+    return "".join(line.split("--", 1)[0] for line in sql.splitlines()).strip()
 
 
 async def _on_db_thread(

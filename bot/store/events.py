@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.store.db import Database, Write, sql_write
+from bot.store.schema import fingerprint
 
 # Platforms redeliver within hours (Telegram keeps updates for 24 h); a week is ample.
 KEEP_EVENTS_FOR = timedelta(days=7)
@@ -15,14 +16,16 @@ class EventStore:
         self._db = db
 
     async def seen(self, event_key: str) -> bool:
-        row = await self._db.fetchone("SELECT 1 FROM events WHERE event_key = ?", (event_key,))
+        row = await self._db.fetchone(
+            "SELECT 1 FROM events WHERE event_key = ?", (fingerprint(event_key),)
+        )
         return row is not None
 
     def mark(self, event_key: str, user_id: int | None, now: datetime) -> Write:
         return sql_write(
             "INSERT INTO events (event_key, user_id, handled_at) VALUES (?, ?, ?)"
             " ON CONFLICT (event_key) DO NOTHING",
-            (event_key, user_id, now.isoformat()),
+            (fingerprint(event_key), user_id, now.isoformat()),
         )
 
     async def prune(self, now: datetime) -> None:

@@ -112,5 +112,7 @@ class UserStore:
             )
 
     def forget(self, user_id: int) -> Write:
-        # Every table about a person references users ON DELETE CASCADE.
+        # Every table about a person references users ON DELETE CASCADE, except the marks
+        # of events handled (SET NULL): they name no one, and must outlive the person, so
+        # that a redelivered message can't bring them back.
         return sql_write("DELETE FROM users WHERE id = ?", (user_id,))
