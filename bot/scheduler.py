@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from bot.model import Delivery, Platform
 from bot.pacing import Pacer, Sleep
 from bot.schedule_time import Run, instant_on, next_run
-from bot.store.schedules import DisabledReason, Schedule, ScheduleKind, ScheduleStore
+from bot.store.schedules import Schedule, ScheduleKind, ScheduleStore
 
 log = logging.getLogger(__name__)
 
@@ -199,13 +199,18 @@ class Scheduler:
         scheduled = instant_on(day, schedule.local_time, schedule.tz)
         late = now - scheduled
         already_sent = schedule.last_sent_day is not None and day <= schedule.last_sent_day
-        if already_sent or late >= self._grace:
-            # The next run that is still within the grace window, if any, goes out late.
-            after = max(now - self._grace, scheduled)
+        today = now.astimezone(schedule.tz).date()
+        if already_sent or late >= self._grace or day < today:
+            # A prompt is the day's workout: it goes out late only within the grace window
+            # and on its own day (the window may be set to a day or more). So the next to
+            # go is today's run, if due and not too late, or else the next one to come.
+            following = self._run_after(schedule, max(now - self._grace, scheduled))
+            while following.due_utc <= now and following.local_day < today:
+                following = self._run_after(schedule, following.due_utc)
             log.info(
                 "schedule %s (%s): skipping %s, %s late", schedule.id, schedule.owner, day, late
             )
-            await self._store.skip(schedule, self._run_after(schedule, after), now)
+            await self._store.skip(schedule, following, now)
             return
         await self._claim_and_send(schedule, day, now)
 
@@ -277,13 +282,20 @@ class Scheduler:
                 schedule.platform,
                 schedule.target,
             )
-            await self._store.disable(schedule.id, DisabledReason.GONE, now)
+            await self._store.retire(schedule, following, now)
         elif outcome is Delivery.RETRY:
+            assert schedule.next_day is not None
             retry_at = self._retry_at(schedule, now)
-            if retry_at is None:
-                log.warning("schedule %s: giving up on %s", schedule.id, schedule.next_day)
-            else:
-                await self._store.release(schedule, following, retry_at, now)
+            if retry_at is not None:
+                await self._store.release(
+                    schedule, following, Run(retry_at, schedule.next_day), now
+                )
+                return
+            log.warning("schedule %s: giving up on %s", schedule.id, schedule.next_day)
+            if following is None:
+                # The question whether to keep reminding never got through: rather than
+                # leave the reminders paused unasked, it is asked at the next run.
+                await self._store.release(schedule, None, self._run_after(schedule, now), now)
 
     def _retry_at(self, schedule: Schedule, now: datetime) -> datetime | None:
         """Later each time (1, 2, 4... minutes), and never past the grace window."""

@@ -214,6 +214,16 @@ async def test_admin_sets_up_the_daily_post(
     assert schedule.target == str(world.channel.id)
 
 
+@pytest.mark.parametrize("zone", ["UTC +2", "GMT + 2", "America/New York"])
+async def test_setup_reads_a_zone_typed_with_spaces(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, zone: str
+) -> None:
+    options = {"channel": world.channel, "time": "07:30", "timezone": zone}
+    answer = await slash(fake_discord, world, world.boss, "setup", options)
+    shown = "America/New\\_York)" if "/" in zone else "UTC+2, no daylight saving)"
+    assert f"at **07:30** ({shown}" in answer[0]["content"]
+
+
 async def test_setup_and_prompt_are_refused_to_members_without_manage_server(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:

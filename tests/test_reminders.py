@@ -260,18 +260,38 @@ async def test_days_without_a_zone_keep_the_zone_known(tg: Chat) -> None:
     assert "at 19:00 (Europe/Berlin) on weekdays" in said.text
 
 
+@pytest.mark.parametrize(
+    ("typed", "saved"),
+    [
+        ("/remind 7 pm Europe/London daily", "at 19:00 (Europe/London) every day"),
+        ("/remind 7:30 a.m. London weekdays", "at 07:30 (Europe/London) on weekdays"),
+    ],
+)
+async def test_a_time_typed_with_am_or_pm_as_a_word_of_its_own(
+    tg: Chat, typed: str, saved: str
+) -> None:
+    said = await tg.say(typed)
+    assert saved in said.text
+
+
 async def reminded(core: Core, tg: Chat, *, asks_to_continue: bool = False) -> Said:
     """The first person's reminder, delivered to their chat as the runner does."""
     schedule = await reminder(core)
     assert schedule is not None
     assert schedule.next_day is not None
+    assert schedule.next_due is not None
+    if asks_to_continue:
+        # As the scheduler does: the reminder is paused when the question goes out.
+        assert await core.store.schedules.claim_pause(schedule, schedule.next_due)
     prompt = Prompt(schedule, schedule.next_day, asks_to_continue)
     replies = await core.engine.scheduled(prompt)
     await core.engine.delivered(prompt, replies)
     return await tg.send_replies(replies)
 
 
-@pytest.mark.parametrize(("typed", "answer"), [("yes", "back on"), ("no", "Reminders are off")])
+@pytest.mark.parametrize(
+    ("typed", "answer"), [("yes", "back on"), ("no", "Reminders are off"), ("/stop", "are off")]
+)
 async def test_yes_or_no_typed_answers_the_question_whether_to_keep_reminding(
     tg: Chat, woken: tuple[Core, list[int]], typed: str, answer: str
 ) -> None:

@@ -735,3 +735,107 @@ async def test_stop_releases_prompts_still_waiting_for_their_turn(
     assert [(p.schedule.community, p.local_day) for p in again.prompts] == [
         (waited, date(2026, 6, 1))
     ]
+
+
+async def test_a_prompt_missed_until_after_midnight_waits_for_its_next_day(
+    store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # 23:30 in London, the bot down until 00:15: 45 minutes late, within the grace window,
+    # but it would be yesterday's workout. Today's comes at 23:30.
+    await store.upsert(channel("g1", at="23:30"), clock.utc())
+    deliver = Recorder(clock)
+    scheduler = make_scheduler(store, deliver, clock)
+    clock.set(utc(2026, 6, 1, 23, 15))  # 00:15 on Tuesday in London
+    await run_until(scheduler, store, clock, utc(2026, 6, 2, 23, 0))
+    assert deliver.days() == [date(2026, 6, 2)]
+
+
+async def test_a_grace_window_of_a_day_catches_up_once_with_todays_prompt(
+    store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # Down from before Monday's 07:00 until Tuesday 06:30: Monday's is within a 24-hour
+    # window, but Tuesday's is due in half an hour. It used to send both.
+    await store.upsert(channel("g1", at="07:00", tz="UTC"), clock.utc())
+    deliver = Recorder(clock)
+    scheduler = make_scheduler(store, deliver, clock, grace=timedelta(hours=24))
+    clock.set(utc(2026, 6, 2, 6, 30))
+    await run_until(scheduler, store, clock, utc(2026, 6, 2, 12, 0))
+    assert deliver.days() == [date(2026, 6, 2)]
+
+
+async def test_a_chat_gone_while_setup_moves_the_post_keeps_the_new_schedule(
+    store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # The old channel deleted, and while the morning's post to it is refused, the admin runs
+    # /setup for a new one: that is kept (it used to be switched off with the old one).
+    owner = channel_owner(Platform.DISCORD, "g1")
+    await store.upsert(channel("g1", target="old-channel"), clock.utc())
+
+    async def deleted_channel(prompt: Prompt) -> Delivery:
+        await store.upsert(channel("g1", target="new-channel"), clock.utc())
+        return Delivery.GONE
+
+    scheduler = make_scheduler(store, deleted_channel, clock)
+    clock.set(utc(2026, 6, 1, 6, 0))
+    await run_due(scheduler, clock)
+    after = await store.get(owner)
+    assert after is not None
+    assert (after.target, after.enabled, after.next_day) == ("new-channel", True, date(2026, 6, 2))
+
+
+async def test_a_reminder_switched_off_by_its_owner_during_a_refused_send_stays_theirs(
+    db: Database, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    user = await add_user(db, "ann")
+    await store.upsert(reminder(user), clock.utc())
+
+    async def blocked_while_switching_off(prompt: Prompt) -> Delivery:
+        await store.disable(prompt.schedule.id, DisabledReason.OWNER, clock.utc())
+        return Delivery.GONE
+
+    scheduler = make_scheduler(store, blocked_while_switching_off, clock)
+    clock.set(utc(2026, 6, 1, 6, 0))
+    await run_due(scheduler, clock)
+    after = await store.get(reminder_owner(user))
+    assert after is not None
+    # Not GONE: that would offer it back to them when they next write.
+    assert after.disabled_reason is DisabledReason.OWNER
+
+
+async def test_a_pause_question_that_never_gets_through_is_asked_at_the_next_run(
+    db: Database, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # The reminder is paused when the question is claimed; if sending it fails until the
+    # grace window ends, the reminders used to stay paused for good, unasked.
+    user = await add_user(db, "ann")
+    await store.upsert(reminder(user, tz="UTC"), clock.utc())
+    question_fails = Recorder(
+        clock, lambda prompt: Delivery.RETRY if prompt.asks_to_continue else Delivery.SENT
+    )
+    scheduler = make_scheduler(store, question_fails, clock, pause_after=2)
+    await run_until(scheduler, store, clock, utc(2026, 6, 6, 12, 0))
+    asked = sorted({p.local_day for p in question_fails.prompts if p.asks_to_continue})
+    assert asked == [date(2026, 6, 3), date(2026, 6, 4), date(2026, 6, 5), date(2026, 6, 6)]
+    schedule = await store.get(reminder_owner(user))
+    assert schedule is not None
+    assert (schedule.enabled, schedule.next_day) == (True, date(2026, 6, 7))
+
+
+async def test_moving_far_west_keeps_the_next_days_reminder(
+    db: Database, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    # Tuesday 07:00 in Tokyo is Monday 22:00 UTC. On Monday afternoon in Los Angeles the
+    # person moves the reminder there: Tuesday 07:00 there is a day not yet reminded. The
+    # Tokyo day sent (Tuesday) used to be taken for an LA day, and Tuesday was skipped.
+    user = await add_user(db, "traveller")
+    clock.set(utc(2026, 6, 1, 21, 0))
+    await store.upsert(reminder(user, at="07:00", tz="Asia/Tokyo"), clock.utc())
+    deliver = Recorder(clock)
+    await run_until(make_scheduler(store, deliver, clock), store, clock, utc(2026, 6, 1, 22, 30))
+    assert deliver.days() == [date(2026, 6, 2)]
+
+    clock.set(utc(2026, 6, 1, 23, 0))
+    moved = reminder(user, at="07:00", tz="America/Los_Angeles")
+    assert (await store.first_run(moved, clock.utc())).due_utc == utc(2026, 6, 2, 14, 0)
+    changed = await store.upsert(moved, clock.utc())
+    assert (changed.next_due, changed.next_day) == (utc(2026, 6, 2, 14, 0), date(2026, 6, 2))

@@ -567,6 +567,18 @@ async def test_blocking_the_bot_marks_the_user(bot: Bot, core: Core) -> None:
     assert await is_blocked(core, ALICE)
 
 
+async def test_after_blocking_the_bot_a_reminder_is_offered_back(bot: Bot, core: Core) -> None:
+    # Blocking the bot switches the reminder off at once (Telegram says so before any
+    # reminder fails); it used to stay off unannounced when they came back.
+    alice = bot.talk()
+    await alice.say("/start")
+    await alice.say("/remind 07:30 Europe/London daily")
+    await alice.deliver(bot.server.blocks(ALICE))
+    bot.server.blocked.discard(ALICE.id)
+    answer = await alice.say("hi")
+    assert any("switched off your reminder" in text for text in texts(answer)), texts(answer)
+
+
 async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     await bot.talk().say("/start")
     chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))

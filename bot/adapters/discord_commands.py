@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import tomllib
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,9 @@ def one_word(value: str | None, joiner: str = "") -> str | None:
     """An option that must reach the engine as one word ("7 pm" → "7pm"; with joiner "_",
     "America/New York" → "America/New_York")."""
     return None if value is None else joiner.join(value.split()) or None
+
+
+_AROUND_SIGN = re.compile(r"\s*([+\-\u2212])\s*")
 
 
 def named(**options: str | None) -> list[str]:
@@ -205,7 +209,8 @@ def _setup(wording: CommandWording, run: Run) -> AnyCommand:
         timezone: str,
         days: str | None = None,
     ) -> None:
-        zone = one_word(timezone, "_")
+        # "UTC + 2" is the offset UTC+2; "America/New York" is America/New_York.
+        zone = one_word(_AROUND_SIGN.sub(r"\1", timezone), "_")
         words = (channel.id, one_word(time) or "?", zone or "?", days)
         await run(interaction, command_text("setup", *words))
 

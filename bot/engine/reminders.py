@@ -34,6 +34,8 @@ _NAMED = re.compile(r"\b(time|timezone|days):")
 # The most words a zone's name has ("America/Argentina/Buenos Aires" has three).
 ZONE_WORDS = 4
 DEFAULT_DAYS = "mon,wed,fri"  # three a week, to match two or three workouts a week
+# "7 pm", "7:30 a.m.": the half of the day, typed as a word of its own after the time.
+_HALF_DAY = re.compile(r"[ap]\.?\s*m\.?", re.IGNORECASE)
 # Values avoid ":" (it separates a button's parts), so times are written 07.30.
 TIME_PICKS = (Choice("07.00", "time_0700"), Choice("12.30", "time_1230"),
               Choice("18.00", "time_1800"))  # fmt: skip
@@ -88,7 +90,11 @@ class RemindFlow:
 
     async def off(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
-        if current is None or not current.enabled:
+        # Paused reminders are still theirs to switch off: "No" to the question whether
+        # to keep them (asked once they are paused) means off, as /stop does.
+        if current is None or not (
+            current.enabled or current.disabled_reason is DisabledReason.PAUSED
+        ):
             platform = str(turn.incoming.chat.platform)
             return [Reply("remind/none", {"platform": platform}, private=True)]
         turn.writes.append(
@@ -201,6 +207,9 @@ def _given(arg: str) -> dict[str, str]:
     order, then any named ones ("time:07:30 timezone:America/New York days:tue thu")."""
     head, *named = _NAMED.split(arg)
     at, _, rest = head.strip().partition(" ")
+    half, _, after = rest.partition(" ")
+    if _HALF_DAY.fullmatch(half):
+        at, rest = f"{at} {half}", after
     given = dict(zip(KEYS, [at, *_zone_then_days(rest)], strict=False))
     for name, text in zip(named[::2], named[1::2], strict=True):
         given[NAMES[name]] = text

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.model import Platform
-from bot.schedule_time import Days, Run, format_days, next_run, parse_days
+from bot.schedule_time import Days, Run, format_days, instant_on, next_run, parse_days
 from bot.store.db import Database, Row, Write, sql_write
 
 
@@ -122,14 +122,29 @@ def _schedule(row: Row) -> Schedule:
     )
 
 
-def _first_run(
-    at: time, tz: ZoneInfo, days: Days, now: datetime, last_sent_day: date | None
-) -> Run:
-    """The next run after `now` for a day not yet sent (a changed time never sends twice)."""
-    run = next_run(at, tz, days, now)
-    while last_sent_day is not None and run.local_day <= last_sent_day:
-        run = next_run(at, tz, days, run.due_utc)
+def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> Run:
+    """The next run after `now` for a day not yet sent (a changed time never sends twice).
+
+    `stored` is the schedule's row before the change, if any. Its last day sent is a day
+    in the zone it was sent in: in the new zone (someone who moved far west), the day of
+    that moment can be the day before, which is then not yet sent.
+    """
+    run = next_run(spec.local_time, spec.tz, spec.days, now)
+    if stored is None or stored["last_sent_day"] is None:
+        return run
+    sent_at = instant_on(
+        date.fromisoformat(stored["last_sent_day"]),
+        _stored_time(stored["local_time"]),
+        ZoneInfo(stored["tz"]),
+    )
+    last_sent_day = sent_at.astimezone(spec.tz).date()
+    while run.local_day <= last_sent_day:
+        run = next_run(spec.local_time, spec.tz, spec.days, run.due_utc)
     return run
+
+
+# What `_first_run` needs of the row before a change.
+_SENT = "SELECT last_sent_day, local_time, tz FROM schedules WHERE owner = ?"
 
 
 class ScheduleStore:
@@ -156,21 +171,13 @@ class ScheduleStore:
 
     async def first_run(self, spec: ScheduleSpec, now: datetime) -> Run:
         """The run `upsert_write(spec, now)` plans, for its confirmation: the same rule."""
-        row = await self._db.fetchone(
-            "SELECT last_sent_day FROM schedules WHERE owner = ?", (spec.owner,)
-        )
-        last_sent = _day_or_none(row[0]) if row else None
-        return _first_run(spec.local_time, spec.tz, spec.days, now, last_sent)
+        return _first_run(spec, now, await self._db.fetchone(_SENT, (spec.owner,)))
 
     def upsert_write(self, spec: ScheduleSpec, now: datetime) -> Write:
         """Create or replace a schedule, enabled and due at its next run; kept: the day sent."""
 
         def write(conn: sqlite3.Connection) -> None:
-            row = conn.execute(
-                "SELECT last_sent_day FROM schedules WHERE owner = ?", (spec.owner,)
-            ).fetchone()
-            last_sent = _day_or_none(row[0]) if row else None
-            run = _first_run(spec.local_time, spec.tz, spec.days, now, last_sent)
+            run = _first_run(spec, now, conn.execute(_SENT, (spec.owner,)).fetchone())
             conn.execute(
                 "INSERT INTO schedules (kind, owner, user_id, platform, target, community,"
                 " local_time, tz, days, next_due_utc, next_day, updated_at)"
@@ -288,37 +295,42 @@ class ScheduleStore:
         )
 
     async def release(
-        self,
-        schedule: Schedule,
-        claimed: Run | None,
-        retry_at: datetime,
-        now: datetime,
+        self, schedule: Schedule, claimed: Run | None, retry: Run, now: datetime
     ) -> bool:
-        """Undo a claim whose prompt could not be sent, so the day is tried again at `retry_at`.
+        """Undo a claim whose prompt could not be sent, so that it is tried again: the same
+        day at a later moment, or (for a question whether to keep reminding that never got
+        through) another day's run.
 
         `schedule` is the row as read before the claim, `claimed` the run the claim moved to
         (None for a pause). Does nothing if the row changed since the claim.
         """
         paused = claimed is None
         ignored = 1 if schedule.kind is ScheduleKind.REMINDER and not paused else 0
+        same_day = retry.local_day == schedule.next_day
         return await self._update(
             "enabled = 1, disabled_reason = NULL, next_due_utc = ?, next_day = ?,"
             " last_sent_day = ?, ignored = MAX(ignored - ?, 0), attempts = ?, updated_at = ?"
-            " WHERE id = ? AND last_sent_day = ? AND next_due_utc IS ? AND enabled = ?"
-            " AND disabled_reason IS ?",
+            f" WHERE {_AS_CLAIMED}",
             (
-                _utc_text(retry_at),
-                _day_text(schedule.next_day),
+                _utc_text(retry.due_utc),
+                retry.local_day.isoformat(),
                 _day_text(schedule.last_sent_day),
                 ignored,
-                schedule.attempts + 1,
+                schedule.attempts + 1 if same_day else 0,
                 _utc_text(now),
-                schedule.id,
-                _day_text(schedule.next_day),
-                _utc_text(claimed.due_utc) if claimed else None,
-                int(not paused),
-                DisabledReason.PAUSED if paused else None,
+                *_as_claimed(schedule, claimed),
             ),
+        )
+
+    async def retire(self, schedule: Schedule, claimed: Run | None, now: datetime) -> bool:
+        """Switch off a schedule whose chat is gone (the bot blocked, the channel deleted),
+        as `release` undoes a claim: only if nothing changed it since the claim. An admin
+        who moved the daily post to a new channel meanwhile keeps it, and a reminder its
+        owner switched off stays theirs."""
+        return await self._update(
+            "enabled = 0, disabled_reason = ?, next_due_utc = NULL, next_day = NULL,"
+            f" attempts = 0, updated_at = ? WHERE {_AS_CLAIMED}",
+            (DisabledReason.GONE, _utc_text(now), *_as_claimed(schedule, claimed)),
         )
 
     async def skip(self, schedule: Schedule, following: Run, now: datetime) -> bool:
@@ -346,6 +358,28 @@ class ScheduleStore:
         async with self._db.transaction() as conn:
             cursor = await conn.execute(f"UPDATE schedules SET {assignments_and_where}", params)
             return cursor.rowcount == 1
+
+
+# The row as a claim left it (`claimed` is the run it moved to, None for a pause), and
+# where it sends: a change since (a new time, channel or zone, switched off) doesn't match.
+_AS_CLAIMED = (
+    "id = ? AND target = ? AND local_time = ? AND tz = ? AND last_sent_day = ?"
+    " AND next_due_utc IS ? AND enabled = ? AND disabled_reason IS ?"
+)
+
+
+def _as_claimed(schedule: Schedule, claimed: Run | None) -> tuple[Any, ...]:
+    paused = claimed is None
+    return (
+        schedule.id,
+        schedule.target,
+        schedule.local_time.isoformat(timespec="minutes"),
+        schedule.tz.key,
+        _day_text(schedule.next_day),
+        _utc_text(claimed.due_utc) if claimed else None,
+        int(not paused),
+        DisabledReason.PAUSED if paused else None,
+    )
 
 
 def _required(moment: datetime | None) -> datetime:

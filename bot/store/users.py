@@ -105,8 +105,12 @@ class UserStore:
                 " WHERE platform = ? AND platform_user_id = ?",
                 (platform, platform_user_id),
             )
+            # Switched off as unreachable (GONE), not by them: when they write again, the
+            # reminder is offered back. One they switched off themselves stays so.
             await conn.execute(
-                "UPDATE schedules SET enabled = 0, next_due_utc = NULL WHERE user_id ="
+                "UPDATE schedules SET enabled = 0, disabled_reason = 'gone',"
+                " next_due_utc = NULL, next_day = NULL, attempts = 0"
+                " WHERE enabled = 1 AND user_id ="
                 " (SELECT id FROM users WHERE platform = ? AND platform_user_id = ?)",
                 (platform, platform_user_id),
             )
