@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import io
 import logging
 import os
 import sys
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.runner import run
 
             return asyncio.run(run(settings))
+        if sys.stdout is None:  # started with `>&-`
+            return _fail("standard output is closed: nowhere to show the chat", 1)
         asyncio.run(_chat(settings, args.user))
     except StoreError as exc:
         return _fail(str(exc), 1)
@@ -45,9 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(file=sys.stderr)
     except BrokenPipeError:
         # Whoever read the output has gone (`glutebot | head`): stop quietly, as other
-        # tools do. Pointing stdout at /dev/null keeps Python's flush at exit quiet too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # tools do.
+        _discard_output()
+    except OSError as exc:  # writing the chat out failed: a full disk, say
+        _discard_output()
+        return _fail(f"cannot write the chat out: {exc.strerror or exc}", 1)
     return 0
+
+
+def _discard_output() -> None:
+    # Pointing stdout at /dev/null keeps Python's flush at exit quiet too.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,7 +105,7 @@ def _version() -> str:
 
 
 def _user_name(text: str) -> str:
-    name = text.strip()
+    name = _as_text(text).strip()
     if not name:
         raise argparse.ArgumentTypeError("a name is needed, e.g. --user sam")
     return name
@@ -102,15 +113,28 @@ def _user_name(text: str) -> str:
 
 async def _chat(settings: Settings, user: str) -> None:
     local_tz = settings.timezone or datetime.now(UTC).astimezone().tzinfo or UTC
+    # Input that isn't text in the terminal's encoding is read as "�" (not kept as raw
+    # bytes, which would be echoed back), and characters the terminal can't show (emoji,
+    # in Latin-1) are written as "?": neither ends the chat.
+    for stream in (sys.stdin, sys.stdout):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+    stdin = sys.stdin or io.StringIO()  # started with `<&-`: nothing to read
     async with open_core(settings.db_path, default_tz=local_tz) as core:
-        await ConsoleChat(core, user, sys.stdin, sys.stdout).run()
+        await ConsoleChat(core, user, stdin, sys.stdout).run()
 
 
 def _os_user() -> str:
     try:
-        return getpass.getuser()
+        return _as_text(getpass.getuser())
     except (KeyError, OSError):
         return "me"
+
+
+def _as_text(name: str) -> str:
+    """A name from the command line or the OS, as text: bytes in it that weren't UTF-8
+    (which Python keeps as lone surrogates, and SQLite refuses) become "�"."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _fail(message: str, status: int) -> int:

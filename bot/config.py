@@ -14,6 +14,9 @@ from dotenv import dotenv_values
 
 from bot.schedule_time import UnknownTimezone, parse_timezone
 
+# A late prompt goes out only on its own day, so a longer grace window would mean nothing.
+A_DAY = 24 * 60  # minutes
+
 
 class ConfigError(Exception):
     """A setting has a value glutebot can't use; the message names it."""
@@ -62,14 +65,16 @@ class Settings:
         values = _read(os.environ if environ is None else environ, env_file)
         return cls(
             telegram_token=_secret(values.get("TELEGRAM_BOT_TOKEN")),
-            telegram_api_url=values.get("TELEGRAM_API_URL") or cls.telegram_api_url,
+            telegram_api_url=values.get("TELEGRAM_API_URL", "").strip() or cls.telegram_api_url,
             discord_token=_secret(values.get("DISCORD_BOT_TOKEN")),
             db_path=Path(values.get("GLUTEBOT_DB") or cls.db_path),
             log_level=_log_level(values.get("GLUTEBOT_LOG_LEVEL") or cls.log_level),
             reminder_grace=timedelta(
-                minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120)
+                minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120, A_DAY)
             ),
-            ignored_reminder_limit=_positive_int(values, "GLUTEBOT_IGNORED_REMINDER_LIMIT", 5),
+            ignored_reminder_limit=_positive_int(
+                values, "GLUTEBOT_IGNORED_REMINDER_LIMIT", 5, 1000
+            ),
             timezone=_timezone(values.get("GLUTEBOT_TIMEZONE")),
         )
 
@@ -77,7 +82,10 @@ class Settings:
 def _read(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
     # The real environment wins over .env, so an operator can override a file value; a
     # variable set empty (`GLUTEBOT_DB= glutebot`) counts as unset, not as "no value".
-    from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
+    try:
+        from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
+    except UnicodeDecodeError:  # saved as UTF-16 by PowerShell's ">", say
+        raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
     merged = {key: value for key, value in from_file.items() if value is not None}
     merged.update((key, value) for key, value in environ.items() if value.strip())
     return merged
@@ -106,7 +114,7 @@ def _timezone(name: str | None) -> ZoneInfo | None:
         ) from None
 
 
-def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(values: Mapping[str, str], name: str, default: int, most: int) -> int:
     raw = values.get(name)
     if not raw:
         return default
@@ -114,6 +122,6 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
         number = int(raw)
     except ValueError:
         number = 0
-    if number <= 0:
-        raise ConfigError(f"{name}={raw!r} must be a whole number above zero")
+    if not 0 < number <= most:
+        raise ConfigError(f"{name}={raw!r} must be a whole number from 1 to {most}")
     return number

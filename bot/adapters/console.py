@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from bot.app import Core
 from bot.model import ChatRef, Incoming, Platform, Reply
 
 LOCAL_CHAT = "local"
+BOM = "\ufeff"
 
 
 class ConsoleChat:
@@ -30,14 +32,17 @@ class ConsoleChat:
 
     async def run(self) -> None:
         """Chats until end of input."""
-        # Not plain /start, which asks "continue or start over?" of anyone mid-flow.
-        await self._say("/start continue")
-        while True:
-            line = await self._next_line()
-            if line is None:
-                return
-            if line.strip():
-                await self._say(line)
+        with _terminal_kept(self._stdin):
+            # Not plain /start, which asks "continue or start over?" of anyone mid-flow.
+            await self._say("/start continue")
+            while True:
+                line = await self._next_line()
+                if line is None:
+                    return
+                # A file of answers saved with a byte-order mark starts with one.
+                line = line.lstrip(BOM)
+                if line.strip():
+                    await self._say(line)
 
     async def _next_line(self) -> str | None:
         """The next line, read on a thread of its own: a daemon, so that Ctrl-C ends the
@@ -102,3 +107,26 @@ class ConsoleChat:
             lines += [f"  {n}. {button.label}" for n, button in enumerate(rendered.buttons, 1)]
             self._stdout.write("\n".join(lines) + "\n\n")
         self._stdout.flush()
+
+
+@contextlib.contextmanager
+def _terminal_kept(stdin: TextIO) -> Iterator[None]:
+    """Gives the terminal back as it was. Ctrl-C ends the chat while readline, on the
+    input thread, has the terminal's echo and line editing switched off; nothing else
+    would switch them back, and the shell would be left typing blind."""
+    try:
+        import termios
+    except ImportError:  # not on every platform
+        yield
+        return
+    try:
+        fd = stdin.fileno()
+        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    except (OSError, ValueError, termios.error):  # not a terminal, or not a file at all
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)

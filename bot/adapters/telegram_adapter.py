@@ -127,6 +127,7 @@ class TelegramAdapter:
         self._redaction = TokenRedaction(secret)
         # Before building: PTB logs its URLs, token included, as soon as the bot exists.
         self._redaction.install()
+        _quiet_pages_that_are_not_json()
         self._api_url = api_url.rstrip("/")
         self._app = _build_app(secret, self._api_url, request, rate_limiter)
         self._calls = BotCalls(self.bot)
@@ -162,12 +163,17 @@ class TelegramAdapter:
         except TelegramError as exc:
             await self._app.shutdown()
             self._redaction.uninstall()
+            # The URL may hold the token too (pasted from a request: ".../bot123:AA...").
+            url = self._redaction.redact(self._api_url)
             if isinstance(exc, InvalidToken):
+                # A self-hosted server answers a wrong path as Telegram answers a wrong
+                # token, and PTB can't tell them apart.
+                elsewhere = "" if url == DEFAULT_API_URL else f", or {url} is not its address"
                 raise TelegramStartError(
-                    f"Telegram refused TELEGRAM_BOT_TOKEN ({self._describe(exc)})"
+                    f"Telegram refused TELEGRAM_BOT_TOKEN ({self._describe(exc)}{elsewhere})"
                 ) from None
             raise TelegramStartError(
-                f"Telegram at {self._api_url}: {self._describe(exc)} "
+                f"Telegram at {url}: {self._describe(exc)} "
                 "(check the network, or TELEGRAM_API_URL)"
             ) from None
         self._me = self.bot.bot
@@ -591,6 +597,26 @@ class TelegramAdapter:
             str(error) if isinstance(error, TelegramError) else f"{type(error).__name__}: {error}"
         )
         return self._redaction.redact(text)
+
+
+class _PageNotJson(logging.Filter):
+    """PTB logs an answer that isn't JSON (a proxy's HTML error page, a wrong
+    TELEGRAM_API_URL) at ERROR, the whole page and a traceback, before raising "Invalid
+    server response": which glutebot reports itself, in one line. The page stays
+    available at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Can not load invalid JSON data"):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def _quiet_pages_that_are_not_json() -> None:
+    ptb_requests = logging.getLogger("telegram.request.BaseRequest")
+    if not any(isinstance(f, _PageNotJson) for f in ptb_requests.filters):
+        ptb_requests.addFilter(_PageNotJson())
 
 
 def _build_app(

@@ -1,0 +1,335 @@
+"""The `glutebot` command at the edges: odd input and output streams, terminals,
+encodings and settings, each run as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.server
+import os
+import select
+import socket
+import subprocess
+import sys
+import termios
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TOKEN = "123456789:AAHqaSECRETtokenQA"
+TIMEOUT = 60
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a first-time user: no platform token, no proxy, a fresh DB."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_BOT_TOKEN")
+        and not k.startswith("GLUTEBOT_")
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    env |= {"GLUTEBOT_DB": str(tmp_path / "qa.db"), "NO_PROXY": "127.0.0.1,localhost"}
+    return env | extra
+
+
+def glutebot(
+    tmp_path: Path,
+    stdin: bytes,
+    *args: str | bytes,
+    env: dict[str, str] | None = None,
+    **popen: object,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        env=env if env is not None else environment(tmp_path),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+        **popen,
+    )
+
+
+def refused_port() -> int:
+    """A localhost port nothing listens on: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def http_answering(status: int, body: bytes, content_type: str) -> Iterator[str]:
+    """A localhost HTTP server answering every request with the same response (what a
+    reverse proxy, or a web server that is not a Bot API server, would say)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- The console conversation -------------------------------------------------------
+
+
+def test_invalid_utf8_on_stdin_under_a_utf8_locale_does_not_crash(tmp_path: Path) -> None:
+    """Under a UTF-8 locale (stdin strict; simulated with PYTHONIOENCODING), a line
+    that isn't UTF-8 (a Latin-1 file piped in) is read with "�" and the chat carries on. It
+    used to end the chat with a UnicodeDecodeError traceback, losing the lines after it."""
+    env = environment(tmp_path, PYTHONIOENCODING="utf-8:strict")
+    result = glutebot(tmp_path, b"hi\ncaf\xe9\nhelp\n", "--user", "ann", env=env)
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode == 0
+    assert b"How to use glutebot" in result.stdout  # the line after the bad one
+
+
+@pytest.mark.parametrize("how", ["--user", "LOGNAME"])
+def test_a_user_name_that_is_not_utf8_does_not_crash(tmp_path: Path, how: str) -> None:
+    """A name whose bytes aren't UTF-8 (`--user` in Latin-1, or such a login name taken
+    from $LOGNAME) is used with "�" for those bytes: it used to crash the first message
+    (SQLite refuses the lone surrogates Python keeps such bytes as)."""
+    env = environment(tmp_path)
+    args: list[str | bytes] = []
+    if how == "--user":
+        args = ["--user", b"Jos\xe9"]
+    else:
+        name = os.fsdecode(b"jos\xe9")
+        env |= {"LOGNAME": name, "USER": name, "LNAME": name, "USERNAME": name}
+    result = glutebot(tmp_path, b"done 5\n", *args, env=env)
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode in (0, 2)
+    if result.returncode == 2:
+        assert len(result.stderr.strip().splitlines()) <= 2  # argparse: usage + one line
+
+
+def test_piped_input_starting_with_a_byte_order_mark_is_understood(tmp_path: Path) -> None:
+    """A file of answers saved with a byte-order mark (and CRLF line ends): its first
+    line, a command, is understood. The mark used to make it "/check" not understood."""
+    result = glutebot(tmp_path, "\ufeff/check\r\nno\r\n".encode(), "--user", "ann")
+    out = result.stdout.decode()
+    assert "didn't understand" not in out, out
+    assert "Question 2 of 9" in out
+
+
+def test_invalid_bytes_typed_are_not_echoed_raw_to_the_terminal(tmp_path: Path) -> None:
+    """Under the C.UTF-8 locale (stdin surrogateescape), bytes that aren't UTF-8 are not
+    echoed back raw in "didn't understand": byte 0x9b starts an escape sequence on an
+    8-bit terminal. The README promises typed control characters are shown as symbols."""
+    env = environment(tmp_path, PYTHONIOENCODING="utf-8:surrogateescape")
+    result = glutebot(tmp_path, b"/check\n\x9b2Jboom\n", "--user", "ann", env=env)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    echoed = [line for line in result.stdout.split(b"\n") if b"understand" in line]
+    assert echoed, result.stdout.decode(errors="replace")
+    # Raw, the byte is invalid UTF-8 (and the C1 control CSI to an 8-bit terminal).
+    assert b"\x9b2J" not in echoed[0], echoed[0]
+    result.stdout.decode("utf-8")  # raises if the output isn't valid UTF-8
+
+
+def test_ctrl_c_at_the_prompt_gives_the_terminal_back_as_it_was(tmp_path: Path) -> None:
+    """Ctrl-C at the `> ` prompt (readline waiting on the input thread) leaves the
+    terminal as it was: it used to be left with echo and line editing off, so the shell
+    after it typed blind until `reset`."""
+    pytest.importorskip("readline")
+    controller, terminal = os.openpty()
+    before = termios.tcgetattr(terminal)
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "tty"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path, TERM="xterm"),
+        cwd=tmp_path,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    try:
+        seen = b""
+        while b"> " not in seen:
+            ready, _, _ = select.select([controller], [], [], 30)
+            assert ready, seen.decode(errors="replace")
+            seen += os.read(controller, 4096)
+        os.write(controller, b"\x03")  # Ctrl-C at the prompt
+        assert chat.wait(timeout=10) == 0
+        after = termios.tcgetattr(terminal)
+        lflag = 3
+        for flag in ("ECHO", "ICANON"):
+            bit = getattr(termios, flag)
+            assert after[lflag] & bit == before[lflag] & bit, f"{flag} left switched off"
+    finally:
+        chat.kill()
+        chat.wait()
+        assert chat.stderr is not None
+        chat.stderr.close()
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_stdin_closed_counts_as_end_of_input(tmp_path: Path) -> None:
+    """`glutebot <&-`: no standard input is the end of input (exit 0), not an
+    AttributeError traceback after the welcome."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--user", "ann"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode == 0
+
+
+@pytest.mark.parametrize("where", ["/dev/full", "closed"])
+def test_unusable_stdout_is_one_clear_line_not_a_traceback(tmp_path: Path, where: str) -> None:
+    """Output to a full disk, or with stdout closed (`>&-`): one line saying so, exit 1,
+    not a traceback."""
+    if where == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    command = [sys.executable, "-m", "bot", "--user", "ann"]
+    env = environment(tmp_path)
+    if where == "/dev/full":
+        with open("/dev/full", "wb") as full:
+            result = subprocess.run(
+                command, input=b"hi\n", stdout=full, stderr=subprocess.PIPE,
+                env=env, cwd=tmp_path, timeout=TIMEOUT, check=False,
+            )  # fmt: skip
+    else:
+        result = subprocess.run(
+            command, input=b"hi\n", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, cwd=tmp_path, timeout=TIMEOUT, check=False,
+            preexec_fn=lambda: os.close(1),
+        )  # fmt: skip
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode != 0
+
+
+def test_a_terminal_that_cannot_show_emoji_does_not_crash_the_chat(tmp_path: Path) -> None:
+    """An output encoding without emoji (Latin-1; redirected output on Windows is
+    cp1252): they are written as "?", and the chat goes on. The first "👋" used to end it
+    with UnicodeEncodeError."""
+    env = environment(tmp_path, PYTHONIOENCODING="latin-1")
+    result = glutebot(tmp_path, b"hi\n", "--user", "ann", env=env)
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode == 0
+    assert b"What would you like to do?" in result.stdout
+
+
+# --- Settings -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "GLUTEBOT_LOG_LEVEL=INFO\n".encode("utf-16"),  # PowerShell 5: `echo ... > .env`
+        b"# r\xe9glages de glutebot\nGLUTEBOT_LOG_LEVEL=INFO\n",  # a Latin-1 comment
+    ],
+    ids=["utf-16", "latin-1-comment"],
+)
+def test_an_env_file_that_is_not_utf8_is_one_clear_line(tmp_path: Path, content: bytes) -> None:
+    """A .env that isn't UTF-8 (PowerShell's `>` writes UTF-16; one Latin-1 letter in a
+    comment) is one clear line naming the file, exit 2, not a UnicodeDecodeError
+    traceback for every command."""
+    (tmp_path / ".env").write_bytes(content)
+    result = glutebot(tmp_path, b"hi\n", "--user", "ann")
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    if result.returncode != 0:
+        assert b".env" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_huge_grace_setting_is_one_clear_line(tmp_path: Path) -> None:
+    """A grace window too long to mean anything is a one-line settings error, exit 2:
+    a huge number used to be an OverflowError traceback for every command."""
+    env = environment(tmp_path, GLUTEBOT_REMINDER_GRACE_MINUTES="99999999999999999")
+    result = glutebot(tmp_path, b"hi\n", "--user", "ann", env=env)
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode == 2
+    assert b"GLUTEBOT_REMINDER_GRACE_MINUTES" in result.stderr
+
+
+# --- `glutebot run` and TELEGRAM_API_URL ---------------------------------------------
+
+
+def run_bot(tmp_path: Path, api_url: str) -> subprocess.CompletedProcess[bytes]:
+    env = environment(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api_url)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_the_token_is_not_printed_when_it_is_part_of_the_api_url(
+    tmp_path: Path, slash: str
+) -> None:
+    """TELEGRAM_API_URL pasted with the token in it (".../bot<token>", the shape of a
+    request URL): the start-up error names the URL with the token masked."""
+    url = f"http://127.0.0.1:{refused_port()}/bot{TOKEN}{slash}"
+    result = run_bot(tmp_path, url)
+    assert result.returncode == 1
+    assert TOKEN.encode() not in result.stderr, result.stderr.decode()
+    assert TOKEN.split(":")[1].encode() not in result.stderr
+
+
+def test_an_api_url_that_answers_a_web_page_is_one_clear_line(tmp_path: Path) -> None:
+    """An API URL answering an HTML page (a proxy's 502, a web server that isn't a Bot
+    API server): exactly glutebot's one line, exit 1. PTB used to log the whole page and
+    a JSONDecodeError traceback at ERROR before it."""
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    with http_answering(502, page, "text/html") as url:
+        result = run_bot(tmp_path, url)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("glutebot: Telegram at")
+
+
+def test_a_wrong_api_url_path_is_not_blamed_on_the_token(tmp_path: Path) -> None:
+    """A self-hosted Bot API server at the wrong path answers 404, which PTB reports as a
+    rejected token: with a TELEGRAM_API_URL of one's own, the message names the URL as a
+    suspect too, rather than sending the operator to BotFather for a token that is fine."""
+    with http_answering(404, b"<html>404 Not Found</html>", "text/html") as url:
+        result = run_bot(tmp_path, url + "/bot")
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "TELEGRAM_API_URL" in err or url in err, err
+
+
+def test_whitespace_around_the_api_url_is_ignored_like_around_the_tokens() -> None:
+    """Spaces around TELEGRAM_API_URL (a docker-compose or systemd value) are ignored,
+    as around every other setting."""
+    from bot.config import Settings
+
+    url = " http://localhost:8081 "
+    settings = Settings.load(environ={"TELEGRAM_API_URL": url}, env_file=None)
+    assert settings.telegram_api_url == "http://localhost:8081"
