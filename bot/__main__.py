@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import io
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 
@@ -121,7 +123,25 @@ async def _chat(settings: Settings, user: str) -> None:
             stream.reconfigure(errors="replace")
     stdin = sys.stdin or io.StringIO()  # started with `<&-`: nothing to read
     async with open_core(settings.db_path, default_tz=local_tz) as core:
-        await ConsoleChat(core, user, stdin, sys.stdout).run()
+        chat = ConsoleChat(core, user, stdin, sys.stdout)
+        with _on_sigterm(chat.stop):
+            await chat.run()
+
+
+@contextlib.contextmanager
+def _on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM (a `kill`, a closing session) ends the chat as the end of input does:
+    the database closed, exit status 0."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except NotImplementedError:  # no signal handlers on this platform's event loop
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _os_user() -> str:

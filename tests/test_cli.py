@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -80,6 +81,29 @@ def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path: Path) -> None
     _, err = chat.communicate(b"help\n" * 200, timeout=60)
     assert chat.returncode == 0
     assert b"Traceback" not in err, err.decode()
+
+
+def test_sigterm_ends_the_chat_cleanly(tmp_path: Path) -> None:
+    # As the end of input does: exit 0, no traceback, the database closed (which removes
+    # its WAL file). It used to be killed by the signal, leaving the database open.
+    environ = os.environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db")}
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        cwd=tmp_path,
+    )
+    assert chat.stdout is not None
+    try:
+        chat.stdout.readline()  # the welcome: the chat is waiting for a line
+        chat.send_signal(signal.SIGTERM)
+        _, err = chat.communicate(timeout=60)
+    finally:
+        chat.kill()
+    assert (chat.returncode, err) == (0, b"")
+    assert not (tmp_path / "cli.db-wal").exists()
 
 
 def test_users_are_kept_apart(tmp_path: Path) -> None:

@@ -29,6 +29,14 @@ class ConsoleChat:
         # redelivery of an old one.
         self._session = uuid.uuid4().hex[:12]
         self._count = 0
+        self._stopping = False
+        self._waiting: asyncio.Future[str | None] | None = None
+
+    def stop(self) -> None:
+        """Ends the chat as the end of input does, after the message in hand if any."""
+        self._stopping = True
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(None)
 
     async def run(self) -> None:
         """Chats until end of input."""
@@ -48,8 +56,11 @@ class ConsoleChat:
         """The next line, read on a thread of its own: a daemon, so that Ctrl-C ends the
         chat at once instead of waiting for a read nobody wants any more (the default
         executor's threads are waited for at exit)."""
+        if self._stopping:
+            return None
         loop = asyncio.get_running_loop()
         line: asyncio.Future[str | None] = loop.create_future()
+        self._waiting = line
 
         def read() -> None:
             text: str | None = None
@@ -60,7 +71,7 @@ class ConsoleChat:
                 error = exc
 
             def settle() -> None:
-                if line.done():  # no longer awaited: Ctrl-C ended the chat
+                if line.done():  # no longer awaited: Ctrl-C or SIGTERM ended the chat
                     return
                 if error is not None:
                     line.set_exception(error)
