@@ -66,16 +66,20 @@ def test_end_of_input_exits_cleanly_and_the_next_run_resumes(tmp_path: Path) -> 
     assert "Question 3 of 9" in second.stdout
 
 
-def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path: Path) -> None:
-    environ = os.environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db")}
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "bot"],
+def running_chat(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`glutebot` running, with its standard streams as pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "kim"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=environ,
+        env=os.environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db")},
         cwd=tmp_path,
     )
+
+
+def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path: Path) -> None:
+    chat = running_chat(tmp_path)
     assert chat.stdout is not None
     chat.stdout.close()  # as `glutebot | head -0` would
     _, err = chat.communicate(b"help\n" * 200, timeout=60)
@@ -86,15 +90,7 @@ def test_a_reader_that_stops_early_ends_the_chat_quietly(tmp_path: Path) -> None
 def test_sigterm_ends_the_chat_cleanly(tmp_path: Path) -> None:
     # As the end of input does: exit 0, no traceback, the database closed (which removes
     # its WAL file). It used to be killed by the signal, leaving the database open.
-    environ = os.environ | {"GLUTEBOT_DB": str(tmp_path / "cli.db")}
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--user", "kim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environ,
-        cwd=tmp_path,
-    )
+    chat = running_chat(tmp_path)
     assert chat.stdout is not None
     try:
         chat.stdout.readline()  # the welcome: the chat is waiting for a line
