@@ -52,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Whoever read the output has gone (`glutebot | head`): stop quietly, as other
         # tools do.
         _discard_output()
-    except OSError as exc:  # writing the chat out failed: a full disk, say
+    except OSError as exc:
+        if args.command == "run":
+            raise
+        # Writing the chat out failed: a full disk, say.
         _discard_output()
         return _fail(f"cannot write the chat out: {exc.strerror or exc}", 1)
     return 0

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.model import ChatRef
 from bot.store.db import Database, Row, Write, sql_write
+from bot.store.schedules import DisabledReason
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class UserStore:
             # Switched off as unreachable (GONE), not by them: when they write again, the
             # reminder is offered back. One they switched off themselves stays so.
             await conn.execute(
-                "UPDATE schedules SET enabled = 0, disabled_reason = 'gone',"
+                "UPDATE schedules SET enabled = 0, disabled_reason = ?,"
                 " next_due_utc = NULL, next_day = NULL, attempts = 0"
                 " WHERE enabled = 1 AND user_id ="
                 " (SELECT id FROM users WHERE platform = ? AND platform_user_id = ?)",
-                (platform, platform_user_id),
+                (DisabledReason.GONE, platform, platform_user_id),
             )
 
     def forget(self, user_id: int) -> Write:
