@@ -276,15 +276,7 @@ def test_a_huge_grace_setting_is_one_clear_line(tmp_path: Path) -> None:
 
 def run_bot(tmp_path: Path, api_url: str) -> subprocess.CompletedProcess[bytes]:
     env = environment(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api_url)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return glutebot(tmp_path, b"", "run", env=env)
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
