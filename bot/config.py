@@ -67,7 +67,8 @@ class Settings:
             telegram_token=_secret(values.get("TELEGRAM_BOT_TOKEN")),
             telegram_api_url=values.get("TELEGRAM_API_URL", "").strip() or cls.telegram_api_url,
             discord_token=_secret(values.get("DISCORD_BOT_TOKEN")),
-            db_path=Path(values.get("GLUTEBOT_DB") or cls.db_path),
+            # A .env file or a systemd unit passes "~/glutebot.db" as it is: no shell expands it.
+            db_path=Path(values.get("GLUTEBOT_DB") or cls.db_path).expanduser(),
             log_level=_log_level(values.get("GLUTEBOT_LOG_LEVEL") or cls.log_level),
             reminder_grace=timedelta(
                 minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120, A_DAY)

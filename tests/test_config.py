@@ -24,6 +24,16 @@ def test_environment_wins_over_env_file(tmp_path: Path) -> None:
     assert settings.discord_token == Secret("file-token")
 
 
+def test_a_home_relative_database_path_is_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env_file = tmp_path / ".env"
+    env_file.write_text("GLUTEBOT_DB=~/bot/glutebot.db\n")
+    settings = Settings.load(environ={}, env_file=env_file)
+    assert settings.db_path == tmp_path / "bot" / "glutebot.db"
+
+
 def test_an_empty_variable_does_not_hide_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("GLUTEBOT_DB=from-file.db\nDISCORD_BOT_TOKEN=file-token\n")
