@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from bot.model import Delivery, Platform
 from bot.pacing import Pacer, Sleep
 from bot.schedule_time import Run, instant_on, next_run
+from bot.store.db import log_failure
 from bot.store.schedules import Schedule, ScheduleKind, ScheduleStore
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,8 @@ class Scheduler:
             if await self.run_once():
                 return 0.0
             due = await self._store.next_due()
-        except Exception:
-            log.exception("scheduler pass failed; trying again in a minute")
+        except Exception as exc:
+            log_failure(log, exc, "scheduler pass failed; trying again in a minute")
             return 60.0
         if due is None:
             return self._max_nap

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform, Reply
-from bot.store.db import Database, StoreError, Write, sql_write
+from bot.store.db import Database, StoreError, Write, log_failure, sql_write
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
@@ -113,6 +114,39 @@ async def test_a_lock_held_by_another_process_fails_the_batch_once_not_once_a_ca
         assert begins <= 2, f"{begins} lock waits of busy_timeout each for one batch of 10"
     finally:
         await db.close()
+
+
+async def test_a_database_held_by_another_process_is_one_log_line_not_a_traceback(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock held elsewhere past the busy timeout needs an operator, not a developer: the
+    person gets the apology and the log says why in one line (in the terminal chat the
+    log is the screen, and a traceback buried the reason under thirty lines)."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        regular = telegram_private("2002")
+        await core.engine.handle(telegram_message(regular, 1, "/start"))
+        await core.store.db._conn.execute("PRAGMA busy_timeout = 100")
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            answer = await core.engine.handle(telegram_message(regular, 2, "done 5"))
+        finally:
+            other.execute("COMMIT")
+            other.close()
+    assert templates(answer) == ["error"]
+    [failure] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failure.getMessage().endswith(": database is locked")
+    assert failure.exc_info is None
+
+
+def test_a_failure_that_may_be_a_bug_keeps_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        sqlite3.connect(":memory:").execute("SELECT * FROM nowhere")
+    log_failure(logging.getLogger("test"), raised.value, "could not store %s", "key")
+    [failure] = caplog.records
+    assert failure.getMessage() == "could not store key"
+    assert failure.exc_info is not None
+    assert failure.exc_info[1] is raised.value
 
 
 async def test_a_caller_cancelled_mid_commit_neither_tears_the_batch_nor_stops_others(

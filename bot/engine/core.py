@@ -39,7 +39,7 @@ from bot.parse import (
 )
 from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
-from bot.store import Store, Write
+from bot.store import Store, Write, log_failure
 from bot.store.arrivals import Arrival
 from bot.store.conversations import Conversation
 from bot.store.schedules import DisabledReason, ScheduleKind, reminder_owner
@@ -153,11 +153,11 @@ class Engine:
                 replies = await self._dispatch(turn)
                 if arrival.user is not None and arrival.user.blocked and not turn.in_community:
                     replies = [*replies, *await self._reachable_again(turn)]
-            except Exception:
+            except Exception as exc:
                 # A bug, or a database refusing to record a newcomer, must not cost the
                 # person their place: nothing is written, they get an apology, and the log
                 # gets the details.
-                log.exception("failed to handle %s", incoming.event_key)
+                log_failure(log, exc, "failed to handle %s", incoming.event_key)
                 return [Reply("error")]
             if self._out_of_private_reach(turn, replies):
                 # Carried out, its answer would be lost: an undo or a reminder they never
@@ -167,10 +167,10 @@ class Engine:
                 return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
             try:
                 await self._commit(turn, replies)
-            except Exception:
+            except Exception as exc:
                 # The database refused the writes (locked, full, failing) and none was
                 # stored, so the answer would be untrue: the apology lets them try again.
-                log.exception("could not store %s", incoming.event_key)
+                log_failure(log, exc, "could not store %s", incoming.event_key)
                 return [Reply("error")]
         if turn.schedules_changed:
             self._on_schedule_change()

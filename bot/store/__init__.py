@@ -7,14 +7,14 @@ from pathlib import Path
 from bot.store.arrivals import ArrivalStore
 from bot.store.checks import CheckStore
 from bot.store.conversations import ConversationStore
-from bot.store.db import Database, StoreError, Write
+from bot.store.db import Database, StoreError, Write, log_failure
 from bot.store.events import EventStore
 from bot.store.meta import MetaStore
 from bot.store.reps import RepStore
 from bot.store.schedules import ScheduleStore
 from bot.store.users import UserStore
 
-__all__ = ["Store", "StoreError", "Write"]
+__all__ = ["Store", "StoreError", "Write", "log_failure"]
 
 
 class Store:

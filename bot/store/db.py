@@ -5,6 +5,7 @@ checkpointer (checkpoints.py)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -70,7 +71,9 @@ class Database:
             worker = getattr(connecting, "_thread", None)
             if isinstance(worker, threading.Thread):
                 await asyncio.to_thread(worker.join, 5)
-            raise StoreError(f"cannot open database {path}: {exc}") from None
+            folder = Path(path).parent
+            reason = exc if folder.is_dir() else f"the folder {folder} does not exist"
+            raise StoreError(f"cannot open database {path}: {reason}") from None
         conn.row_factory = sqlite3.Row
         db = cls(conn, None)
         try:
@@ -289,8 +292,37 @@ def _nobody_at_fault(exc: Exception) -> bool:
     """The database was busy (another process holding its write lock past the busy
     timeout): no caller's writes caused it, and committing each alone would only wait the
     whole timeout again, once per caller."""
+    return _primary_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+# The database or its disk said no: busy, full, read-only, unreadable, failing.
+_REFUSALS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
+
+def _primary_code(exc: BaseException) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args: object) -> None:
+    """Logs something that failed with `exc`. When the database or its disk refused, it
+    takes an operator, not a developer, and a traceback would only bury the reason: one
+    line ("database is locked"). Anything else may be a bug: the whole traceback."""
+    if _primary_code(exc) in _REFUSALS:
+        logger.error(message + ": %s", *args, exc)
+    else:
+        logger.error(message, *args, exc_info=exc)
 
 
 class _AlreadyMigrated(Exception):
