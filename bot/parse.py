@@ -17,6 +17,7 @@ class Word(StrEnum):
     YES = "yes"
     NO = "no"
     SOMETIMES = "sometimes"
+    OFTEN = "often"
     NEXT = "next"
     BACK = "back"
     CANCEL = "cancel"
@@ -69,7 +70,22 @@ class Said:
     text: str
 
 
-Intent = Command | Done | Said
+class Concern(StrEnum):
+    """Something worrying said in the person's own words, most serious first. The first
+    two are the symptom check's red flags (their values are its kinds)."""
+
+    URGENT = "urgent_flag"  # bladder or bowel trouble, numbness in the saddle area
+    RED_FLAG = "red_flag"  # spreading, worsening, after a fall or injury
+    PAIN = "pain"  # pain during an exercise: stop
+
+
+@dataclass(frozen=True)
+class Reported:
+    concern: Concern
+    text: str
+
+
+Intent = Command | Done | Said | Reported
 
 _WORDS: dict[Word, tuple[str, ...]] = {
     Word.YES: (
@@ -88,8 +104,12 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "correct",
         "true",
         "👍",
+        "✅",
+        "✔️",
         "si",
+        "sí",
         "ja",
+        "oui",
     ),
     Word.NO: (
         "no",
@@ -102,9 +122,25 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "i don't",
         "i do not",
         "false",
+        "not at all",
         "👎",
+        "❌",
+        "✖️",
         "non",
         "nein",
+    ),
+    # How often, at the symptom check: its "Yes".
+    Word.OFTEN: (
+        "often",
+        "always",
+        "all the time",
+        "a lot",
+        "usually",
+        "mostly",
+        "most of the time",
+        "every time",
+        "frequently",
+        "constantly",
     ),
     Word.SOMETIMES: (
         "sometimes",
@@ -147,6 +183,13 @@ _WORDS: dict[Word, tuple[str, ...]] = {
     ),
     # Not "maybe": at a symptom question it has always meant "sometimes".
     Word.UNSURE: (
+        "i think so",
+        "probably",
+        "possibly",
+        "perhaps",
+        "i guess",
+        "i guess so",
+        "might be",
         "not sure",
         "i'm not sure",
         "im not sure",
@@ -174,12 +217,15 @@ EXERCISE_ALIASES = {
 _EXERCISE_NAME = re.compile(
     r"\b(?:{})\b".format("|".join(sorted(map(re.escape, EXERCISE_ALIASES), key=len)[::-1]))
 )
-_PER_SIDE = re.compile(r"\b(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\beach\b")
+_PER_SIDE = re.compile(
+    r"\b(?:on\s+)?(per|each|a|every)\s+(side|leg)\b|\bper-side\b|\b(?:on\s+)?each\b"
+)
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _DONE = re.compile(r"^done\b(.*)$", re.DOTALL)
 # Everyday ways of saying it. Not "I'm done", which as often means "I give up".
 _DONE_CASUALLY = re.compile(
-    r"^(?:(?:i|i've|i have|just|all) )*(?:did (?:it|them|that)|finished|completed|done)\b(.*)$",
+    r"^(?:(?:i|i've|i have|just|all) )*(?:did (?:it|them|that)|did(?= ?\d)|finished|completed"
+    r"|done)\b(.*)$",
     re.DOTALL,
 )
 _FILLER = re.compile(
@@ -221,6 +267,14 @@ _WORD_OF = {normalise(s): word for word, synonyms in _WORDS.items() for s in syn
 _ACKNOWLEDGEMENTS = frozenset(normalise(s) for s in ("ok", "okay", "sure", "👍"))
 
 
+# The yes-words that start a longer answer ("yes, a little", "yeah I have").
+_YES_FIRST = re.compile(r"^(?:yes|yeah|yep|yup|yea|y|si|sí|ja|oui)\b(?! (?:and )?no\b)")
+
+
+def starts_with_yes(text: str) -> bool:
+    return _YES_FIRST.match(normalise(text)) is not None
+
+
 def acknowledges(text: str) -> bool:
     """ "ok", "sure", 👍: a yes to a question, or a nod to what was just said."""
     return normalise(text) in _ACKNOWLEDGEMENTS
@@ -232,6 +286,9 @@ def parse(text: str) -> Intent:
     if command:
         return Command(command.group(1).lower(), (command.group(2) or "").strip())
     words = normalise(stripped)
+    # Before "done": "done, but my leg went numb" is a warning, not a log.
+    if (said := concern(words)) is not None:
+        return Reported(said, stripped)
     done = _DONE.match(words)
     if done:
         return parse_done(done.group(1))
@@ -241,6 +298,70 @@ def parse(text: str) -> Intent:
         return said_done
     word = _WORD_OF.get(words)
     return Said(word=word, number=_whole_number(words), text=stripped)
+
+
+_LEG = r"(?:legs?|calf|calves|foot|feet|thighs?|knees?|ankles?|toes?|shins?)"
+_GROIN = r"(?:groin|genitals?|inner thighs?|saddle|crotch|between my legs|perineum)"
+_NUMB = r"(?:numb\w*|tingl\w*|pins and needles|no feeling|can't feel|cannot feel)"
+_HURTS = r"(?:pain\w*|hurts?|hurting|aches?|aching|sore)"
+# Each pattern reads one of CONTENT.md's warning signs, as people put them. The bum
+# going numb after sitting is the condition itself (the check asks about it), not a
+# warning: only numbness of a leg, spreading, or in the saddle area is.
+_CONCERNS: tuple[tuple[Concern, re.Pattern[str]], ...] = (
+    (
+        Concern.URGENT,
+        re.compile(
+            r"\b(?:bladder|bowels?|incontinen\w*|wet (?:myself|my pants)"
+            r"|(?:pee|peed|wee|weed|poo|pooed|soil|soiled)(?:d)? myself"
+            r"|can't (?:pee|wee|urinate|hold (?:it|my (?:pee|wee|urine)))"
+            rf"|{_NUMB}[^.!?]{{0,30}}\b{_GROIN}|{_GROIN}[^.!?]{{0,30}}\b{_NUMB})"
+        ),
+    ),
+    (
+        Concern.RED_FLAG,
+        re.compile(
+            rf"\b(?:(?:{_NUMB}|{_HURTS}|shooting|burning)[^.!?]{{0,30}}"
+            rf"\b(?:down|into|along|through|to) (?:my |the |both |one |either )?"
+            rf"(?:left |right |other )?{_LEG}"
+            rf"|{_NUMB}[^.!?]{{0,20}}\b(?:in|of) (?:my |the |both |one )?(?:left |right )?{_LEG}"
+            rf"|{_LEG} (?:\w+ ){{0,3}}(?:numb\w*|tingl\w*|dead|weaker|giving (?:way|out))"
+            r"|(?:leg|legs) (?:\w+ ){0,3}(?:getting|going|gone|more and more) weak"
+            r"|(?:spreading|radiating|shooting) (?:down|into|to)"
+            r"|(?:severe|unbearable|excruciating|extreme|terrible|intense|agonising|agonizing)"
+            rf" (?:\w+ )?{_HURTS}"
+            rf"|{_HURTS}[^.!?]{{0,30}}\b(?:getting worse|worse and worse|worsening|unbearable"
+            r"|excruciating|won't go away|won't stop)"
+            r"|in agony|can't (?:walk|stand up|put weight)"
+            r"|injur\w*|hurt myself"
+            rf"|(?:fell|fall|fallen|tripped|slipped|accident|crash)\b[^.!?]{{0,40}}\b{_HURTS}"
+            rf"|{_HURTS}[^.!?]{{0,40}}\b(?:fell|fall|fallen|tripped|slipped|accident|crash)\b)"
+        ),
+    ),
+    (
+        Concern.PAIN,
+        re.compile(
+            r"\b(?:sharp|stabbing|shooting|sudden) (?:\w+ )?(?:pain|ache)"
+            r"|\b(?:it|that|this|my \w+|\w+s) (?:\w+ )?(?:hurts|is hurting|are hurting)\b"
+            r"|\b(?:ouch|ow+|owie)\b|\bpain in my\b|\bpulled a muscle\b"
+            r"|\bcramp(?:s|ing)?\b|\bpainful\b"
+        ),
+    ),
+)
+# "no pain", "doesn't hurt", "not numb": said to reassure, not to warn.
+_NEGATED = re.compile(
+    r"\b(?:no|not|never|without|nor|none|don't|doesn't|isn't|aren't|wasn't|didn't|hasn't"
+    r"|haven't|free of)\b(?: \w+){0,2} ?$"
+)
+
+
+def concern(words: str) -> Concern | None:
+    """The most serious warning sign or pain in `words` (text as `normalise` gives it),
+    if any. "No pain", "it doesn't hurt" and the like are not a concern."""
+    for kind, pattern in _CONCERNS:
+        for match in pattern.finditer(words):
+            if not _NEGATED.search(words[: match.start()]):
+                return kind
+    return None
 
 
 def parse_done(rest: str) -> Done:

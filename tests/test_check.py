@@ -95,7 +95,9 @@ async def test_other_red_flag_sends_to_a_professional(chat: Chat) -> None:
     assert "Question" not in said.text
 
 
-@pytest.mark.parametrize("asked", ["/lunge", "/start bridge", "done", "done 12", "/done"])
+@pytest.mark.parametrize(
+    "asked", ["/lunge", "/start bridge", "done", "done 12", "/done", "done 0", "done 1e9"]
+)
 async def test_after_a_red_flag_no_walk_through_or_log_either(chat: Chat, asked: str) -> None:
     await chat.say("/check")
     await chat.tap("No")
@@ -363,3 +365,67 @@ async def test_after_a_warning_the_menu_hint_does_not_suggest_logging(chat: Chat
     said = await chat.say("blah")  # a second miss: the hint comes
     assert "pick something from the menu" in said.text.lower()
     assert '"done"' not in said.text
+
+
+@pytest.mark.parametrize("answer", ["yes, a little", "Yeah I have", "yes but only once"])
+async def test_any_yes_to_the_warning_signs_counts(chat: Chat, answer: str) -> None:
+    await chat.say("/check")
+    await chat.say("no")
+    said = await chat.say(answer)
+    assert said.templates == ["check/red_flag"]
+
+
+@pytest.mark.parametrize("answer", ["I think so", "probably", "perhaps"])
+async def test_a_hedged_answer_to_the_warning_signs_gets_the_be_checked_advice(
+    chat: Chat, answer: str
+) -> None:
+    await chat.say("/check")
+    await chat.say("no")
+    said = await chat.say(answer)
+    assert said.templates[0] == "check/unsure"
+    assert "Question 2 of 9" in said.text
+
+
+@pytest.mark.parametrize("platform", [Platform.TELEGRAM, Platform.DISCORD])
+async def test_a_bare_number_is_no_answer_to_the_warning_signs_under_plain_buttons(
+    core: Core, platform: Platform
+) -> None:
+    """The buttons show no numbers there, so "2" ("two of these apply") used to be taken
+    as the second button, "No", and the check went on towards an exercise plan."""
+    chat = Chat(core, platform=platform)
+    await chat.say("/check")
+    await chat.say("no")
+    said = await chat.say("2")
+    assert 'clear "yes" or "no"' in said.text
+    assert "Question 2 of 9" in said.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "means"),
+    [("always", "Yes"), ("often", "Yes"), ("all the time", "Yes"), ("✅", "Yes"),
+     ("oui", "Yes"), ("sí", "Yes"), ("not at all", "No"), ("❌", "No")],
+)  # fmt: skip
+async def test_everyday_answers_to_a_symptom_question(chat: Chat, typed: str, means: str) -> None:
+    await chat.say("/check")
+    await chat.say("no")
+    await chat.say("no")
+    said = await chat.say(typed)
+    assert "Question 4 of 9" in said.text
+    for answer in ("no", "no", "no", "1", "3", "no"):  # the rest: nothing else counts
+        said = await chat.say(answer)
+    counted = "You have 1 of 4 symptoms" if means == "Yes" else "You have 0 of 4 symptoms"
+    assert counted in said.text
+
+
+async def test_yes_to_the_offer_after_the_result_starts_the_bridge(chat: Chat) -> None:
+    assert "The plan" in await take_check(chat, CLEAR)
+    said = await chat.say("yes")
+    assert "step 1 of 5" in said.text
+
+
+async def test_the_result_comes_one_idea_a_message(chat: Chat) -> None:
+    await take_check(chat, LIKELY)
+    assert chat.last is not None
+    assert chat.last.templates == ["check/result", "check/why", "check/plan"]
+    assert max(len(text) for text in chat.last.plain) < 600
+    assert chat.last.labels == ["Start with the glute bridge", "Later"]

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from bot.parse import (
     MAX_REPS_PER_ENTRY,
     Command,
+    Concern,
     Done,
     RepProblem,
+    Reported,
     Said,
     Word,
     normalise,
@@ -222,6 +224,7 @@ def test_normalise_is_empty_only_for_text_with_nothing_to_compare(text: str) -> 
         ("I've done it", Done(casual=True)),
         ("finished 5000", Done(problem=RepProblem.TOO_MANY, casual=True)),
         ("done it", Done()),
+        ("did 15", Done(reps=15, casual=True)),  # as "finished 15" and "done 15"
     ],
 )
 def test_done_said_in_everyday_words(text: str, done: Done) -> None:
@@ -236,7 +239,6 @@ def test_done_said_in_everyday_words(text: str, done: Done) -> None:
         "I'm done",
         "did you",
         "I did",
-        "did 15",
         "finished?",
         "Did it? 🤔",
     ],
@@ -252,3 +254,44 @@ def test_unsure_words(text: str) -> None:
     said = parse(text)
     assert isinstance(said, Said)
     assert said.word is Word.UNSURE
+
+
+@pytest.mark.parametrize(
+    ("text", "concern"),
+    [
+        ("my leg is going numb", Concern.RED_FLAG),
+        ("pins and needles in my foot", Concern.RED_FLAG),
+        ("pain shooting down my leg", Concern.RED_FLAG),
+        ("the pain is getting worse", Concern.RED_FLAG),
+        ("severe pain in my back", Concern.RED_FLAG),
+        ("I injured my knee last week", Concern.RED_FLAG),
+        ("numb in my groin", Concern.URGENT),
+        ("I can't hold my pee", Concern.URGENT),
+        ("done 20 but I lost control of my bowels", Concern.URGENT),
+        ("sharp pain!", Concern.PAIN),
+        ("my knee hurts", Concern.PAIN),
+        ("cramp", Concern.PAIN),
+    ],
+)
+def test_warning_signs_and_pain_in_a_persons_own_words(text: str, concern: Concern) -> None:
+    assert parse(text) == Reported(concern, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no pain",
+        "it doesn't hurt",
+        "done 20, no pain this time",
+        "not numb at all",
+        "my bum is numb when I get up",  # the condition itself
+        "numb bum",
+        "I fell asleep",
+        "I fall behind at work",
+        "my glutes are sore",
+        "I feel the burn",
+        "lower leg pain sometimes",  # an answer to the check's question about it
+    ],
+)
+def test_everyday_words_about_the_body_are_no_concern(text: str) -> None:
+    assert not isinstance(parse(text), Reported)

@@ -121,7 +121,9 @@ async def test_done_at_the_menu_logs_the_whole_session(chat: Chat) -> None:
         ("done 12 lunges", "Logged 12 lunges per side."),
         ("done bridge 20", "Logged 20 glute bridges."),
         ("done 8 per side", "Logged 8 lunges per side."),
+        ("done 6 on each side", "Logged 6 lunges per side."),
         ("Done 1 bridge", "Logged 1 glute bridge."),
+        ("did 10 bridges", "Logged 10 glute bridges."),
     ],
 )
 async def test_done_with_counts_logs_exactly_that(chat: Chat, text: str, logged: str) -> None:

@@ -23,7 +23,7 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord_wire import SendError, describe
-from bot.parse import Command, Done, parse
+from bot.parse import Command, Done, Said, parse
 from bot.render import MESSAGES_DIR
 from bot.schedule_time import timezone_suggestions
 
@@ -87,8 +87,10 @@ def slash_command_for(typed: str, names: Collection[str]) -> str | None:
         name = intent.name
     elif isinstance(intent, Done):
         name = "done"
+    elif isinstance(intent, Said) and intent.word is not None:
+        name = intent.word.value
     else:
-        name = "" if intent.word is None else intent.word.value
+        name = ""
     return name if name in names else None
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.engine import community, training
-from bot.engine.checkup import CheckFlow, held_back, warning_on_record
+from bot.engine.checkup import CheckFlow, held_back, raise_flag, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
 from bot.engine.reminders import RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
@@ -30,7 +30,9 @@ from bot.parse import (
     COUNT_PROBLEMS,
     EXERCISE_ALIASES,
     Command,
+    Concern,
     Done,
+    Reported,
     Said,
     Word,
     normalise,
@@ -267,7 +269,23 @@ class Engine:
             return await self._command(turn, intent)
         if isinstance(intent, Done):
             return await self._log(turn, intent)
+        if isinstance(intent, Reported):
+            return await self._reported(turn, intent)
         return await self._said(turn, intent)
+
+    async def _reported(self, turn: Turn, reported: Reported) -> list[Reply]:
+        """A warning sign or pain in the person's own words ("my leg is going numb"). A
+        warning sign gets the check's advice and holds exercise back, whatever they were
+        doing, as a yes in the check would; pain during an exercise stops it. In the
+        check, pain is an answer to read ("my calves hurt" to "pain in your lower legs?")."""
+        if reported.concern is not Concern.PAIN:
+            return raise_flag(turn, str(reported.concern), {})
+        if turn.conversation.flow == self._check.name and not turn.in_community:
+            return await self._said(turn, Said(None, None, reported.text))
+        stopped = turn.conversation.flow in self._walk_names and not turn.in_community
+        if stopped:
+            turn.go("menu")
+        return [Reply("pain", {"stopped": stopped}), *self._prompt_if_busy(turn)]
 
     async def _log(self, turn: Turn, done: Done) -> list[Reply]:
         replies = await training.log(turn, done)
@@ -371,7 +389,9 @@ class Engine:
             key, done = training.done_button(turn, arg)
             return await training.log(turn, done, event_key=key, remembered=False)
         if name in self._walks and arg:
-            return await self._walk_step(turn, self._walks[name], arg)
+            # "Yes" to an offer to begin one ("Start with the glute bridge") is its start.
+            step = "0" if arg == Word.YES.value else arg
+            return await self._walk_step(turn, self._walks[name], step)
         if turn.in_community and name in NAVIGATION:
             return await self._navigate_in_community(turn, name)
         handler = self._actions.get(name)

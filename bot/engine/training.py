@@ -44,13 +44,14 @@ async def log(
 ) -> list[Reply]:
     """Logs what `done` says; a bare "done" means the exercise walked through today (if
     `remembered`), else the day's whole workout."""
-    if done.problem is not None:
-        return [_log_problem(turn, done)]
     # After a red flag the bot doesn't coach exercise, and a log's answer is coaching (the
-    # targets, what comes next): the advice again instead, until a check comes out clear.
+    # targets, what comes next; "tell me how many" for a count it can't read): the advice
+    # again instead, until a check comes out clear.
     warning = await warning_on_record(turn.store, turn.user.id)
     if warning is not None:
         return [held_back(warning)]
+    if done.problem is not None:
+        return [_log_problem(turn, done)]
     totals = await turn.store.reps.day_totals(turn.user.id)
     before = progress(totals, turn.today)
     entries = _entries(turn, done, before, remembered)

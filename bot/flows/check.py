@@ -71,12 +71,22 @@ class Question:
         return word is Word.UNSURE
 
 
+# "Often", "always": how often it happens, and a yes.
+_OFTEN_IS_YES = {Word.OFTEN: "yes"}
+
+
 def _yes_no(id: str, kind: Kind) -> Question:
-    return Question(id, kind, (YES, NO), {"yes": 1, "no": 0})
+    return Question(id, kind, (YES, NO), {"yes": 1, "no": 0}, words=_OFTEN_IS_YES)
 
 
 def _symptom(id: str) -> Question:
-    return Question(id, Kind.SYMPTOM, (YES, SOMETIMES, NO), {"yes": 2, "sometimes": 1, "no": 0})
+    return Question(
+        id,
+        Kind.SYMPTOM,
+        (YES, SOMETIMES, NO),
+        {"yes": 2, "sometimes": 1, "no": 0},
+        words=_OFTEN_IS_YES,
+    )
 
 
 _HOURS = re.compile(r"(?:about |around |roughly |~)?(\d{1,2})\s*(h|hrs?|hours?)?(?: a day)?")
