@@ -12,8 +12,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from importlib import metadata
+from zoneinfo import ZoneInfoNotFoundError
+
+import tzlocal
 
 from bot.adapters.console import ConsoleChat
 from bot.app import open_core
@@ -116,8 +119,18 @@ def _user_name(text: str) -> str:
     return name
 
 
+def _computer_zone() -> tzinfo:
+    """The computer's zone, by name ("Europe/Berlin"), so a chat started in winter dates
+    a summer evening right. Where it has no name tzlocal can read (TZ set to "CET-1", a
+    bare container), today's offset from UTC: right until the clocks change."""
+    try:
+        return tzlocal.reload_localzone()  # not a zone remembered from before
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return datetime.now(UTC).astimezone().tzinfo or UTC
+
+
 async def _chat(settings: Settings, user: str) -> None:
-    local_tz = settings.timezone or datetime.now(UTC).astimezone().tzinfo or UTC
+    local_tz = settings.timezone or _computer_zone()
     # Input that isn't text in the terminal's encoding is read as "�" (not kept as raw
     # bytes, which would be echoed back), and characters the terminal can't show (emoji,
     # in Latin-1) are written as "?": neither ends the chat.

@@ -13,10 +13,15 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import tzlocal
+
+from bot.__main__ import _computer_zone
 
 TOKEN = "123456789:AAHqaSECRETtokenQA"
 TIMEOUT = 60
@@ -325,3 +330,22 @@ def test_whitespace_around_the_api_url_is_ignored_like_around_the_tokens() -> No
     url = " http://localhost:8081 "
     settings = Settings.load(environ={"TELEGRAM_API_URL": url}, env_file=None)
     assert settings.telegram_api_url == "http://localhost:8081"
+
+
+@pytest.mark.parametrize(("zone", "summer_hours"), [("Europe/Berlin", 2), ("Nowhere/Atlantis", 0)])
+def test_the_terminal_chat_keeps_the_computers_zone_by_name(
+    monkeypatch: pytest.MonkeyPatch, zone: str, summer_hours: int
+) -> None:
+    """A fixed offset taken at start-up put a summer 00:30 in Berlin on the day before
+    when the chat was started in winter. A zone with no name to go by (here: TZ names one
+    that doesn't exist) falls back to the offset, without failing."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()  # for the fallback, which asks the C library
+    try:
+        local = _computer_zone()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        tzlocal.reload_localzone()
+    summer = datetime(2026, 7, 15, 12, tzinfo=UTC).astimezone(local).utcoffset()
+    assert summer == timedelta(hours=summer_hours)
