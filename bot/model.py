@@ -96,6 +96,8 @@ class Choice:
 # private and can't reach the person (see PrivateReach). Nothing was done; the adapter
 # says how to ask privately in its own way (a Telegram link, a Discord slash command).
 PRIVATE_CHAT_FIRST = "private_chat_first"
+# The engine's apology when it could store nothing of an event: it may be tried again.
+NOT_STORED = "error"
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,27 @@ async def test_help_mid_flow_keeps_the_place(chat: Chat) -> None:
     assert "Question 2 of 9" in said.text
 
 
+@pytest.mark.parametrize(
+    "blank", ["\u200b", "\u200d\ufeff", "\u3164", "\u2800", "\u115f \u1160", "\uffa0\u2060"]
+)
+async def test_a_message_of_only_invisible_characters_is_answered_as_blank(
+    chat: Chat, blank: str
+) -> None:
+    """Zero-width characters and the Hangul and Braille fillers people use as a blank show
+    nothing, so the answer is "Sorry, I didn't catch that.": quoted back, 'didn't
+    understand ""' would look like a bot bug."""
+    said = await chat.say(blank)
+    assert "didn't catch that" in said.text
+    assert "didn't understand" not in said.text
+
+
+async def test_text_with_something_visible_is_quoted_with_its_joiners(chat: Chat) -> None:
+    """Invisible characters are only judged, never dropped from a quote: a zero-width joiner
+    makes one emoji of several ("👩\u200d💻" is a person at a laptop)."""
+    said = await chat.say("👩\u200d💻 \u3164")
+    assert 'didn\'t understand "👩\u200d💻 \u3164"' in said.text
+
+
 async def test_cancel_mid_flow_returns_to_the_menu(chat: Chat) -> None:
     await chat.say("/bridge")
     said = await chat.say("cancel")

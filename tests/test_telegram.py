@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +49,8 @@ from tests.fakes.telegram_api import (
 ALICE = Person(1001, "Alice", "alice")
 BOB = Person(1002, "Bob")
 DESK = Group(-100777, "Desk Workers")
+# Unicode's bidirectional controls: each reorders the text after it on its line.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class Bot:
@@ -319,6 +322,33 @@ async def test_group_members_may_all_press_one_shared_button(bot: Bot) -> None:
         assert "Logged" in answer.params["text"]
 
 
+async def test_a_press_the_engine_could_not_store_keeps_its_question_and_buttons(
+    bot: Bot, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A press the database refused changed nothing, and the apology says to try again:
+    so the question must not show the choice as made, and keeps its buttons to try with."""
+    alice = bot.talk()
+    await alice.say("/check")
+    question, _ = alice.button("No")
+    apply = core.store.db.apply
+    failed: list[bool] = []
+
+    async def refusing_once(writes: Any) -> None:
+        if not failed:
+            failed.append(True)
+            raise OSError("disk I/O error")
+        await apply(writes)
+
+    monkeypatch.setattr(core.store.db, "apply", refusing_once)
+    calls = await alice.tap("No")
+    assert failed
+    assert any("try that again" in text for text in texts(calls)), texts(calls)
+    assert [c.method for c in calls if c.method.startswith("edit")] == []
+    assert bot.server.messages[(ALICE.id, question["message_id"])] == question
+    calls = await alice.tap("No")
+    assert "Question 2 of 9" in texts(calls)[-1]
+
+
 # Escaping.
 
 
@@ -334,6 +364,22 @@ async def test_hostile_names_and_text_never_break_a_message(bot: Bot) -> None:
     group_talk = bot.talk(eve, DESK)
     await group_talk.say("/check")  # never started a private chat: offered a link
     assert "Eve <script>&amp; 🍑 {{ 7*7 }}, " in plain(group_talk)
+
+
+@pytest.mark.parametrize("name", ["Ev\u202eil", "\u2067Mallory", "\u200fBob\u200e"])
+async def test_bidi_controls_in_a_name_never_reach_a_telegram_message(bot: Bot, name: str) -> None:
+    """A name holding a bidirectional control (the right-to-left override, say) would turn
+    the rest of the bot's line backwards for the whole group: the controls are dropped."""
+    person = Person(1777, name)
+    await bot.talk(person, DESK).say("done 5")
+    calls = await bot.talk(person, DESK).say("/check")  # no private chat yet: offered a link
+    calls += await bot.talk(person, DESK).say("/leaderboard")
+    shown = texts(calls)
+    assert len(shown) == 2, shown
+    visible = BIDI_CONTROLS.sub("", name)
+    for text in shown:
+        assert not BIDI_CONTROLS.search(text), repr(text)
+        assert visible in text
 
 
 # Groups.
@@ -394,6 +440,32 @@ async def test_only_the_mention_telegram_marked_is_cut(bot: Bot) -> None:
     text = f"@{BOT_USERNAME}ing 🍑 @{BOT_USERNAME} help"
     calls = await bot.talk(ALICE, DESK).say(text)
     assert f'"@{BOT_USERNAME}ing 🍑 help"' in texts(calls)[0]
+
+
+async def test_a_mention_of_the_bot_in_a_private_chat_is_cut(bot: Bot, core: Core) -> None:
+    """Some people start every message with the bot's handle, in private too: "@bot done 5"
+    means "done 5" wherever it is said."""
+    calls = await bot.talk().say(f"@{BOT_USERNAME} done 5")
+    assert "Logged 5 glute bridges" in texts(calls)[0]
+    assert await reps_of(core, ALICE) == 5
+
+
+async def test_a_mention_of_the_bot_after_a_command_is_cut(bot: Bot, core: Core) -> None:
+    """In a group, a command followed by a mention ("/done 15 @bot") is that command said
+    to the bot: the mention is not read as part of the count."""
+    calls = await bot.talk(ALICE, DESK).say(f"/done 15 @{BOT_USERNAME}")
+    assert [c.method for c in calls] == ["setMessageReaction"]
+    assert await reps_of(core, ALICE) == 15
+
+
+@pytest.mark.parametrize("group", [DESK, None], ids=["group", "private"])
+async def test_a_bare_mention_of_the_bot_is_a_hello(bot: Bot, group: Group | None) -> None:
+    """A message that only mentions the bot ("@bot") calls it, as "hi @bot" does: it gets
+    the menu, not "Sorry, I didn't catch that" (or didn't understand "@bot")."""
+    calls = await bot.talk(ALICE, group).say(f"@{BOT_USERNAME}")
+    said = texts(calls)
+    assert not any("didn't" in text for text in said), said
+    assert any("Check my symptoms" in buttons(call) for call in sent(calls)), said
 
 
 async def test_a_press_on_a_shared_group_message_leaves_it_for_everyone(bot: Bot) -> None:
@@ -993,6 +1065,37 @@ async def test_media_without_text_gets_a_friendly_word_in_private_only(
     assert answer.params["chat_id"] == str(ALICE.id)
     assert "only read text" in answer.params["text"]
     assert await bot.talk(BOB, DESK).send(media) == []
+
+
+async def test_an_album_is_answered_once_by_its_caption(bot: Bot, core: Core) -> None:
+    """Photos sent together as an album arrive as one message each, and the album's caption
+    comes with the first: its answer is the album's only one (no "I can only read text"
+    for the photos after it), and a redelivered album changes nothing."""
+    alice = bot.talk()
+    album = []
+    for number in range(3):
+        update = bot.server.user_sends(ALICE, "photo", "done 5" if number == 0 else None)
+        update["message"]["media_group_id"] = "13579"
+        album.append(update)
+    calls = [call for update in album for call in await alice.deliver(update)]
+    assert len(texts(calls)) == 1, texts(calls)
+    assert "Logged 5 glute bridges" in texts(calls)[0]
+    for update in album:
+        assert sent(await alice.deliver(update)) == []
+    assert await reps_of(core, ALICE) == 5
+
+
+async def test_an_album_without_a_caption_gets_one_word_about_text(bot: Bot) -> None:
+    """An album of photos without a caption gets "I can only read text" once, not once per
+    photo in it."""
+    alice = bot.talk()
+    calls = []
+    for _ in range(3):
+        update = bot.server.user_sends(ALICE, "photo")
+        update["message"]["media_group_id"] = "24680"
+        calls += await alice.deliver(update)
+    [answer] = texts(calls)
+    assert "only read text" in answer
 
 
 # A group upgraded to a supergroup while a message to it was on its way.

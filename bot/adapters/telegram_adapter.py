@@ -75,7 +75,15 @@ from bot.adapters.telegram_wire import (
 from bot.app import Core
 from bot.config import Secret, Settings
 from bot.engine.core import STALE_PRESS
-from bot.model import PRIVATE_CHAT_FIRST, ChatRef, Incoming, Platform, PrivateReach, Reply
+from bot.model import (
+    NOT_STORED,
+    PRIVATE_CHAT_FIRST,
+    ChatRef,
+    Incoming,
+    Platform,
+    PrivateReach,
+    Reply,
+)
 from bot.render import LIMITS, split_message
 
 # Opt in now to PTB's coming timedelta durations (v22.2 deprecation): glutebot reads none
@@ -275,10 +283,17 @@ class TelegramAdapter:
         )
         replies = await self._core.engine.handle(incoming)
         place = place_of(query.message)
-        if [reply.template for reply in replies] == [STALE_PRESS]:
+        templates = [reply.template for reply in replies]
+        if templates == [STALE_PRESS]:
             await self._stale_press(query.id, pressed, replies[0])
         elif is_private(chat):
-            await self._answer_private_press(query.id, pressed, query.data, replies, place)
+            # Only a press the engine stored shows on its question. Nothing was stored for
+            # one handled before (no answer) or one it apologised for: that one may be
+            # tried again, so its buttons stay.
+            stored = templates not in ([], [NOT_STORED])
+            await self._answer_private_press(
+                query.id, pressed, query.data, replies, place, stored=stored
+            )
         else:
             await self._answer_group_press(query.id, incoming, replies, place)
 
@@ -300,13 +315,15 @@ class TelegramAdapter:
         data: str,
         replies: list[Reply],
         place: Place,
+        *,
+        stored: bool,
     ) -> None:
         # The calls below are independent of one another, so they go out together: the
         # button's spinner stops, the question shows its answer and the next one arrives
         # after one round trip to Telegram instead of three in a row.
         async with asyncio.TaskGroup() as calls:
             calls.create_task(self._close_press(query_id))
-            if replies:
+            if stored:
                 calls.create_task(self._show_choice(pressed, data))
             await self._send_all(place, replies, person=place.chat_id)
 

@@ -43,6 +43,10 @@ JSON = dict[str, Any]
 _GONE_REASONS = ("chat not found", "user not found", "group chat was deactivated")
 # A tag in rendered HTML: escaping leaves user text no "<" of its own.
 _TAG = re.compile(r"<[^>]*>")
+# What a message that only mentions the bot ("@glutebot") means: hello. On Telegram that
+# is "/start" (the app sends it when someone opens the bot), and a command, unlike "hi",
+# means the same in every language.
+HELLO = "/start"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,11 @@ def chat_ref(chat: Chat, user: User) -> ChatRef:
 def message_key(message: Message) -> str:
     # Stable across redelivery and unique forever, unlike update ids, which Telegram
     # may restart at random after a quiet week.
+    if message.media_group_id is not None:
+        # An album comes as a message per photo, but was sent as one: the first handled
+        # answers for all of it (apps attach the album's caption to its first photo), so
+        # the rest don't each get "I can only read text".
+        return f"tg:a:{message.chat.id}:{message.media_group_id}"
     return f"tg:m:{message.chat.id}:{message.message_id}"
 
 
@@ -166,8 +175,9 @@ def what_was_said(message: Message, me: User) -> Said | None:
     for the bot: a command meant for another bot, or a message forwarded into a group
     (someone's earlier words passed on, which ask the bot nothing and log nothing).
 
-    A command loses its "@bot" suffix and a mention of the bot is cut out, so "/done@bot 5"
-    and "@bot done 5" both reach the engine as what the person meant.
+    A command loses its "@bot" suffix and mentions of the bot are cut out, in any chat, so
+    "/done@bot 5", "/done 5 @bot" and "@bot done 5" all reach the engine as what the person
+    meant. A message that only mentions the bot is a hello.
     """
     if message.forward_origin is not None and not is_private(message.chat):
         return None
@@ -175,24 +185,39 @@ def what_was_said(message: Message, me: User) -> Said | None:
         text, entities = message.text, message.entities
     else:
         text, entities = message.caption or "", message.caption_entities
+    private = is_private(message.chat)
     command = _leading_command(text, entities)
+    said, mentioned = _without_mentions(text, entities, me)
     if command is not None:
         name, _, target = command.partition("@")
         if target and target.lower() != (me.username or "").lower():
             return None
-        # Only "/cmd@thisbot" names the bot: in a group, a bare "/cmd" may be another's.
-        return Said(
-            name + text[len(command) :], addressed=bool(target) or is_private(message.chat)
-        )
-    if is_private(message.chat):
-        return Said(text, addressed=True)
-    handle = f"@{me.username}".lower()
-    for entity in entities:
-        if entity.type == MessageEntity.MENTION and _marked(text, entity).lower() == handle:
-            return Said(_cut(text, entity).strip(), addressed=True)
+        # Only "/cmd@thisbot" or a mention names the bot: in a group, a bare "/cmd" may be
+        # another's. (Mentions come after the command, so `said` still starts with it.)
+        named = bool(target) or mentioned
+        return Said(name + said[len(command) :], addressed=named or private)
+    if mentioned and not said:
+        return Said(HELLO, addressed=True)
     replied = message.reply_to_message
     to_me = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
-    return Said(text, addressed=to_me)
+    return Said(said, addressed=private or mentioned or to_me)
+
+
+def _without_mentions(text: str, entities: Sequence[MessageEntity], me: User) -> tuple[str, bool]:
+    """`text` with every mention of the bot cut out, and whether it had one. Only an
+    entity marks which "@glutebot" is the mention ("@glutebot_fan" starts alike)."""
+    handle = f"@{me.username}".lower()
+    mine = [
+        entity
+        for entity in entities
+        if entity.type == MessageEntity.MENTION and _marked(text, entity).lower() == handle
+    ]
+    if not mine:
+        return text, False
+    # The last first: cutting one moves what follows it, not the offsets before it.
+    for entity in sorted(mine, key=lambda entity: entity.offset, reverse=True):
+        text = _cut(text, entity)
+    return text.strip(), True
 
 
 def _marked(text: str, entity: MessageEntity) -> str:
@@ -202,8 +227,7 @@ def _marked(text: str, entity: MessageEntity) -> str:
 
 
 def _cut(text: str, entity: MessageEntity) -> str:
-    """`text` with the entity replaced by a space. Offsets count UTF-16 code units, and
-    only the entity marks which "@glutebot" is the mention ("@glutebot_fan" starts alike)."""
+    """`text` with the entity replaced by a space (offsets count UTF-16 code units)."""
     units = text.encode("utf-16-le")
     start, end = 2 * entity.offset, 2 * (entity.offset + entity.length)
     return f"{units[:start].decode('utf-16-le')} {units[end:].decode('utf-16-le')}"

@@ -18,6 +18,7 @@ from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import (
+    NOT_STORED,
     PRIVATE_CHAT_FIRST,
     ChatRef,
     Choice,
@@ -160,7 +161,7 @@ class Engine:
                 # person their place: nothing is written, they get an apology, and the log
                 # gets the details.
                 log_failure(log, exc, "failed to handle %s", incoming.event_key)
-                return [Reply("error")]
+                return [Reply(NOT_STORED)]
             if self._out_of_private_reach(turn, replies):
                 # Carried out, its answer would be lost: an undo or a reminder they never
                 # see. So nothing is done until they can be answered.
@@ -173,7 +174,7 @@ class Engine:
                 # The database refused the writes (locked, full, failing) and none was
                 # stored, so the answer would be untrue: the apology lets them try again.
                 log_failure(log, exc, "could not store %s", incoming.event_key)
-                return [Reply("error")]
+                return [Reply(NOT_STORED)]
         if turn.schedules_changed:
             self._on_schedule_change()
         return replies

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
@@ -18,6 +19,9 @@ from bot.store.users import User
 # Longest piece of user text the bot ever echoes back.
 ECHO_LIMIT = 80
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Characters that show nothing, yet are neither whitespace nor format characters (Cf, such
+# as the zero-width space): the Hangul and Braille fillers people use to send a "blank".
+_FILLERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
 # Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
 # button's nonce, or a walk-through's "back"); a flow's own buttons are
@@ -110,6 +114,15 @@ def lasting_done(value: str) -> bool:
 
 def echo(text: str) -> str:
     """User text to quote back: on one line, at most ECHO_LIMIT long, and without the
-    marks that would turn the rest of the message right to left."""
-    text = " ".join(_BIDI_CONTROLS.sub("", text).split())
+    marks that would turn the rest of the message right to left. Empty if nothing in it
+    shows: quoted, it would look like an empty quote."""
+    words = _BIDI_CONTROLS.sub("", text).split()
+    if all(_invisible(char) for word in words for char in word):
+        return ""
+    text = " ".join(words)
     return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+
+
+def _invisible(char: str) -> bool:
+    # Only judged, never dropped: a zero-width joiner inside "👩\u200d💻" makes one emoji.
+    return char in _FILLERS or unicodedata.category(char) == "Cf"
