@@ -110,7 +110,9 @@ class Renderer:
 
 
 def to_platform(markup: str, platform: Platform) -> str:
-    lines = (_convert_line(line, platform) for line in markup.strip().splitlines())
+    # The template's own lines only: splitlines() would also break at what a name or typed
+    # text may hold (U+2028, \v, ...), letting it add lines of its own (see `escape`).
+    lines = (_convert_line(line, platform) for line in markup.strip().split("\n"))
     text = "\n".join(line.rstrip() for line in lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -151,14 +153,22 @@ def _text(chunk: str, platform: Platform, out: list[str]) -> None:
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[<])")
 _DISCORD_LINE_START = re.compile(r"^(\s*)(#|>|-#)")
 # Bidirectional controls (embeddings, overrides, isolates, marks) reorder the rest of a
-# line: a name could make the text after it read backwards. Dropped.
+# line: a name could make the text after it read backwards. Dropped on Telegram and
+# Discord, where one person's name reaches a whole group.
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+# Line breaks other than "\n", as str.splitlines() and the apps that show messages read them.
+# Inside a value (a name, typed text) they would start a line the template never wrote: a
+# nickname could forge leaderboard lines. Shown as spaces.
+_LINE_BREAKS = re.compile("[\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def escape(text: str, platform: Platform, *, at_line_start: bool = True) -> str:
     """Make literal text safe for the platform's markup."""
+    text = _LINE_BREAKS.sub(" ", text)
     if platform is Platform.TELEGRAM:
-        return html.escape(text, quote=False)
+        return html.escape(_BIDI_CONTROLS.sub("", text), quote=False)
     if platform is Platform.DISCORD:
         return _discord_escape(text, at_line_start=at_line_start)
     # A terminal acts on control characters (escape sequences move the cursor, change

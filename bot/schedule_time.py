@@ -6,6 +6,7 @@ Pure functions. Errors carry the bad value and no wording: templates say it to t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -141,13 +142,20 @@ _OFFSET_HOURS = range(-12, 15)  # the Etc zones there are
 
 @cache
 def _zone_names() -> dict[str, str]:
-    names = {name.lower(): name for name in available_timezones() - _NOT_PLACES}
+    names = {_folded(name): name for name in available_timezones() - _NOT_PLACES}
     names["utc"] = "UTC"
     return names
 
 
 def _zone_key(text: str) -> str:
-    return text.strip().replace(" ", "_").lower()
+    return _folded(text.strip().replace(" ", "_"))
+
+
+def _folded(text: str) -> str:
+    """Lower case and without accents, as IANA spells places: people type "São Paulo" and
+    "Zürich" for America/Sao_Paulo and Europe/Zurich."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def _offset_zone(text: str) -> str | None:
@@ -177,7 +185,7 @@ def _city_names() -> dict[str, str]:
     zones: dict[str, list[str]] = {}
     for name in _zone_names().values():
         if name.split("/", 1)[0] in _AREAS and "/" in name:
-            zones.setdefault(name.rsplit("/", 1)[1].lower(), []).append(name)
+            zones.setdefault(_folded(name.rsplit("/", 1)[1]), []).append(name)
     # Old and new spellings of one place ("America/Buenos_Aires" and
     # "America/Argentina/Buenos_Aires") keep the current, longer one.
     return {
@@ -221,12 +229,13 @@ def zone_name(zone: ZoneInfo) -> str:
 
 
 @cache
-def _suggested_names() -> tuple[str, ...]:
+def _suggested_names() -> tuple[tuple[str, str], ...]:
     """What autocomplete offers: places, UTC, and offsets spelled as people mean them, never
-    the Etc names (whose sign reads backwards) or abbreviations that ignore daylight saving."""
+    the Etc names (whose sign reads backwards) or abbreviations that ignore daylight saving.
+    Each with its folded spelling, which what is typed is matched against."""
     places = [name for name in _zone_names().values() if not _fixed_key(name)]
     offsets = [f"UTC{hours:+d}" for hours in _OFFSET_HOURS if hours]
-    return (*places, *offsets)
+    return tuple((name, _folded(name)) for name in (*places, *offsets))
 
 
 def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
@@ -241,16 +250,17 @@ def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
         for zone in zones
     ]
 
-    def rank(name: str) -> tuple[bool, bool, str]:
-        return (not name.lower().startswith(key), "/" not in name, name)
+    def rank(entry: tuple[str, str]) -> tuple[bool, bool, str]:
+        name, folded = entry
+        return (not folded.startswith(key), "/" not in name, name)
 
     matches = [
-        name
-        for name in _suggested_names()
+        (name, folded)
+        for name, folded in _suggested_names()
         if name not in meant
-        and any(part.lower().startswith(key) for part in (name, *name.split("/")[1:]))
+        and any(part.startswith(key) for part in (folded, *folded.split("/")[1:]))
     ]
-    return [*meant, *sorted(matches, key=rank)][:limit]
+    return [*meant, *(name for name, _ in sorted(matches, key=rank))][:limit]
 
 
 def instant_on(day: date, at: time, tz: ZoneInfo) -> datetime:

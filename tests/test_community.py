@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.app import Core
 from bot.model import ChatRef, Delivery, Incoming, Platform, PrivateReach
 from bot.scheduler import Prompt, Scheduler
-from bot.store.schedules import channel_owner
+from bot.store.schedules import DisabledReason, channel_owner
 from tests.transcript import Chat, FakeClock
 
 GUILD = "900"
@@ -66,6 +66,31 @@ async def test_prompt_posts_the_workout_to_the_configured_channel(core: Core) ->
     assert confirmation.private
 
 
+async def test_prompt_says_when_the_daily_post_is_switched_off_and_how_to_switch_it_on(
+    core: Core, clock: FakeClock
+) -> None:
+    """A daily post that stopped (a post failed for good: the bot was removed, say, and
+    invited back) doesn't come back with /prompt. Posting by hand still works, and the
+    admin is told the daily posts are off and what /setup would switch them on again."""
+    boss = member(core, "2", "Boss")
+    await say(boss, "/setup 555 07:30 UTC weekdays", admin=True)
+    text = await say(boss, "/prompt", admin=True)
+    assert "switched off" not in text
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    # What the scheduler does when a post answers "gone".
+    await core.store.schedules.disable(schedule.id, DisabledReason.GONE, clock.now)
+
+    said = await boss.send(Incoming(boss.ref, "p-off", text="/prompt", is_admin=True))
+    post, confirmation = said.replies
+    assert post.to is not None
+    assert post.to.chat_id == "555"
+    assert "Posted today's workout in <#555>" in said.plain[1]
+    assert "Daily posts are switched off" in said.plain[1]
+    assert "run /setup again (they were at 07:30 UTC, on weekdays)" in said.plain[1]
+    assert confirmation.private
+
+
 async def test_prompt_dates_the_post_by_the_servers_time_zone(
     core: Core, clock: FakeClock
 ) -> None:
@@ -115,6 +140,13 @@ async def test_done_in_the_channel_is_quiet_unless_there_is_news(
     said = await ann.send(Incoming(ann.ref, "m2", text="done", display_name="Ann"))
     assert not said.replies[0].quiet
     assert "target goes up" in said.text
+
+
+async def test_leaderboard_says_1_rep_and_1_session(core: Core) -> None:
+    ann = member(core, "1", "Ann")
+    await say(ann, "done 1")
+    board = await say(ann, "/leaderboard")
+    assert "Ann: 1 rep, 1 session" in board
 
 
 async def test_leaderboard_hides_those_who_opt_out(core: Core) -> None:

@@ -43,6 +43,7 @@ from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
+    SUPPRESS_EMBEDS,
     VIEW_CHANNEL,
     FakeChannel,
     FakeDiscord,
@@ -222,6 +223,32 @@ async def test_setup_reads_a_zone_typed_with_spaces(
     answer = await slash(fake_discord, world, world.boss, "setup", options)
     shown = "America/New\\_York)" if "/" in zone else "UTC+2, no daylight saving)"
     assert f"at **07:30** ({shown}" in answer[0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("city", "zone"),
+    [
+        ("São Paulo", "America/Sao_Paulo"),
+        ("Zürich", "Europe/Zurich"),
+        ("Bogotá", "America/Bogota"),
+    ],
+)
+async def test_setup_reads_a_city_spelled_with_its_accents(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, city: str, zone: str
+) -> None:
+    """IANA spells places without accents (America/Sao_Paulo); an admin who writes the
+    city as its people do gets it, and the option suggests it as they type."""
+    options = {"channel": world.channel, "time": "07:30", "timezone": city, "days": "daily"}
+    answer = await slash(fake_discord, world, world.boss, "setup", options)
+    typing = await fake_discord.autocomplete(
+        world.guild, world.channel, world.boss, "setup", {"timezone": city[:4]}, focused="timezone"
+    )
+    await fake_discord.wait_for(lambda: typing.response)
+
+    shown = zone.replace("_", "\\_")  # as Discord markdown escapes it
+    assert f"at **07:30** ({shown})" in answer[0]["content"]
+    assert typing.response is not None
+    assert zone in [choice["value"] for choice in typing.response.data["choices"]]
 
 
 async def test_setup_and_prompt_are_refused_to_members_without_manage_server(
@@ -936,7 +963,7 @@ async def test_a_slow_answer_to_a_command_is_deferred_then_takes_the_thinking_pl
     assert stats.response.type == 5  # deferred: "glutebot is thinking…"
     assert thinking is answer  # the answer took the thinking message's place
     assert "15" in answer["content"]
-    assert answer["flags"] == EPHEMERAL
+    assert answer["flags"] == EPHEMERAL | SUPPRESS_EMBEDS  # and no longer loading
     assert stats.followups == []
 
 
@@ -1270,7 +1297,7 @@ async def test_hostile_names_and_text_never_ping_or_format(
         world.guild,
         world.channel,
         mallory,
-        "@everyone __hi__ {{ 7*7 }} # title",
+        "@everyone __hi {{ 7*7 }} # title",
         mentions=[fake_discord.bot_user],
     )
     echoed = await next_post(fake_discord, world.channel)
@@ -1278,11 +1305,52 @@ async def test_hostile_names_and_text_never_ping_or_format(
     assert r"\*\*Bold\*\*" in board
     assert "{{ 7\\*7 }}" in board
     assert "49" not in board + echoed["content"]
-    assert r"\_\_hi\_\_" in echoed["content"]
+    assert r"\_\_hi" in echoed["content"]
     sent = [r.body for r in fake_discord.requests if r.method == "POST" and r.body]
     bodies = [b.get("data", b) for b in sent if "content" in b.get("data", b)]
     assert bodies
     assert all(b["allowed_mentions"] == {"parse": []} for b in bodies)
+
+
+async def test_a_nickname_cannot_add_fake_lines_to_the_leaderboard(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Line and paragraph separators (U+2028, U+2029) in a nickname show as spaces: a
+    member can't forge leaderboard entries under their own."""
+    forged = "1. Zed (admin): 9999 reps, 99 sessions"
+    mallory = fake_discord.add_member(world.guild, None, "mallory")
+    mallory.nick = f"Zed\u2028\u2029{forged}\u2028\u2028x"
+    said = await fake_discord.user_says(world.guild, world.channel, mallory, "done 10")
+    await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+
+    lines = board.splitlines()
+    assert not any(line.startswith("1. Zed (admin)") for line in lines), board
+    entries = [line for line in lines if line.startswith("1. Zed")]
+    assert entries, board
+    assert all(entry.endswith(": 10 reps, 1 session") for entry in entries), board
+
+
+async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Typed text and names reach what the bot posts: a link in them must not become a
+    preview (a phishing page, say) that the bot appears to share. Every message goes out
+    with embeds suppressed."""
+    link = "https://free-nitro.example/claim"
+    mallory = fake_discord.add_member(world.guild, None, "mallory")
+    mallory.nick = link
+    said = await fake_discord.user_says(world.guild, world.channel, mallory, "done 10")
+    await reacted(fake_discord, said)
+    await fake_discord.user_says(
+        world.guild, world.channel, mallory, link, mentions=[fake_discord.bot_user]
+    )
+    echoed = await next_post(fake_discord, world.channel)
+    [board] = await slash(fake_discord, world, world.alice, "leaderboard")
+
+    for message in (echoed, board):
+        assert "free-nitro" in message["content"]
+        assert message["flags"] & SUPPRESS_EMBEDS, message
 
 
 async def test_the_token_never_reaches_the_logs(
@@ -1750,6 +1818,50 @@ async def test_a_custom_server_emoji_is_decoration_like_any_emoji(
 
     assert await reps_of(core, world.alice) == {"bridge": 15}
     assert await reps_of(core, world.bob) == {"bridge": 10}
+
+
+@pytest.mark.parametrize(
+    ("typed", "logged"),
+    [
+        ("**done**", {"bridge": 20, "lunge": 5}),
+        ("*Done!*", {"bridge": 20, "lunge": 5}),
+        ("__done 20__", {"bridge": 20}),
+        ("***done*** ||12 lunges||", {"lunge": 12}),
+    ],
+)
+async def test_a_done_in_bold_italics_or_a_spoiler_logs_like_a_plain_one(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    typed: str,
+    logged: dict[str, int],
+) -> None:
+    """Discord's emphasis markers change how words look, not what they say."""
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, typed)
+    await reacted(fake_discord, said)
+
+    assert await reps_of(core, world.alice) == logged
+
+
+async def test_a_struck_through_done_logs_nothing_and_markers_inside_words_stay(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """A done struck through ("~~done~~") is a done taken back. A "*" or "_" that doesn't
+    open or close emphasis as Discord reads it (inside "2*10*3" or snake_case) is text."""
+    struck = await fake_discord.user_says(world.guild, world.channel, world.alice, "~~done~~")
+    await fake_discord.user_says(
+        world.guild,
+        world.channel,
+        world.bob,
+        "2*10*3 snake_case",
+        mentions=[fake_discord.bot_user],
+    )
+    echoed = await next_post(fake_discord, world.channel)  # events go in order
+
+    assert fake_discord.reactions_on(struck) == []
+    assert await reps_of(core, world.alice) == {}
+    assert r"2\*10\*3 snake\_case" in echoed["content"]
 
 
 async def test_prompt_blames_permissions_only_when_discord_refuses_the_post(

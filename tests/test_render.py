@@ -86,8 +86,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "symptom_total": 4,
         "first_count": 3,
         "first_date": date(2026, 2, 1),
-        "progress": PROGRESS,
     },
+    "check/why": {},
+    "check/plan": {"progress": PROGRESS},
+    "pain": {"stopped": True},
     "exercise/finish": {
         "exercise": "lunge",
         "target": None,
@@ -136,7 +138,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "days": "mon,wed,fri",
         "next": datetime(2026, 3, 4, 7, 30, tzinfo=UTC),
     },
-    "community/prompt_posted": {"channel": "123"},
+    "community/prompt_posted": {
+        "channel": "123",
+        "switched_off": {"reason": "gone", "time": time(7, 30), "tz": "UTC", "days": "daily"},
+    },
     "community/leaderboard_visibility": {"hidden": True},
     "telegram/chosen": {"label": "Yes"},
     "telegram/continue_in_private": {
@@ -233,6 +238,26 @@ def test_the_terminal_sees_control_characters_as_symbols(renderer: Renderer) -> 
     console = renderer.render(reply, Platform.CONSOLE).text
     assert "a␛[31mred␇␀b�" in console
     assert not any(ord(ch) < 0x20 and ch != "\n" for ch in console)
+
+
+# Every line break str.splitlines() knows but "\n", which a name or typed text may hold.
+LINE_BREAKS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_user_text_never_starts_a_line_of_its_own(renderer: Renderer, platform: Platform) -> None:
+    """Only the template's own lines are lines: a name holding U+2028 could otherwise add
+    leaderboard entries of its own. Such separators show as spaces."""
+    name = "".join(f"{i}{sep}# forged" for i, sep in enumerate(LINE_BREAKS))
+    standing = Standing(name, 10, 1)
+    reply = Reply("community/leaderboard", {**sample("community/leaderboard"),
+                                            "week": [(1, standing)]})  # fmt: skip
+    text = renderer.render(reply, platform).text
+
+    assert not set(LINE_BREAKS) & set(text)
+    [entry] = [line for line in text.splitlines() if "forged" in line]
+    assert entry.startswith("1. 0 ")
+    assert entry.endswith(": 10 reps, 1 session")
 
 
 def test_template_markup_becomes_platform_markup() -> None:

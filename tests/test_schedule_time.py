@@ -124,6 +124,11 @@ def test_format_days_round_trips(days: set[int]) -> None:
         ("London", "Europe/London"),
         ("new york", "America/New_York"),
         ("Buenos Aires", "America/Argentina/Buenos_Aires"),
+        # Spelled with its accents, where IANA has none.
+        ("São Paulo", "America/Sao_Paulo"),
+        ("ZÜRICH", "Europe/Zurich"),
+        ("america/bogotá", "America/Bogota"),
+        ("Reykjavík", "Atlantic/Reykjavik"),
     ],
 )
 def test_parse_timezone(name: str, key: str) -> None:
@@ -146,6 +151,14 @@ def test_timezone_suggestions() -> None:
     assert len(timezone_suggestions("")) == 25
     assert len(timezone_suggestions("a", limit=5)) == 5
     assert timezone_suggestions("zzz") == []
+
+
+def test_timezone_suggestions_read_a_city_typed_with_its_accents() -> None:
+    """Suggestions match what was typed with its accents folded, as /setup and /remind
+    read the zone it names."""
+    assert "America/Sao_Paulo" in timezone_suggestions("São P")
+    assert timezone_suggestions("Zür") == ["Europe/Zurich"]
+    assert timezone_suggestions("america/bogotá") == ["America/Bogota"]
 
 
 # Transitions: London 2026-03-29 / 2026-10-25 and 2027-03-28 / 2027-10-31 (at 01:00 UTC);

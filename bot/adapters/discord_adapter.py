@@ -723,8 +723,10 @@ def _server_name(interaction: discord.Interaction[Any]) -> str:
 
 
 def _send_options(view: discord.ui.View | None) -> dict[str, Any]:
-    # User names and typed text reach messages: nothing the bot sends may ping anyone.
-    options: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    # User names and typed text reach messages: nothing the bot sends may ping anyone, nor
+    # unfurl a link someone typed into a preview under the bot's name. (The bot's own
+    # messages hold no links to preview.)
+    options: dict[str, Any] = {"allowed_mentions": NO_MENTIONS, "suppress_embeds": True}
     if view is not None:
         options["view"] = view
     return options

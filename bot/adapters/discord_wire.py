@@ -29,6 +29,12 @@ SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
 # them in a message's text. None of it is words for the engine: the digits of "done <@123>"
 # would read as a count, and "done 15 <:glutes:123>" as an exercise it doesn't know.
 MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>")
+# Discord's emphasis (bold, italics, underline, spoiler) is how a word looks, not what it
+# says: "**done**" is a done. As Discord reads them, a marker opens only where a word
+# starts and closes only where one ends, so "2*10*3" and snake_case are left as typed.
+EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|\*|__|_|\|\|)(?=\S)(.+?)(?<=\S)\1(?!\w)", re.DOTALL)
+# Struck-through words are words taken back: "~~done~~" says it wasn't done.
+STRUCK = re.compile(r"(?<![\w\\])~~(?=\S)(.+?)(?<=\S)~~(?!\w)", re.DOTALL)
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
 
 
@@ -70,7 +76,8 @@ def interaction_is_admin(interaction: discord.Interaction[Any]) -> bool:
 
 @dataclass(frozen=True)
 class Said:
-    # For the engine: no mentions, no custom emoji (see `MARKUP`).
+    # For the engine: no mentions, no custom emoji (see `MARKUP`), no emphasis markers and
+    # no struck-through words (see `EMPHASIS`, `STRUCK`).
     text: str
     # In a server: meant for the bot (a mention of it or its role, a reply to it).
     addressed: bool
@@ -85,10 +92,17 @@ def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | No
     for token in _mentions_of(me, message.guild):
         typed = typed.replace(token, " ")
     typed = typed.strip()
-    text = MARKUP.sub(" ", typed).strip()
+    text = _without_emphasis(MARKUP.sub(" ", typed)).strip()
     if not text:
         return None
     return Said(text, addressed=_meant_for_me(message, me), typed=typed)
+
+
+def _without_emphasis(text: str) -> str:
+    # Again until nothing changes: markers nest ("***done***", "**__done__**").
+    while (plain := STRUCK.sub(" ", EMPHASIS.sub(r"\2", text))) != text:
+        text = plain
+    return text
 
 
 def _mentions_of(me: discord.ClientUser, guild: discord.Guild | None) -> list[str]:

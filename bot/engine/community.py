@@ -110,7 +110,21 @@ async def prompt_now(turn: Turn) -> list[Reply]:
     if schedule is not None:
         channel = ChatRef(chat.platform, "", schedule.target, server)
     post = daily_post(channel, *todays_post(schedule, server, turn.now))
-    return [post, Reply("community/prompt_posted", {"channel": channel.chat_id}, private=True)]
+    context = {"channel": channel.chat_id, "switched_off": _switched_off(schedule)}
+    return [post, Reply("community/prompt_posted", context, private=True)]
+
+
+def _switched_off(schedule: Schedule | None) -> dict[str, object] | None:
+    """A daily post that no longer runs (a post failed for good, say): the admin who posts
+    by hand must not believe it will carry on, and needs its settings to set it up again."""
+    if schedule is None or schedule.enabled:
+        return None
+    return {
+        "reason": str(schedule.disabled_reason or ""),
+        "time": schedule.local_time,
+        "tz": zone_name(schedule.tz),
+        "days": format_days(schedule.days),
+    }
 
 
 def todays_post(schedule: Schedule | None, server: str, now: datetime) -> tuple[date, str]:

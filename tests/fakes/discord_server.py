@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 API = "/api/v10"
+SUPPRESS_EMBEDS = 1 << 2
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
@@ -1290,8 +1291,10 @@ class FakeDiscord:
         original = interaction.original
         if original is not None and int(original["flags"]) & LOADING:
             # The first follow-up after a deferred answer takes the place of its "thinking…"
-            # message, and is ephemeral exactly when the deferral was.
-            body = request[BODY] | {"flags": int(original["flags"]) & EPHEMERAL}
+            # message, and is ephemeral exactly when the deferral was; its own flags still
+            # say whether links unfurl.
+            asked = int(request[BODY].get("flags") or 0) & SUPPRESS_EMBEDS
+            body = request[BODY] | {"flags": int(original["flags"]) & EPHEMERAL | asked}
             message = await self._edit(original, body)
         else:
             message = self._interaction_message(interaction, request[BODY])
