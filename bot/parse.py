@@ -267,8 +267,17 @@ _WORD_OF = {normalise(s): word for word, synonyms in _WORDS.items() for s in syn
 _ACKNOWLEDGEMENTS = frozenset(normalise(s) for s in ("ok", "okay", "sure", "👍"))
 
 
-# The yes-words that start a longer answer ("yes, a little", "yeah I have").
-_YES_FIRST = re.compile(r"^(?:yes|yeah|yep|yup|yea|y|si|sí|ja|oui)\b(?! (?:and )?no\b)")
+# The yes-words that may start a longer answer ("yes, a little", "yeah I have"): the
+# one-word ones that aren't just a nod ("ok"), and never "yes and no".
+_YES_FIRST = re.compile(
+    r"^(?:{})\b(?! (?:and )?no\b)".format(
+        "|".join(
+            re.escape(yes)
+            for yes in map(normalise, _WORDS[Word.YES])
+            if yes.isalpha() and yes not in _ACKNOWLEDGEMENTS
+        )
+    )
+)
 
 
 def starts_with_yes(text: str) -> bool:
@@ -312,7 +321,7 @@ _CONCERNS: tuple[tuple[Concern, re.Pattern[str]], ...] = (
         Concern.URGENT,
         re.compile(
             r"\b(?:bladder|bowels?|incontinen\w*|wet (?:myself|my pants)"
-            r"|(?:pee|peed|wee|weed|poo|pooed|soil|soiled)(?:d)? myself"
+            r"|(?:pee|peed|wee|weed|poo|pooed|soil|soiled) myself"
             r"|can't (?:pee|wee|urinate|hold (?:it|my (?:pee|wee|urine)))"
             rf"|{_NUMB}[^.!?]{{0,30}}\b{_GROIN}|{_GROIN}[^.!?]{{0,30}}\b{_NUMB})"
         ),
