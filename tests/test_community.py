@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.app import Core
@@ -127,6 +128,42 @@ async def test_done_typed_and_the_days_post_button_log_one_session(
     said = await ann.send(Incoming(ann.ref, "press", choice=button, display_name="Ann"))
     assert "Already logged" in said.text
     assert "Ann: 25 reps, 1 session" in await say(ann, "/leaderboard")
+
+
+async def test_a_member_without_a_zone_logs_on_the_servers_day(
+    core: Core, clock: FakeClock
+) -> None:
+    """In a Sydney server, Tuesday's 07:30 post is answered on Tuesday morning there, still
+    Monday in UTC: the session is Tuesday's, the post's day, not the member's UTC day."""
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 Australia/Sydney daily", admin=True)
+    clock.now = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)  # Tuesday 08:30 in Sydney
+    assert "Logged" in await say(ann, "done")
+    user = await core.store.users.get(Platform.DISCORD, "1")
+    assert user is not None
+    days = {total.day for total in await core.store.reps.day_totals(user.id)}
+    assert days == {date(2026, 3, 3)}
+
+
+async def test_the_leaderboard_week_is_the_servers_whatever_the_viewers_zone(
+    core: Core, clock: FakeClock
+) -> None:
+    """Monday morning in a Sydney server is still Sunday in Los Angeles: a member there
+    sees the server's new week, with that morning's sessions on it, like everyone else."""
+    boss, ann, bob = member(core, "2", "Boss"), member(core, "1", "Ann"), member(core, "3", "Bob")
+    await say(boss, "/setup 555 07:30 Australia/Sydney daily", admin=True)
+    await say(bob, "/remind 18:00 America/Los_Angeles daily")
+    clock.now = datetime(2026, 3, 8, 21, 0, tzinfo=UTC)  # Monday 9 March 08:00 in Sydney
+    await say(ann, "done")
+    board = await say(bob, "/leaderboard")
+    assert "This week (09 Mar to 15 Mar)" in board
+    assert "1. Ann: 25 reps, 1 session" in board
+
+
+async def test_remind_without_a_zone_takes_the_servers(core: Core) -> None:
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 Australia/Sydney daily", admin=True)
+    assert "at 07:00 (Australia/Sydney)" in await say(ann, "/remind 07:00")
 
 
 async def test_done_in_the_channel_is_quiet_unless_there_is_news(

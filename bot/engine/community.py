@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
@@ -109,7 +109,8 @@ async def prompt_now(turn: Turn) -> list[Reply]:
     channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=server)
     if schedule is not None:
         channel = ChatRef(chat.platform, "", schedule.target, server)
-    post = daily_post(channel, *todays_post(schedule, server, turn.now))
+    day = turn.place_today
+    post = daily_post(channel, day, post_nonce(schedule, server, day))
     context = {"channel": channel.chat_id, "switched_off": _switched_off(schedule)}
     return [post, Reply("community/prompt_posted", context, private=True)]
 
@@ -127,16 +128,13 @@ def _switched_off(schedule: Schedule | None) -> dict[str, object] | None:
     }
 
 
-def todays_post(schedule: Schedule | None, server: str, now: datetime) -> tuple[date, str]:
-    """The server's day, and the nonce of its workout post that day, posted by its schedule
-    or by /prompt: either post's Done button, or a typed "done", logs one session per
-    member that day. A server without a schedule has no time zone: UTC's day, the same for
-    every member."""
+def post_nonce(schedule: Schedule | None, server: str, day: date) -> str:
+    """The nonce of the server's workout post on its `day` (Turn.place_today), posted by its
+    schedule or by /prompt: either post's Done button, or a typed "done", logs one session
+    per member that day."""
     if schedule is not None:
-        day = now.astimezone(schedule.tz).date()
-        return day, prompt_nonce(schedule.id, day)
-    day = now.astimezone(UTC).date()
-    return day, f"c{server}d{day.toordinal()}"
+        return prompt_nonce(schedule.id, day)
+    return f"c{server}d{day.toordinal()}"
 
 
 async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
@@ -148,7 +146,7 @@ async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
         return [Reply("community/leaderboard_visibility", {"hidden": hidden}, private=True)]
     if chat.community is None:
         return [_server_only(chat, "leaderboard")]
-    week_start = programme.week_start(turn.today)
+    week_start = programme.week_start(turn.place_today)
     reps = turn.store.reps
     context = {
         "week": ranked(await reps.leaderboard(chat.community, week_start, LEADERBOARD_SIZE)),

@@ -45,7 +45,7 @@ from bot.scheduler import Prompt
 from bot.store import Store, Write, log_failure
 from bot.store.arrivals import Arrival
 from bot.store.conversations import Conversation
-from bot.store.schedules import DisabledReason, ScheduleKind, reminder_owner
+from bot.store.schedules import DisabledReason, ScheduleKind, channel_owner, reminder_owner
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +218,20 @@ class Engine:
         user = await self._store.users.ensure_read(
             arrival.user, chat, incoming.display_name, now, reached=reached
         )
-        tz = ZoneInfo(user.tz) if user.tz else self._default_tz
-        return Turn(incoming, user, arrival.conversation, now, tz, self._store)
+        place_tz = await self._place_zone(chat)
+        tz = ZoneInfo(user.tz) if user.tz else place_tz
+        return Turn(incoming, user, arrival.conversation, now, tz, place_tz, self._store)
+
+    async def _place_zone(self, chat: ChatRef) -> tzinfo:
+        """The zone of the server it was said in: its daily posts' zone, if it has them. It
+        dates the logs of members who gave no zone of their own, so Monday's post is
+        Monday's session there, and it is the leaderboard's week. Anywhere else, the
+        default."""
+        if chat.community is None or chat.platform not in community.POSTING_PLATFORMS:
+            return self._default_tz
+        owner = channel_owner(chat.platform, chat.community)
+        schedule = await self._store.schedules.get(owner)
+        return schedule.tz if schedule is not None else self._default_tz
 
     async def _commit(self, turn: Turn, replies: list[Reply]) -> None:
         writes = list(turn.writes)

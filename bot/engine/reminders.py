@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import time
+from datetime import time, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.engine.turn import Answer, Turn, action, echo, stamp
@@ -143,7 +143,7 @@ class RemindFlow:
             return [Reply("remind/invalid", problem, private=True)]
         if "time" not in data:
             return self.ask(turn, data)
-        defaults = {"tz": turn.user.tz or "UTC", "days": DEFAULT_DAYS}
+        defaults = {"tz": _zone_key(turn.tz), "days": DEFAULT_DAYS}
         return [await self._save(turn, defaults | data)]
 
     async def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
@@ -178,6 +178,12 @@ class RemindFlow:
         return Reply("remind/set", context, private=True)
 
 
+def _zone_key(zone: tzinfo) -> str:
+    """The zone a reminder takes when none is given: the person's, else the server's daily
+    posts' (Turn.tz), by its name. A zone without one (a fixed offset) gives UTC."""
+    return getattr(zone, "key", None) or "UTC"
+
+
 def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
     """The person's zone is asked once and remembered."""
     return {"tz": turn.user.tz, **data} if turn.user.tz else dict(data)
@@ -186,7 +192,7 @@ def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
 def _zone_then_days(text: str) -> list[str]:
     """The zone, then the days: "New York mon,wed" is a zone of two words, so the longest
     run of words (up to ZONE_WORDS) that names a zone is it. With none, "weekdays" alone
-    is the days (the zone is the one known, or UTC); else the first word is the zone, and
+    is the days (the zone is the one known, or the default); else the first word is the zone, and
     is reported."""
     words = text.split()
     for end in range(min(len(words), ZONE_WORDS), 0, -1):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, tzinfo
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
-from bot.engine.community import POSTING_PLATFORMS, todays_post
+from bot.engine.community import POSTING_PLATFORMS, post_nonce
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.engine.walkthrough import walking
@@ -146,7 +146,7 @@ async def _done_buttons_on_show(turn: Turn) -> list[str]:
             args.append(prompt_nonce(reminder.id, turn.now.astimezone(reminder.tz).date()))
     elif chat.platform in POSTING_PLATFORMS:
         schedule = await schedules.get(channel_owner(chat.platform, chat.community))
-        args.append(todays_post(schedule, chat.community, turn.now)[1])
+        args.append(post_nonce(schedule, chat.community, turn.place_today))
     return args
 
 

@@ -45,7 +45,11 @@ class Turn:
     user: User
     conversation: Conversation
     now: datetime
+    # The person's zone: their own, else where they said it (place_tz).
     tz: tzinfo
+    # Where it was said: a server's daily-post zone, else the default. A shared board's
+    # week is this one, the same for every member.
+    place_tz: tzinfo
     store: Store
     writes: list[Write] = field(default_factory=list)
     forgotten: bool = False
@@ -54,6 +58,10 @@ class Turn:
     @property
     def today(self) -> date:
         return self.now.astimezone(self.tz).date()
+
+    @property
+    def place_today(self) -> date:
+        return self.now.astimezone(self.place_tz).date()
 
     @property
     def in_community(self) -> bool:
