@@ -130,6 +130,22 @@ async def test_done_typed_and_the_days_post_button_log_one_session(
     assert "Ann: 25 reps, 1 session" in await say(ann, "/leaderboard")
 
 
+async def test_workout_done_typed_and_the_posts_button_log_one_session(
+    core: Core, clock: FakeClock
+) -> None:
+    """/workout's own Done, a typed "done" and the day's post's Done are one session."""
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    [post] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
+    await say(ann, "/workout")
+    assert "Logged" in await say(ann, "done")
+    said = await ann.send(Incoming(ann.ref, "press", choice=post.choices[0].value))
+    assert "Already logged" in said.text
+    assert "Ann: 25 reps, 1 session" in await say(ann, "/leaderboard")
+
+
 async def test_a_member_without_a_zone_logs_on_the_servers_day(
     core: Core, clock: FakeClock
 ) -> None:

@@ -283,6 +283,24 @@ async def test_the_workout_button_logs_the_whole_session_after_a_walk_through(
     assert "Logged 20 glute bridges and 5 lunges per side." in said.text
 
 
+async def test_every_session_done_logs_the_days_session_once(
+    chat: Chat, clock: FakeClock
+) -> None:
+    """A typed "done", a reminder's Done and /workout's Done are all the day's session:
+    pressing one after the other doesn't count it twice. The next day the same old
+    button logs that day's session, not "already logged"."""
+    said = await chat.say("done")
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+    reminder_button = "do:done:s1d740000"
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=reminder_button))
+    assert "Already logged" in said.text
+    await chat.say("/workout")
+    assert "Already logged" in (await chat.tap("I did it ✅")).text
+    clock.advance(days=1)
+    said = await chat.send(Incoming(chat.ref, "tap-2", choice=reminder_button))
+    assert "Logged 20 glute bridges and 5 lunges per side." in said.text
+
+
 async def test_the_walk_through_done_button_logs_that_exercise_even_later(
     chat: Chat, clock: FakeClock
 ) -> None:

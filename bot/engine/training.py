@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import date, tzinfo
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
-from bot.engine.community import POSTING_PLATFORMS, post_nonce
 from bot.engine.progress import Progress, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.engine.walkthrough import walking
@@ -15,10 +14,11 @@ from bot.flows.exercises import EXERCISES
 from bot.flows.programme import DayTotal
 from bot.model import Reply
 from bot.parse import MAX_REPS_PER_ENTRY, Done
-from bot.scheduler import prompt_nonce
 from bot.store import Store
 from bot.store.checks import CheckRecord
-from bot.store.schedules import channel_owner, reminder_owner
+
+# A Done for the day's whole session, as `_typed_key` presses it.
+SESSION = "session"
 
 
 async def my_progress(turn: Turn) -> Progress:
@@ -111,19 +111,29 @@ def _log_problem(turn: Turn, done: Done) -> Reply:
 
 
 def done_button(turn: Turn, arg: str) -> tuple[str, Done]:
-    """The key a Done button logs under, and what it logs. The key is the message it came
-    with and who pressed it, not the press, so a second press (or a double tap) logs once.
-    Under a walk-through its arg ends with the exercise; otherwise it logs the session."""
+    """The key a Done button logs under, and what it logs. Under a walk-through its arg
+    ends with the exercise, and its key is the message it came with and who pressed it, so
+    a second press (or a double tap) logs once. Any other Done is the day's whole session
+    (see `session_key`), whichever message it came with."""
     exercise = arg.rpartition(".")[2] if "." in arg else None
-    done = Done(exercise=exercise if exercise in EXERCISES else None)
-    return f"button:{arg}:{turn.user.id}", done
+    if exercise in EXERCISES:
+        return f"button:{arg}:{turn.user.id}", Done(exercise=exercise)
+    return session_key(turn), Done()
+
+
+def session_key(turn: Turn) -> str:
+    """The key of the person's session today: a Done pressed on today's post, a reminder,
+    /workout or yesterday's post, and a typed "done" for the whole session, all log it
+    once. Someone who trains twice in a day types "done" again, which logs under its own
+    event."""
+    return f"session:{turn.user.id}:{turn.today.isoformat()}"
 
 
 async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress) -> str:
-    """A typed "done" for what a Done button on show would log is that button's log, so
-    pressing the button afterwards doesn't count the session twice. Once the button's log
-    exists, another typed "done" is a session of its own."""
-    for arg in await _done_buttons_on_show(turn):
+    """A typed "done" for what a Done button would log is that button's log, so pressing
+    the button afterwards doesn't count it twice: a walk-through's Done on show, or the
+    day's session. Once the button's log exists, another typed "done" logs on its own."""
+    for arg in [*_done_buttons_on_show(turn), SESSION]:
         key, pressed = done_button(turn, arg)
         same = _entries(turn, pressed, now, remembered=False).keys() == entries.keys()
         if same and not await turn.store.reps.has_event(turn.user.id, key):
@@ -131,23 +141,11 @@ async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress) -> s
     return turn.incoming.event_key
 
 
-async def _done_buttons_on_show(turn: Turn) -> list[str]:
-    """The Done buttons a typed "done" may answer (their args): those the conversation
-    last showed, and today's daily post in this server (or in private, today's reminder),
-    posted yet or not: either way it is today's session."""
+def _done_buttons_on_show(turn: Turn) -> list[str]:
+    """The args of the Done buttons the conversation last showed."""
     prefix = f"{ACTION_PREFIX}:done:"
     offered = turn.conversation.offered
-    args = [c.value.removeprefix(prefix) for c in offered if c.value.startswith(prefix)]
-    chat = turn.incoming.chat
-    schedules = turn.store.schedules
-    if chat.community is None:
-        reminder = await schedules.get(reminder_owner(turn.user.id))
-        if reminder is not None:
-            args.append(prompt_nonce(reminder.id, turn.now.astimezone(reminder.tz).date()))
-    elif chat.platform in POSTING_PLATFORMS:
-        schedule = await schedules.get(channel_owner(chat.platform, chat.community))
-        args.append(post_nonce(schedule, chat.community, turn.place_today))
-    return args
+    return [c.value.removeprefix(prefix) for c in offered if c.value.startswith(prefix)]
 
 
 def _entries(turn: Turn, done: Done, now: Progress, remembered: bool) -> dict[str, int]:
