@@ -466,14 +466,3 @@ def _whole_number(words: str) -> int | None:
     # Only a bare number counts ("2", "#2", "2)"), so "2 hours" is not option 2.
     match = re.fullmatch(r"#?\s*(\d{1,6})\s*[).]?", words)
     return int(match.group(1)) if match else None
-
-
-_SETUP_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
-
-
-def setup_channel(arg: str) -> str | None:
-    """The channel id a /setup's words name first ("<#123> 07:30 ..." or "123 ..."): read
-    the same way by the engine that saves it and the adapter that checks it first."""
-    words = arg.split()
-    match = _SETUP_CHANNEL.fullmatch(words[0]) if words else None
-    return None if match is None else match.group(1) or match.group(2)

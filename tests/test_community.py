@@ -55,6 +55,43 @@ async def test_setup_saves_and_confirms_the_next_local_post(core: Core) -> None:
     assert schedule.target == "555"
 
 
+async def test_setup_off_stops_the_daily_posts_and_setup_with_a_time_starts_them_again(
+    core: Core, clock: FakeClock
+) -> None:
+    boss = member(core, "2", "Boss")
+    assert "no daily posts to stop" in await say(boss, "/setup off", admin=True)
+    await say(boss, "/setup 555 07:30 Europe/Berlin weekdays", admin=True)
+    assert "won't post the workout in <#555> any more" in await say(boss, "/setup off", admin=True)
+    clock.advance(days=7)
+    assert await core.store.schedules.due(clock.now, 10) == []
+    assert "switched off" in await say(boss, "/prompt", admin=True)
+    # The zone and the days were kept: a time alone starts the posts again.
+    text = await say(boss, "/setup 555 08:15", admin=True)
+    assert "at 08:15 (Europe/Berlin) on weekdays" in text
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    assert schedule.enabled
+
+
+async def test_setup_needs_a_zone_the_first_time_and_reads_one_of_several_words(
+    core: Core,
+) -> None:
+    boss = member(core, "2", "Boss")
+    assert "for example" in await say(boss, "/setup 555 07:30", admin=True)
+    assert "(America/New_York) on Mon and Thu" in await say(
+        boss, "/setup 555 7 pm New York mon,thu", admin=True
+    )
+
+
+async def test_setup_off_is_for_admins_only(core: Core) -> None:
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    assert "Manage Server permission" in await say(ann, "/setup off")
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    assert schedule.enabled
+
+
 async def test_prompt_posts_the_workout_to_the_configured_channel(core: Core) -> None:
     boss = member(core, "2", "Boss")
     await say(boss, "/setup 777 07:30 UTC daily", admin=True)

@@ -316,6 +316,32 @@ async def test_setup_refuses_a_channel_it_cannot_post_in(
     )
 
 
+async def test_setup_off_stops_the_posts_whichever_channel_it_names(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    """Channel is a required option, so an admin switching off may pick any channel, even
+    one the bot can't post in: that is no reason to refuse."""
+    locked = fake_discord.add_channel(world.guild, "announcements", bot_can_send=False)
+    async with running(fake_discord, core):
+        await setup(fake_discord, world)
+        options = {"channel": locked, "time": "off"}
+        answer = await slash(fake_discord, world, world.boss, "setup", options)
+    assert f"won't post the workout in <#{world.channel.id}> any more" in answer[0]["content"]
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
+    assert schedule is not None
+    assert not schedule.enabled
+
+
+async def test_setup_with_a_time_alone_keeps_the_zone_and_days(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    async with running(fake_discord, core):
+        await setup(fake_discord, world)  # Mon, Wed, Fri at 07:30 in Berlin
+        options = {"channel": world.channel, "time": "6 pm", "days": "weekdays"}
+        answer = await slash(fake_discord, world, world.boss, "setup", options)
+    assert "at **18:00** (Europe/Berlin) on weekdays" in answer[0]["content"]
+
+
 async def test_a_refused_setup_that_discord_sends_again_is_not_answered_again(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:

@@ -208,12 +208,13 @@ def _setup(wording: CommandWording, run: Run) -> AnyCommand:
         interaction: discord.Interaction[Any],
         channel: discord.TextChannel,
         time: str,
-        timezone: str,
+        timezone: str | None = None,
         days: str | None = None,
     ) -> None:
-        # "UTC + 2" is the offset UTC+2; "America/New York" is America/New_York.
-        zone = one_word(_AROUND_SIGN.sub(r"\1", timezone), "_")
-        words = (channel.id, one_word(time) or "?", zone or "?", days)
-        await run(interaction, command_text("setup", *words))
+        # "UTC + 2" is the offset UTC+2; "America/New York" is America/New_York. Left out,
+        # the server keeps the zone it has.
+        zone = None if timezone is None else _AROUND_SIGN.sub(r"\1", timezone)
+        options = named(timezone=one_word(zone, "_"), days=days)
+        await run(interaction, command_text("setup", channel.id, one_word(time) or "?", *options))
 
     return _command("setup", wording, setup)

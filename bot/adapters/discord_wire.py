@@ -14,8 +14,8 @@ import discord
 from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Delivery, Platform
 from bot.parse import Command, parse
-from bot.parse import setup_channel as parse_setup_channel
 from bot.render import Button
+from bot.schedule_words import is_off, setup_words
 
 # A button's custom_id is this prefix and the engine's Choice.value (at most 64 characters),
 # so any glutebot button can be answered by any process, long after it was sent.
@@ -127,12 +127,12 @@ def _meant_for_me(message: discord.Message, me: discord.ClientUser) -> bool:
 def setup_channel(text: str) -> int | None:
     """The channel a /setup names ("/setup <#123> ...", "/setup@glutebot 123 ..."), so the
     bot can check it may post there first. Read with the engine's own parser: any spelling
-    the engine takes for /setup is checked."""
+    the engine takes for /setup is checked. Switching the posts off names none to post in."""
     intent = parse(text)
     if not isinstance(intent, Command) or intent.name != "setup":
         return None
-    channel = parse_setup_channel(intent.arg)
-    return None if channel is None else int(channel)
+    channel, fields = setup_words(intent.arg)
+    return None if channel is None or is_off(fields) else int(channel)
 
 
 def can_post(guild: discord.Guild | None, channel_id: int) -> bool:

@@ -9,7 +9,6 @@ from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
 from bot.flows.exercises import EXERCISES
 from bot.model import ChatRef, Platform, Reply
-from bot.parse import setup_channel
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
@@ -19,9 +18,16 @@ from bot.schedule_time import (
     parse_timezone,
     zone_name,
 )
+from bot.schedule_words import DEFAULT_DAYS, is_off, setup_words
 from bot.scheduler import prompt_nonce
 from bot.store.reps import Standing
-from bot.store.schedules import Schedule, ScheduleKind, ScheduleSpec, channel_owner
+from bot.store.schedules import (
+    DisabledReason,
+    Schedule,
+    ScheduleKind,
+    ScheduleSpec,
+    channel_owner,
+)
 
 LEADERBOARD_SIZE = 10
 # Where a daily workout post can go: the Discord channel /setup names. A Telegram group has
@@ -39,24 +45,32 @@ def daily_post(chat: ChatRef, day: date, nonce: str) -> Reply:
 
 
 async def setup(turn: Turn, arg: str) -> list[Reply]:
+    """ "/setup <#channel> 07:30 Europe/Berlin mon,wed,fri", or "/setup off". Once the server
+    has daily posts, a zone or days left out stay as they were."""
     server = _posting_server(turn, "setup")
     if isinstance(server, Reply):
         return [server]
     chat = turn.incoming.chat
-    words = arg.split()
-    channel_id = setup_channel(arg)
-    if channel_id is None or len(words) < 3:
+    schedules = turn.store.schedules
+    owner = channel_owner(chat.platform, server)
+    current = await schedules.get(owner)
+    channel_id, fields = setup_words(arg)
+    if is_off(fields):
+        return [_setup_off(turn, current)]
+    kept = {"tz": current.tz.key, "days": format_days(current.days)} if current else {}
+    fields = {"days": DEFAULT_DAYS, **kept, **fields}
+    if channel_id is None or "time" not in fields or "tz" not in fields:
         return [Reply("community/setup_usage", private=True)]
     try:
-        at = parse_local_time(words[1])
-        zone = parse_timezone(words[2])
-        days = parse_days(" ".join(words[3:]) or "mon,wed,fri")
+        at = parse_local_time(fields["time"])
+        zone = parse_timezone(fields["tz"])
+        days = parse_days(fields["days"])
     except ScheduleInputError as error:
         problem = {"field": type(error).__name__, "value": echo(error.value)}
         return [Reply("community/setup_invalid", problem, private=True)]
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
-        owner=channel_owner(chat.platform, server),
+        owner=owner,
         platform=chat.platform,
         target=channel_id,
         local_time=at,
@@ -64,7 +78,6 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         days=days,
         community=server,
     )
-    schedules = turn.store.schedules
     # The store's rule: a day already posted isn't posted again at the new time.
     first = await schedules.first_run(spec, turn.now)
     turn.writes.append(schedules.upsert_write(spec, turn.now))
@@ -78,6 +91,17 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         "next": first.due_utc.astimezone(zone),
     }
     return [Reply("community/setup_done", context, private=True)]
+
+
+def _setup_off(turn: Turn, current: Schedule | None) -> Reply:
+    """Stops the daily posts; /setup with a time starts them again."""
+    if current is None or not current.enabled:
+        return Reply("community/setup_off", {"was_on": False}, private=True)
+    turn.writes.append(
+        turn.store.schedules.disable_write(current.id, DisabledReason.OWNER, turn.now)
+    )
+    turn.schedules_changed = True
+    return Reply("community/setup_off", {"was_on": True, "channel": current.target}, private=True)
 
 
 def _posting_server(turn: Turn, command: str) -> str | Reply:

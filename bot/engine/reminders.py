@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import time, tzinfo
 from zoneinfo import ZoneInfo
@@ -18,24 +17,16 @@ from bot.schedule_time import (
     parse_timezone,
     zone_name,
 )
+from bot.schedule_words import DEFAULT_DAYS, FIELDS, is_off, typed_fields
 from bot.store.schedules import DisabledReason, ScheduleKind, ScheduleSpec, reminder_owner
 
-# The steps in order: what each asks for, as kept in the conversation's data, and how a
-# typed answer becomes that value (in canonical spelling).
-KEYS = ("time", "tz", "days")
+# The steps are FIELDS in order, each kept under its name in the conversation's data: how
+# a typed answer becomes that value (in canonical spelling).
 READ: Mapping[str, Callable[[str], str]] = {
     "time": lambda text: parse_local_time(text).isoformat(timespec="minutes"),
     "tz": lambda text: parse_timezone(text).key,
     "days": lambda text: format_days(parse_days(text)),
 }
-# "/remind time:07:30 days:daily": named as Discord shows its options, so any may be missing.
-NAMES = {"time": "time", "timezone": "tz", "days": "days"}
-_NAMED = re.compile(r"\b(time|timezone|days):")
-# The most words a zone's name has ("America/Argentina/Buenos Aires" has three).
-ZONE_WORDS = 4
-DEFAULT_DAYS = "mon,wed,fri"  # three a week, to match two or three workouts a week
-# "7 pm", "7:30 a.m.": the half of the day, typed as a word of its own after the time.
-_HALF_DAY = re.compile(r"[ap]\.?\s*m\.?", re.IGNORECASE)
 # Values avoid ":" (it separates a button's parts), so times are written 07.30.
 TIME_PICKS = (Choice("07.00", "time_0700"), Choice("12.30", "time_1230"),
               Choice("18.00", "time_1800"))  # fmt: skip
@@ -56,8 +47,8 @@ class RemindFlow:
     async def start(self, turn: Turn, arg: str) -> list[Reply]:
         if turn.incoming.chat.platform is Platform.CONSOLE:
             return [Reply("remind/console", private=True)]
-        given = _given(arg)
-        if given.get("time", "").lower() in ("off", "stop", "none"):
+        given = typed_fields(arg)
+        if is_off(given):
             return await self.off(turn)
         if given:
             return await self._inline(turn, given)
@@ -76,14 +67,14 @@ class RemindFlow:
         """Asks for the first thing `data` lacks (the time, the zone unless the person's is
         known, the days); with nothing missing, for the time again (a change starts there)."""
         data = _with_known_zone(turn, data or {})
-        missing = [step for step, key in enumerate(KEYS) if key not in data]
+        missing = [step for step, key in enumerate(FIELDS) if key not in data]
         turn.go(self.name, (missing or [0])[0], data)
         return self.prompt(turn)
 
     async def _ask_or_save(self, turn: Turn, data: Mapping[str, str]) -> list[Reply]:
         """Saves once nothing is missing; asks for what is, otherwise."""
         data = _with_known_zone(turn, data)
-        if any(key not in data for key in KEYS):
+        if any(key not in data for key in FIELDS):
             return self.ask(turn, data)
         turn.go("menu")
         return [await self._save(turn, data)]
@@ -125,7 +116,7 @@ class RemindFlow:
         return (TIME_PICKS, ZONE_PICKS, DAY_PICKS)[turn.conversation.step]
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
-        key = KEYS[turn.conversation.step]
+        key = FIELDS[turn.conversation.step]
         try:
             value = READ[key](answer.value or answer.text)
         except ScheduleInputError:
@@ -143,7 +134,7 @@ class RemindFlow:
             return [Reply("remind/invalid", problem, private=True)]
         if "time" not in data:
             return self.ask(turn, data)
-        defaults = {"tz": _zone_key(turn.tz), "days": DEFAULT_DAYS}
+        defaults = {"tz": _zone_name_or_utc(turn.tz), "days": DEFAULT_DAYS}
         return [await self._save(turn, defaults | data)]
 
     async def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
@@ -178,7 +169,7 @@ class RemindFlow:
         return Reply("remind/set", context, private=True)
 
 
-def _zone_key(zone: tzinfo) -> str:
+def _zone_name_or_utc(zone: tzinfo) -> str:
     """The zone a reminder takes when none is given: the person's, else the server's daily
     posts' (Turn.tz), by its name. A zone without one (a fixed offset) gives UTC."""
     return getattr(zone, "key", None) or "UTC"
@@ -187,36 +178,3 @@ def _zone_key(zone: tzinfo) -> str:
 def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
     """The person's zone is asked once and remembered."""
     return {"tz": turn.user.tz, **data} if turn.user.tz else dict(data)
-
-
-def _zone_then_days(text: str) -> list[str]:
-    """The zone, then the days: "New York mon,wed" is a zone of two words, so the longest
-    run of words (up to ZONE_WORDS) that names a zone is it. With none, "weekdays" alone
-    is the days (the zone is the one known, or the default); else the first word is the zone, and
-    is reported."""
-    words = text.split()
-    for end in range(min(len(words), ZONE_WORDS), 0, -1):
-        try:
-            parse_timezone(" ".join(words[:end]))
-        except ScheduleInputError:
-            continue
-        return [" ".join(words[:end]), " ".join(words[end:])]
-    try:
-        parse_days(text)
-    except ScheduleInputError:
-        return text.split(maxsplit=1)
-    return ["", text]
-
-
-def _given(arg: str) -> dict[str, str]:
-    """The fields typed after /remind, by KEYS: "07:30 Europe/London mon,wed,fri" in that
-    order, then any named ones ("time:07:30 timezone:America/New York days:tue thu")."""
-    head, *named = _NAMED.split(arg)
-    at, _, rest = head.strip().partition(" ")
-    half, _, after = rest.partition(" ")
-    if _HALF_DAY.fullmatch(half):
-        at, rest = f"{at} {half}", after
-    given = dict(zip(KEYS, [at, *_zone_then_days(rest)], strict=False))
-    for name, text in zip(named[::2], named[1::2], strict=True):
-        given[NAMES[name]] = text
-    return {key: text.strip() for key, text in given.items() if text.strip()}
