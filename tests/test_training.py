@@ -283,9 +283,7 @@ async def test_the_workout_button_logs_the_whole_session_after_a_walk_through(
     assert "Logged 20 glute bridges and 5 lunges per side." in said.text
 
 
-async def test_every_session_done_logs_the_days_session_once(
-    chat: Chat, clock: FakeClock
-) -> None:
+async def test_every_session_done_logs_the_days_session_once(chat: Chat, clock: FakeClock) -> None:
     """A typed "done", a reminder's Done and /workout's Done are all the day's session:
     pressing one after the other doesn't count it twice. The next day the same old
     button logs that day's session, not "already logged"."""
