@@ -365,3 +365,17 @@ async def test_back_at_a_menu_goes_to_the_main_menu(chat: Chat, where: list[str]
     said = await chat.say("back")
     assert "didn't understand" not in said.text
     assert said.labels[0] == "Check my symptoms"
+
+
+async def test_declining_forget_mid_check_keeps_the_check_where_it_was(core: Core) -> None:
+    """/forget in the middle of the check, then "No, keep my data": back at the same
+    question, with the answers so far."""
+    chat = Chat(core)
+    await chat.say("/check")
+    said = await chat.tap("No")
+    assert "Question 2 of 9" in said.text
+    await chat.say("/forget")
+    said = await chat.tap("No, keep my data")
+    assert "kept everything as it was" in said.text
+    said = await chat.say("/check")
+    assert "Question 1 of 9" not in said.text

@@ -2047,3 +2047,20 @@ async def test_starting_logs_no_warnings_about_voice_it_never_uses(
         async with running(fake_discord, core):
             pass
     assert "voice" not in caplog.text
+
+
+async def test_a_reminder_set_in_one_go_ends_the_step_by_step_setup(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """/remind without options asks step by step and says the options may be filled in
+    instead. Done that way, the set-up is over: the next "done" in a DM is just logged,
+    without the set-up's question again."""
+    alice = world.alice
+    [asked] = await slash(fake_discord, world, alice, "remind")
+    assert "send /remind again with its options filled in" in asked["content"]
+    options = {"time": "06:15", "timezone": "Europe/Berlin", "days": "daily"}
+    [saved] = await slash(fake_discord, world, alice, "remind", options)
+    assert "I'll remind you at **06:15** (Europe/Berlin) every day" in saved["content"]
+    answer = await dm_says(fake_discord, alice, "done")
+    assert "Logged 20 glute bridges" in answer
+    assert "What time suits you" not in answer

@@ -354,3 +354,74 @@ async def test_a_reminder_they_switched_off_is_not_offered_back(
     await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
     said = await tg.say("hi")
     assert "switched off your reminder" not in said.text
+
+
+async def test_stop_during_the_reminder_setup_ends_the_setup(core: Core) -> None:
+    """/stop in the middle of changing the reminder ends the change too: "hi" next gets the
+    menu, not "we're still setting up your reminder"."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 UTC daily")
+    await tg.say("/remind")
+    said = await tg.tap("Change it")
+    assert "What time suits you" in said.text
+    said = await tg.say("/stop")
+    assert "Reminders are off" in said.text
+    said = await tg.say("hi")
+    assert "middle of setting up your reminder" not in said.text
+    assert "What would you like to do?" in said.text
+
+
+async def test_setting_a_new_reminder_after_unblocking_does_not_offer_the_old_one(
+    core: Core,
+) -> None:
+    """Back after blocking the bot, the first message sets a new reminder: the answer
+    doesn't go on to offer the old one back."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
+    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    said = await tg.say("/remind 08:00 Europe/Berlin daily")
+    assert "I'll remind you at 08:00 (Europe/Berlin) every day" in said.text
+    assert "switched off your reminder" not in said.text
+    assert "07:30" not in said.text
+
+
+async def test_no_answers_the_offer_to_turn_the_reminder_back_on(core: Core) -> None:
+    """ "Shall I turn it back on?" has a no as well as a yes, typed or pressed: it leaves
+    the reminder off."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
+    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    said = await tg.say("hi")
+    assert "shall I turn it back on?" in said.text
+    said = await tg.say("no")
+    assert "didn't understand" not in said.text
+    schedule = await core.store.schedules.get(reminder_owner(1))
+    assert schedule is not None
+    assert not schedule.enabled
+
+
+async def test_remind_off_typed_without_the_slash_turns_the_reminder_off(core: Core) -> None:
+    """Commands work typed without their slash, words after them too: "remind off"."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    said = await tg.say("remind off")
+    assert "didn't understand" not in said.text
+    assert "Reminders are off" in said.text
+    schedule = await core.store.schedules.get(reminder_owner(1))
+    assert schedule is not None
+    assert not schedule.enabled
+
+
+async def test_a_bare_number_for_the_reminder_time_on_telegram_is_not_a_hidden_option(
+    core: Core,
+) -> None:
+    """Telegram's buttons show no numbers: "3" at the time question is 3 o'clock, as
+    ambiguous as "7", not the third button (18:00)."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind")
+    said = await tg.say("7")
+    assert "Which time zone" not in said.text  # a bare hour is refused...
+    said = await tg.say("3")
+    assert "Which time zone" not in said.text  # ...but "3" became 18:00

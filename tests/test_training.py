@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.app import Core
 from bot.flows import programme
-from bot.model import Incoming
+from bot.model import Incoming, Platform
 from tests.test_check import CLEAR, take_check
 from tests.transcript import START, Chat, FakeClock
 
@@ -639,3 +640,20 @@ async def test_the_check_result_plans_from_where_the_person_is(
     result = await take_check(chat, CLEAR)
     assert "your four weeks are behind you" in result
     assert "for about four weeks" not in result
+
+
+async def test_moving_west_never_shows_programme_week_zero(core: Core, clock: FakeClock) -> None:
+    """Logged on Tuesday morning in Tokyo, then moved to Los Angeles where it is still
+    Monday: the programme's day doesn't go back, so it is week 1, not week 0 (whose goal
+    would be week 4's)."""
+    clock.now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # Tuesday 05:00 in Tokyo
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Asia/Tokyo daily")
+    assert "Logged" in (await tg.say("done")).text
+    await tg.say("/remind 07:30 America/Los_Angeles daily")  # Monday 12:00 there
+    said = await tg.say("/stats")
+    assert "week 0" not in said.text
+    assert "Programme: week 1 of 4" in said.text
+    assert "0 of 3 sessions" not in said.text  # week 1's goal is 2
+    said = await tg.say("/workout")
+    assert "week 0" not in said.text

@@ -67,6 +67,15 @@ NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
 # Command names understood typed as plain words too, once the conversation didn't take
 # them as an answer (exercise names too: "lunge"). Others are Words already ("stats").
 PLAIN_COMMANDS = frozenset({"check", "workout", "learn", "remind", "leaderboard", "forget"})
+# Those of them whose words after the name matter, typed plain too: "remind off",
+# "remind 07:30 London", "leaderboard hide".
+PLAIN_WITH_WORDS = frozenset({"remind", "leaderboard"})
+# Whether to keep reminders the bot paused, or to turn back on those it switched off when
+# they couldn't reach someone: typed, "yes" and "no" answer too (a choice's value ending
+# in the word).
+KEEP_REMINDING = action("remind_keep", "remind_keep", Word.YES.value)
+KEEP_OR_STOP = (KEEP_REMINDING, action("remind_off", "remind_off", Word.NO.value))
+ON_OR_LEAVE_OFF = (KEEP_REMINDING, action("remind_off", "remind_leave_off", Word.NO.value))
 # What "/start <page>" (a Telegram deep link) may open: pages only. A link anyone can
 # share must not log, undo, forget or change a reminder for whoever follows it.
 LINKABLE_PAGES = frozenset({"menu", "check", "workout", "learn", "stats", "help", "continue"})
@@ -99,12 +108,13 @@ class Engine:
         self._walk_names = frozenset(walk.name for walk in self._walks.values())
         self._flows: dict[str, Flow] = {}
         self._resume = ResumeFlow(self._flows)
+        self._forget_flow = ForgetFlow(self._flows, MENUS)
         flows: list[Flow] = [
             ActionMenu("menu", "menu", MAIN_MENU),
             ActionMenu("learn", "learn", LEARN_MENU),
             self._check,
             *self._walks.values(),
-            ForgetFlow(),
+            self._forget_flow,
             self._remind,
             self._resume,
         ]
@@ -547,8 +557,7 @@ class Engine:
         return [Reply("cancelled", {"was_busy": was_busy}), main_menu()]
 
     async def _forget(self, turn: Turn) -> list[Reply]:
-        turn.go("forget")
-        return self._flows["forget"].prompt(turn)
+        return self._forget_flow.start(turn)
 
     async def _done(self, turn: Turn) -> list[Reply]:
         return await training.log(turn, Done())
@@ -576,12 +585,7 @@ class Engine:
         if schedule.kind is ScheduleKind.CHANNEL:
             return [community.daily_post(chat, prompt.local_day, nonce)]
         if prompt.asks_to_continue:
-            # Typed, "yes" and "no" answer it too (a choice's value ending in the word).
-            keep_or_stop = (
-                action("remind_keep", "remind_keep", Word.YES.value),
-                action("remind_off", "remind_off", Word.NO.value),
-            )
-            return [Reply("remind/pause", choices=keep_or_stop)]
+            return [Reply("remind/pause", choices=KEEP_OR_STOP)]
         assert schedule.user_id is not None
         user, day, tz = schedule.user_id, prompt.local_day, schedule.tz
         return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
@@ -590,6 +594,8 @@ class Engine:
         """Someone marked unreachable writes in private again. A reminder switched off
         because it couldn't reach them is offered back (not turned on unasked: they may
         have blocked the bot to stop it)."""
+        if turn.schedules_changed:
+            return []  # this very message set their reminder, or switched it off
         reminder = await self._store.schedules.get(reminder_owner(turn.user.id))
         if reminder is None or reminder.disabled_reason is not DisabledReason.GONE:
             return []  # none, on, or switched off by them (or paused) rather than by us
@@ -598,8 +604,7 @@ class Engine:
             "tz": zone_name(reminder.tz),
             "days": format_days(reminder.days),
         }
-        keep = action("remind_keep", "remind_keep", Word.YES.value)
-        return [Reply("remind/reachable_again", context, choices=(keep,), private=True)]
+        return [Reply("remind/reachable_again", context, choices=ON_OR_LEAVE_OFF, private=True)]
 
     async def delivered(self, prompt: Prompt, replies: list[Reply]) -> None:
         """A person's reminder has reached them, so it is the bot's last message: a number
@@ -665,9 +670,14 @@ def _done_chatter(done: Done) -> bool:
 
 
 def plain_command(text: str) -> Command | None:
-    """A command's name typed without its slash ("workout", "lunge"): what the person
-    meant, once nothing in the conversation took it as an answer."""
+    """A command's name typed without its slash ("workout", "lunge", "remind off"): what
+    the person meant, once nothing in the conversation took it as an answer."""
     typed = normalise(text)
     if typed in EXERCISE_ALIASES:
         return Command(EXERCISE_ALIASES[typed])
-    return Command(typed) if typed in PLAIN_COMMANDS else None
+    if typed in PLAIN_COMMANDS:
+        return Command(typed)
+    name, _, words = text.strip().partition(" ")
+    if normalise(name) in PLAIN_WITH_WORDS and words.strip():
+        return Command(normalise(name), words.strip())
+    return None

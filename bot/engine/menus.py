@@ -46,8 +46,22 @@ def main_menu() -> Reply:
 
 
 class ForgetFlow:
+    """"Delete everything?" It may come in the middle of something: "no" goes back to it."""
+
     name = "forget"
     _choices = (Choice("yes", "forget_yes"), Choice("no", "forget_no"))
+
+    def __init__(self, flows: Mapping[str, Flow], menus: Sequence[str]) -> None:
+        self._flows = flows
+        self._menus = menus
+
+    def start(self, turn: Turn) -> list[Reply]:
+        c = turn.conversation
+        if c.flow != self.name:
+            under_way = c.flow not in self._menus
+            parked = {"flow": c.flow, "step": c.step, "data": dict(c.data)} if under_way else {}
+            turn.go(self.name, 0, parked)
+        return self.prompt(turn)
 
     def prompt(self, turn: Turn) -> list[Reply]:
         return [Reply("forget/confirm", choices=stamp(self.name, 0, self._choices), private=True)]
@@ -61,8 +75,13 @@ class ForgetFlow:
             turn.forgotten = True
             return [Reply("forget/done", private=True)]
         if answer.value == "no" or answer.word is Word.BACK:
-            turn.go("menu")
-            return [Reply("forget/kept", private=True), main_menu()]
+            kept = Reply("forget/kept", private=True)
+            parked = turn.conversation.data
+            if not parked:
+                turn.go("menu")
+                return [kept, main_menu()]
+            turn.go(parked["flow"], parked["step"], parked["data"])
+            return [kept, *self._flows[parked["flow"]].prompt(turn)]
         return None
 
 

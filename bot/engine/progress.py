@@ -59,6 +59,9 @@ def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
     day_totals = list(day_totals)
     days = sorted({t.day for t in day_totals})
     first = days[0] if days else None
+    # Moved west, someone's day can be behind one they logged already (Tuesday morning in
+    # Tokyo is Monday in Los Angeles): their programme's day never goes back.
+    today = max(today, days[-1]) if days else today
     week = programme.programme_week(first, today)
     totals: dict[str, int] = {}
     today_totals: dict[str, int] = {}

@@ -7,7 +7,7 @@ from datetime import time, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.engine.turn import Answer, Turn, action, echo, stamp
-from bot.model import Choice, Platform, PrivateReach, Reply
+from bot.model import NUMBERED_CHOICES, Choice, Platform, PrivateReach, Reply
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
@@ -80,12 +80,12 @@ class RemindFlow:
         return [await self._save(turn, data)]
 
     async def off(self, turn: Turn) -> list[Reply]:
+        self._end_setup(turn)
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
-        # Paused reminders are still theirs to switch off: "No" to the question whether
-        # to keep them (asked once they are paused) means off, as /stop does.
-        if current is None or not (
-            current.enabled or current.disabled_reason is DisabledReason.PAUSED
-        ):
+        # Reminders the bot switched off are still theirs to switch off: "No" to the
+        # question whether to keep them (paused) or to turn them back on (they couldn't
+        # reach them) means off, as /stop does.
+        if current is None or not (current.enabled or current.disabled_reason in _BOTS_OFF):
             platform = str(turn.incoming.chat.platform)
             return [Reply("remind/none", {"platform": platform}, private=True)]
         turn.writes.append(
@@ -93,6 +93,12 @@ class RemindFlow:
         )
         turn.schedules_changed = True
         return [Reply("remind/off", private=True)]
+
+    def _end_setup(self, turn: Turn) -> None:
+        """A reminder set in one line, or switched off, ends a step-by-step set-up under
+        way: its questions no longer apply."""
+        if turn.conversation.flow == self.name:
+            turn.go("menu")
 
     async def keep(self, turn: Turn) -> list[Reply]:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
@@ -117,8 +123,11 @@ class RemindFlow:
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
         key = FIELDS[turn.conversation.step]
+        picked = answer.value
+        if answer.number is not None and turn.incoming.chat.platform not in NUMBERED_CHOICES:
+            picked = None  # buttons show no numbers here: "3" is 3 o'clock, not the third
         try:
-            value = READ[key](answer.value or answer.text)
+            value = READ[key](picked or answer.text)
         except ScheduleInputError:
             return None
         return await self._ask_or_save(turn, {**turn.conversation.data, key: value})
@@ -134,6 +143,7 @@ class RemindFlow:
             return [Reply("remind/invalid", problem, private=True)]
         if "time" not in data:
             return self.ask(turn, data)
+        self._end_setup(turn)
         defaults = {"tz": _zone_name_or_utc(turn.tz), "days": DEFAULT_DAYS}
         return [await self._save(turn, defaults | data)]
 
@@ -167,6 +177,9 @@ class RemindFlow:
             "next": first.due_utc.astimezone(zone),
         }
         return Reply("remind/set", context, private=True)
+
+
+_BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
 
 
 def _zone_name_or_utc(zone: tzinfo) -> str:
