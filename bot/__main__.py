@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import io
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from importlib import metadata
 from zoneinfo import ZoneInfoNotFoundError
@@ -138,26 +137,58 @@ async def _chat(settings: Settings, user: str) -> None:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     stdin = sys.stdin or io.StringIO()  # started with `<&-`: nothing to read
-    async with open_core(settings.db_path, default_tz=local_tz) as core:
-        chat = ConsoleChat(core, user, stdin, sys.stdout)
-        with _on_sigterm(chat.stop):
-            await chat.run()
+    with _StopSignals() as stop:
+        try:
+            async with open_core(settings.db_path, default_tz=local_tz) as core:
+                chat = ConsoleChat(core, user, stdin, sys.stdout)
+                stop.chat_started(chat.stop)
+                await chat.run()
+        except asyncio.CancelledError:
+            if not stop.cancelled_start():
+                raise
 
 
-@contextlib.contextmanager
-def _on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM (a `kill`, a closing session) ends the chat as the end of input does:
-    the database closed, exit status 0."""
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGTERM, stop)
-    except NotImplementedError:  # no signal handlers on this platform's event loop
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+class _StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM (a `kill`, a closing session) end the chat as the end
+    of input does: after answering the message in hand (whose reps, once stored, must
+    not go untold), the database closed, exit status 0. Before the chat has started
+    (waiting for a busy database, say), they call the start off."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._stop_chat: Callable[[], None] | None = None
+        self._cancelled = False
+        self._installed: list[signal.Signals] = []
+
+    def __enter__(self) -> _StopSignals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._loop.add_signal_handler(signum, self._signalled)
+            except NotImplementedError:  # no signal handlers on this platform's event loop
+                continue
+            self._installed.append(signum)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum in self._installed:
+            self._loop.remove_signal_handler(signum)
+
+    def chat_started(self, stop_chat: Callable[[], None]) -> None:
+        self._stop_chat = stop_chat
+
+    def cancelled_start(self) -> bool:
+        """Whether a signal called the start off (and the cancellation is dealt with)."""
+        if self._cancelled and self._task is not None:
+            self._task.uncancel()
+        return self._cancelled
+
+    def _signalled(self) -> None:
+        if self._stop_chat is not None:
+            self._stop_chat()
+        elif self._task is not None and not self._cancelled:
+            self._cancelled = True
+            self._task.cancel()
 
 
 def _os_user() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from bot.schedule_time import UnknownTimezone, parse_timezone
 
@@ -83,13 +85,25 @@ class Settings:
 def _read(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
     # The real environment wins over .env, so an operator can override a file value; a
     # variable set empty (`GLUTEBOT_DB= glutebot`) counts as unset, not as "no value".
-    try:
-        from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
-    except UnicodeDecodeError:  # saved as UTF-16 by PowerShell's ">", say
-        raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
+    from_file = _env_file(env_file) if env_file and env_file.is_file() else {}
     merged = {key: value for key, value in from_file.items() if value is not None}
     merged.update((key, value) for key, value in environ.items() if value.strip())
     return merged
+
+
+def _env_file(path: Path) -> dict[str, str | None]:
+    """The settings in a .env file. A line that isn't NAME=value stops glutebot, naming
+    the file and line (not the line's text: it may hold a token): ignored, it would leave
+    a setting unset without a word, the database in the wrong place, say."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # saved as UTF-16 by PowerShell's ">", say
+        raise ConfigError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.line
+            raise ConfigError(f"{path}, line {line}: not a setting; write it as NAME=value")
+    return dotenv_values(stream=io.StringIO(text))
 
 
 def _secret(value: str | None) -> Secret | None:

@@ -8,7 +8,9 @@ import fcntl
 import http.server
 import os
 import select
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import termios
@@ -25,6 +27,8 @@ from bot.__main__ import _computer_zone
 
 TOKEN = "123456789:AAHqaSECRETtokenQA"
 TIMEOUT = 60
+# The last line of the menu: the chat is waiting for input.
+MENU_END = b"  5. Help\n"
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -349,3 +353,186 @@ def test_the_terminal_chat_keeps_the_computers_zone_by_name(
         tzlocal.reload_localzone()
     summer = datetime(2026, 7, 15, 12, tzinfo=UTC).astimezone(local).utcoffset()
     assert summer == timedelta(hours=summer_hours)
+
+
+def test_ctrl_c_while_a_message_is_being_stored_does_not_log_it_silently(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while "done 5" waits for a database another process holds: the message in
+    hand is finished and answered before the chat quits, so reps stored are never left
+    untold (to be logged again next time)."""
+    db = tmp_path / "qa.db"
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+    )
+    assert chat.stdin is not None
+    assert chat.stdout is not None
+    lock = sqlite3.connect(db, isolation_level=None, timeout=10)
+    try:
+        seen = b""
+        while not seen.endswith(MENU_END):  # the welcome and its menu: it is waiting
+            line = chat.stdout.readline()
+            assert line, seen.decode(errors="replace")
+            seen += line
+        lock.execute("BEGIN IMMEDIATE")  # somebody else holds the write lock
+        chat.stdin.write(b"done 5\n")
+        chat.stdin.flush()
+        time.sleep(1.0)  # "done 5" now waits for the lock (up to 5 s)
+        chat.send_signal(signal.SIGINT)  # Ctrl-C
+        time.sleep(1.0)
+        lock.execute("ROLLBACK")  # the lock is free again
+        out, err = chat.communicate(timeout=TIMEOUT)
+    finally:
+        lock.close()
+        chat.kill()
+        chat.wait()
+    assert b"Traceback" not in err, err.decode(errors="replace")
+    with sqlite3.connect(db) as conn:
+        logged = conn.execute("SELECT COALESCE(SUM(reps), 0) FROM rep_logs").fetchone()[0]
+    shown = b"Logged 5 glute bridges" in out
+    assert logged == 0 or shown, (
+        f"{logged} reps were logged, but the user was never told: {out[-300:]!r}"
+    )
+
+
+def test_a_folder_given_as_the_database_is_named_as_the_problem(tmp_path: Path) -> None:
+    """GLUTEBOT_DB naming a folder says so in one line, not SQLite's "unable to open
+    database file"."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    result = glutebot(tmp_path, b"hi\n", "--user", "ann", env=environment(
+        tmp_path, GLUTEBOT_DB=str(folder)))  # fmt: skip
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    reason = err.replace(str(folder), "<path>")  # the path itself may hold any word
+    assert "folder" in reason or "director" in reason, err
+
+
+def test_another_programs_sqlite_file_is_not_taken_over(tmp_path: Path) -> None:
+    """GLUTEBOT_DB pointing at another program's SQLite file is refused before anything is
+    written to it: no tables added, journal mode unchanged."""
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('precious')")
+    conn.close()
+    result = glutebot(tmp_path, b"done 5\n", "--user", "ann", env=environment(
+        tmp_path, GLUTEBOT_DB=str(other)))  # fmt: skip
+    with sqlite3.connect(other) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+    assert tables == {"notes"}, f"glutebot added {sorted(tables - {'notes'})}"
+    assert journal == "delete", f"journal mode changed to {journal}"
+    assert result.returncode != 0
+    assert b"Logged" not in result.stdout
+
+
+def test_a_line_of_env_that_cannot_be_read_is_reported_as_glutebots_own(
+    tmp_path: Path,
+) -> None:
+    """A .env line without "=" stops glutebot with a line naming the file and the line,
+    rather than python-dotenv's warning and a setting silently ignored."""
+    wanted = tmp_path / "wanted.db"
+    (tmp_path / ".env").write_text(f"GLUTEBOT_DB {wanted}\n")
+    env = environment(tmp_path)
+    del env["GLUTEBOT_DB"]
+    result = glutebot(tmp_path, b"done 5\n", "--user", "ann", env=env)
+    err = result.stderr.decode()
+    assert ".env" in err, err  # which file the line is in, for the operator to fix it
+
+
+@pytest.mark.parametrize("word", ["quit", "exit"])
+def test_quit_or_exit_typed_in_the_terminal_ends_the_chat(tmp_path: Path, word: str) -> None:
+    """ "quit" or "exit" typed alone in the terminal ends the chat, as in most terminal
+    programs."""
+    result = glutebot(tmp_path, f"{word}\nhelp\n/stats\n".encode(), "--user", "ann")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "Your progress" not in out, out[-800:]  # nothing after "quit" was read
+
+
+@pytest.mark.parametrize(
+    ("question", "what_1_did"),
+    [("/check", "Please get medical help now"), ("/forget", "I've deleted everything")],
+)
+def test_one_answer_never_shows_two_different_options_under_the_same_number(
+    tmp_path: Path, question: str, what_1_did: str
+) -> None:
+    """One terminal answer never numbers two lists from 1: after "done" at a question of
+    the check (or /forget) held back by a warning sign, "1" is the question's first option
+    and the earlier message's option isn't numbered, so no one answers "yes" to an urgent
+    question, or deletes everything, meaning "Take the check again"."""
+    typed = f"done 20\nmy leg is going numb\n{question}\ndone\n1\n"
+    result = glutebot(tmp_path, typed.encode(), "--user", "ann")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    answer = out.split("\n\n🩺 No workout for now.", 1)[1]  # the answer to "done", and on
+    assert what_1_did in answer  # what "1" did, typed next
+    answer = answer.split(what_1_did, 1)[0]  # the answer to "done" only
+    numbered_one = [line for line in answer.splitlines() if line.startswith("  1. ")]
+    assert len(numbered_one) <= 1, f"options numbered 1 in one answer: {numbered_one}"
+
+
+def _signal_while_starting_on_a_busy_database(tmp_path: Path, signum: int) -> tuple[int, bytes]:
+    """Starts the chat while another process holds the database's write lock, sends it
+    `signum` once it is waiting for that lock; its exit status and stderr."""
+    db = tmp_path / "qa.db"
+    assert glutebot(tmp_path, b"done 1\n", "--user", "kim").returncode == 0
+    lock = sqlite3.connect(db, isolation_level=None, timeout=10)
+    lock.execute("BEGIN IMMEDIATE")  # a backup, say, holds the write lock
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+    )
+    try:
+        fds = Path(f"/proc/{chat.pid}/fd")
+        if not fds.is_dir():
+            pytest.skip("needs /proc to see when the database is open")
+        deadline = time.monotonic() + 30
+        while not any(_points_at(fd, db) for fd in fds.iterdir()):  # opening the db
+            assert time.monotonic() < deadline, "glutebot never opened its database"
+            time.sleep(0.05)
+        time.sleep(0.5)  # now waiting for the lock
+        chat.send_signal(signum)
+        _, err = chat.communicate(timeout=TIMEOUT)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+        chat.kill()
+        chat.wait()
+    return chat.returncode, err
+
+
+def _points_at(fd: Path, target: Path) -> bool:
+    try:
+        return Path(os.readlink(fd)) == target
+    except OSError:  # closed meanwhile
+        return False
+
+
+def test_ctrl_c_while_the_chat_waits_for_a_busy_database_at_start_is_quiet(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while the chat waits at start for a busy database: exit 0, no traceback
+    from aiosqlite's worker thread."""
+    status, err = _signal_while_starting_on_a_busy_database(tmp_path, signal.SIGINT)
+    assert b"Traceback" not in err, err.decode(errors="replace")
+    assert status == 0
+
+
+def test_sigterm_while_the_chat_is_starting_exits_0(tmp_path: Path) -> None:
+    """SIGTERM while the chat is still starting exits 0, as once it has started."""
+    status, err = _signal_while_starting_on_a_busy_database(tmp_path, signal.SIGTERM)
+    assert b"Traceback" not in err, err.decode(errors="replace")
+    assert status == 0, f"exit status {status}"

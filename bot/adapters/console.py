@@ -16,6 +16,8 @@ from bot.model import ChatRef, Incoming, Platform, Reply
 
 LOCAL_CHAT = "local"
 BOM = "\ufeff"
+# Typed alone, they end the chat as the end of input does, as in most terminal programs.
+LEAVE_WORDS = frozenset({"quit", "exit"})
 
 
 class ConsoleChat:
@@ -49,6 +51,8 @@ class ConsoleChat:
                     return
                 # A file of answers saved with a byte-order mark starts with one.
                 line = line.lstrip(BOM)
+                if line.strip().casefold() in LEAVE_WORDS:
+                    return
                 if line.strip():
                     await self._say(line)
 
@@ -112,10 +116,16 @@ class ConsoleChat:
         self._show(await self._core.engine.handle(incoming))
 
     def _show(self, replies: Iterable[Reply]) -> None:
-        for reply in replies:
-            rendered = self._core.renderer.render(reply, Platform.CONSOLE)
-            lines = [rendered.text]
-            lines += [f"  {n}. {button.label}" for n, button in enumerate(rendered.buttons, 1)]
+        rendered = [self._core.renderer.render(reply, Platform.CONSOLE) for reply in replies]
+        # A number picks from the last options shown only: earlier ones in the same answer
+        # get no numbers, so two can't both be "1." (the question's "1. Yes" and another's).
+        last = max((i for i, r in enumerate(rendered) if r.buttons), default=-1)
+        for index, message in enumerate(rendered):
+            lines = [message.text]
+            if index == last:
+                lines += [f"  {n}. {b.label}" for n, b in enumerate(message.buttons, 1)]
+            else:
+                lines += [f"  - {button.label}" for button in message.buttons]
             self._stdout.write("\n".join(lines) + "\n\n")
         self._stdout.flush()
 

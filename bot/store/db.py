@@ -71,9 +71,7 @@ class Database:
             worker = getattr(connecting, "_thread", None)
             if isinstance(worker, threading.Thread):
                 await asyncio.to_thread(worker.join, 5)
-            folder = Path(path).parent
-            reason = exc if folder.is_dir() else f"the folder {folder} does not exist"
-            raise StoreError(f"cannot open database {path}: {reason}") from None
+            raise StoreError(f"cannot open database {path}: {_why_not(Path(path), exc)}") from None
         conn.row_factory = sqlite3.Row
         db = cls(conn, None)
         try:
@@ -88,6 +86,13 @@ class Database:
         except (sqlite3.DatabaseError, StoreError) as exc:
             await db.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
+        except asyncio.CancelledError:
+            # Called off (Ctrl-C while waiting for a busy file): the statement under way
+            # is interrupted and the connection closed, so its worker thread ends before
+            # the event loop does (or it prints a traceback on exit).
+            await conn.interrupt()
+            await db.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -129,11 +134,24 @@ class Database:
         return int(row[0])
 
     async def _refuse_newer(self) -> None:
-        current = await self.version()
+        """Refuses a file glutebot can't use as it is, before anything is written to it:
+        one from a newer glutebot, or another program's (tables, but no glutebot
+        version: glutebot would add its own beside them and change its journal mode)."""
+        # Read together: another glutebot creating the file may commit its first
+        # migration, tables and version at once, between two separate reads.
+        cursor = await self._conn.execute(
+            "SELECT user_version, (SELECT count(*) FROM sqlite_master) FROM pragma_user_version"
+        )
+        current, tables = await cursor.fetchone() or (0, 0)
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"it has schema version {current}, newer than this glutebot knows "
                 f"({SCHEMA_VERSION}); upgrade glutebot"
+            )
+        if current == 0 and tables:
+            raise StoreError(
+                "it is another program's database (it has tables, none of them "
+                "glutebot's); give glutebot a file of its own"
             )
 
     async def _migrate(self) -> None:
@@ -369,3 +387,13 @@ async def _on_db_thread(
     so a change in them fails loudly.
     """
     await conn._execute(fn, conn._conn, writes)  # type: ignore[no-untyped-call]
+
+
+def _why_not(path: Path, error: sqlite3.Error) -> str:
+    """Why SQLite couldn't open `path`, in words that name the problem where its own
+    ("unable to open database file") don't."""
+    if path.is_dir():
+        return "it is a folder; give the path of a database file (in it, say)"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return str(error)
