@@ -46,7 +46,7 @@ def main_menu() -> Reply:
 
 
 class ForgetFlow:
-    """"Delete everything?" It may come in the middle of something: "no" goes back to it."""
+    """ "Delete everything?" It may come in the middle of something: "no" goes back to it."""
 
     name = "forget"
     _choices = (Choice("yes", "forget_yes"), Choice("no", "forget_no"))
