@@ -334,6 +334,22 @@ async def test_bridge_target_rises_after_two_full_sessions_in_a_row(
     assert "6 per side" in said.text
 
 
+async def test_daily_sessions_raise_the_target_once_a_week_at_most(
+    chat: Chat, clock: FakeClock
+) -> None:
+    """CONTENT: two or three workouts a week, building up over the weeks, without
+    rushing. Logged every day, the target still rises once a programme week: after the
+    second day (24), then not again until week 2's first day (28)."""
+    raised = []
+    for day in range(9):
+        said = await chat.say("done")
+        if "bridge target goes up" in said.text:
+            raised.append(day)
+        clock.advance(days=1)
+    assert raised == [1, 7]
+    assert "Targets now: 28 bridges, 7 lunges per side" in (await chat.say("/stats")).text
+
+
 async def test_two_logs_on_one_day_are_one_session(chat: Chat, clock: FakeClock) -> None:
     await chat.say("done")
     said = await chat.say("done 500")

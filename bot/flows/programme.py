@@ -3,9 +3,10 @@
 Targets are derived from history rather than stored, so /undo or a forgotten day can
 never leave a stale target behind. Rule (also in the README): an exercise's target rises
 by its step after the full target was logged in two sessions in a row (a session is one
-local day), up to its maximum: the bridge from 20 by 4 up to 50, the lunge from 5 by 1
-up to 10 per side. Once the four weeks are up, the programme counts as complete only if
-it was kept up: at least KEPT_UP_WEEKS of its weeks met their session goal.
+local day), at most once a programme week, up to its maximum: the bridge from 20 by 4 up
+to 50, the lunge from 5 by 1 up to 10 per side. Once the four weeks are up, the programme
+counts as complete only if it was kept up: at least KEPT_UP_WEEKS of its weeks met their
+session goal.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ BRIDGE_SETS = 2
 # Sessions to aim for in each programme week: ease in with two, then three.
 SESSIONS_GOAL = (2, 2, 3, 3)
 STREAK_SESSIONS = 2
+# Sessions in a row at the full target that raise it (at most once a programme week).
+FULL_IN_A_ROW = 2
 # Weeks out of WEEKS that must meet their session goal for the programme to count as
 # kept up, rather than just over.
 KEPT_UP_WEEKS = 3
@@ -36,16 +39,21 @@ class DayTotal:
 def target_after(exercise: Exercise, totals: Iterable[DayTotal]) -> int:
     # Summed per day first: a session is a day, however many logs it took, and a log
     # about to be written comes in as a second total for today.
+    totals = list(totals)
     per_day: dict[date, int] = {}
     for total in totals:
         if total.exercise == exercise.id:
             per_day[total.day] = per_day.get(total.day, 0) + total.reps
-    target, full_in_a_row = exercise.start_target, 0
+    first_day = min((total.day for total in totals), default=None)
+    target, full_in_a_row, raised_in_week = exercise.start_target, 0, 0
     for day in sorted(per_day):
         full_in_a_row = full_in_a_row + 1 if per_day[day] >= target else 0
-        if full_in_a_row == 2:
+        # Once a programme week at most: "build up over the weeks", not the days. More
+        # full sessions that week count towards the next week's rise.
+        week = programme_week(first_day, day)
+        if full_in_a_row >= FULL_IN_A_ROW and week != raised_in_week:
             target = min(target + exercise.target_step, exercise.max_target)
-            full_in_a_row = 0
+            full_in_a_row, raised_in_week = 0, week
     return target
 
 
