@@ -362,14 +362,7 @@ def test_ctrl_c_while_a_message_is_being_stored_does_not_log_it_silently(
     hand is finished and answered before the chat quits, so reps stored are never left
     untold (to be logged again next time)."""
     db = tmp_path / "qa.db"
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--user", "kim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment(tmp_path),
-        cwd=tmp_path,
-    )
+    chat = chat_process(tmp_path)
     assert chat.stdin is not None
     assert chat.stdout is not None
     lock = sqlite3.connect(db, isolation_level=None, timeout=10)
@@ -487,14 +480,7 @@ def _signal_while_starting_on_a_busy_database(tmp_path: Path, signum: int) -> tu
     assert glutebot(tmp_path, b"done 1\n", "--user", "kim").returncode == 0
     lock = sqlite3.connect(db, isolation_level=None, timeout=10)
     lock.execute("BEGIN IMMEDIATE")  # a backup, say, holds the write lock
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--user", "kim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment(tmp_path),
-        cwd=tmp_path,
-    )
+    chat = chat_process(tmp_path)
     try:
         fds = Path(f"/proc/{chat.pid}/fd")
         if not fds.is_dir():
@@ -536,3 +522,15 @@ def test_sigterm_while_the_chat_is_starting_exits_0(tmp_path: Path) -> None:
     status, err = _signal_while_starting_on_a_busy_database(tmp_path, signal.SIGTERM)
     assert b"Traceback" not in err, err.decode(errors="replace")
     assert status == 0, f"exit status {status}"
+
+
+def chat_process(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`glutebot --user kim` running, its standard streams pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+    )

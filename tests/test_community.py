@@ -30,6 +30,15 @@ async def say(chat: Chat, text: str, admin: bool = False) -> str:
     return said.text
 
 
+async def todays_post_button(core: Core, clock: FakeClock) -> str:
+    """Daily posts set up by an admin, and the Done button of today's."""
+    await say(member(core, "2", "Boss"), "/setup 555 07:30 UTC daily", admin=True)
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    [post] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
+    return post.choices[0].value
+
+
 async def test_setup_is_for_admins_only(core: Core) -> None:
     ann = member(core, "1", "Ann")
     assert "Manage Server permission" in await say(ann, "/setup 555 07:30 Europe/Berlin mon")
@@ -155,12 +164,8 @@ async def test_each_member_pressing_the_posts_button_logs_once(core: Core) -> No
 async def test_done_typed_and_the_days_post_button_log_one_session(
     core: Core, clock: FakeClock
 ) -> None:
-    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
-    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
-    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
-    assert schedule is not None
-    [post] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
-    button = post.choices[0].value
+    ann = member(core, "1", "Ann")
+    button = await todays_post_button(core, clock)
     assert "Logged" in await say(ann, "done")
     said = await ann.send(Incoming(ann.ref, "press", choice=button, display_name="Ann"))
     assert "Already logged" in said.text
@@ -171,14 +176,11 @@ async def test_workout_done_typed_and_the_posts_button_log_one_session(
     core: Core, clock: FakeClock
 ) -> None:
     """/workout's own Done, a typed "done" and the day's post's Done are one session."""
-    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
-    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
-    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
-    assert schedule is not None
-    [post] = await core.engine.scheduled(Prompt(schedule, clock.now.date()))
+    ann = member(core, "1", "Ann")
+    button = await todays_post_button(core, clock)
     await say(ann, "/workout")
     assert "Logged" in await say(ann, "done")
-    said = await ann.send(Incoming(ann.ref, "press", choice=post.choices[0].value))
+    said = await ann.send(Incoming(ann.ref, "press", choice=button))
     assert "Already logged" in said.text
     assert "Ann: 25 reps, 1 session" in await say(ann, "/leaderboard")
 

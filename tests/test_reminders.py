@@ -376,10 +376,7 @@ async def test_setting_a_new_reminder_after_unblocking_does_not_offer_the_old_on
 ) -> None:
     """Back after blocking the bot, the first message sets a new reminder: the answer
     doesn't go on to offer the old one back."""
-    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
-    await tg.say("/remind 07:30 Europe/Berlin daily")
-    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
-    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    tg = await switched_off_while_blocked(core)
     said = await tg.say("/remind 08:00 Europe/Berlin daily")
     assert "I'll remind you at 08:00 (Europe/Berlin) every day" in said.text
     assert "switched off your reminder" not in said.text
@@ -389,10 +386,7 @@ async def test_setting_a_new_reminder_after_unblocking_does_not_offer_the_old_on
 async def test_no_answers_the_offer_to_turn_the_reminder_back_on(core: Core) -> None:
     """ "Shall I turn it back on?" has a no as well as a yes, typed or pressed: it leaves
     the reminder off."""
-    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
-    await tg.say("/remind 07:30 Europe/Berlin daily")
-    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
-    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    tg = await switched_off_while_blocked(core)
     said = await tg.say("hi")
     assert "shall I turn it back on?" in said.text
     said = await tg.say("no")
@@ -425,3 +419,12 @@ async def test_a_bare_number_for_the_reminder_time_on_telegram_is_not_a_hidden_o
     assert "Which time zone" not in said.text  # a bare hour is refused...
     said = await tg.say("3")
     assert "Which time zone" not in said.text  # ...but "3" became 18:00
+
+
+async def switched_off_while_blocked(core: Core) -> Chat:
+    """A Telegram user whose 07:30 reminder was switched off when they blocked the bot."""
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
+    await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
+    return tg
