@@ -38,6 +38,9 @@ class ConsoleChat:
         """Ends the chat as the end of input does, after the message in hand if any."""
         self._stopping = True
         if self._waiting is not None and not self._waiting.done():
+            if self._at_terminal():  # Ctrl-C at the prompt: the shell's prompt on a new line
+                self._stdout.write("\n")
+                self._stdout.flush()
             self._waiting.set_result(None)
 
     async def run(self) -> None:
@@ -89,10 +92,13 @@ class ConsoleChat:
         return await line
 
     def _read_line(self) -> str | None:
-        if self._stdin is sys.stdin and self._stdout is sys.stdout and sys.stdin.isatty():
+        if self._at_terminal():
             return self._typed_line()
         line = self._stdin.readline()
         return line.rstrip("\r\n") if line else None
+
+    def _at_terminal(self) -> bool:
+        return self._stdin is sys.stdin and self._stdout is sys.stdout and sys.stdin.isatty()
 
     def _typed_line(self) -> str | None:
         """A line from a person at the terminal: a prompt, and (where Python has readline)

@@ -76,7 +76,7 @@ class Database:
         db = cls(conn, None)
         try:
             await db._configure()
-            await db._refuse_newer()
+            await db._refuse_unusable()
             await db._conn.execute("PRAGMA journal_mode = WAL")
             await db._migrate()
             await db._check_writable()
@@ -133,7 +133,7 @@ class Database:
         assert row is not None
         return int(row[0])
 
-    async def _refuse_newer(self) -> None:
+    async def _refuse_unusable(self) -> None:
         """Refuses a file glutebot can't use as it is, before anything is written to it:
         one from a newer glutebot, or another program's (tables, but no glutebot
         version: glutebot would add its own beside them and change its journal mode)."""
