@@ -51,9 +51,7 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     if isinstance(server, Reply):
         return [server]
     chat = turn.incoming.chat
-    schedules = turn.store.schedules
-    owner = channel_owner(chat.platform, server)
-    current = await schedules.get(owner)
+    current = turn.server_schedule
     channel_id, fields = setup_words(arg)
     if is_off(fields):
         return [_setup_off(turn, current)]
@@ -70,7 +68,7 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         return [Reply("community/setup_invalid", problem, private=True)]
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
-        owner=owner,
+        owner=channel_owner(chat.platform, server),
         platform=chat.platform,
         target=channel_id,
         local_time=at,
@@ -79,6 +77,7 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         community=server,
     )
     # The store's rule: a day already posted isn't posted again at the new time.
+    schedules = turn.store.schedules
     first = await schedules.first_run(spec, turn.now)
     turn.writes.append(schedules.upsert_write(spec, turn.now))
     turn.schedules_changed = True
@@ -129,7 +128,7 @@ async def prompt_now(turn: Turn) -> list[Reply]:
     if isinstance(server, Reply):
         return [server]
     chat = turn.incoming.chat
-    schedule = await turn.store.schedules.get(channel_owner(chat.platform, server))
+    schedule = turn.server_schedule
     channel = ChatRef(chat.platform, user_id="", chat_id=chat.chat_id, community=server)
     if schedule is not None:
         channel = ChatRef(chat.platform, "", schedule.target, server)

@@ -45,7 +45,13 @@ from bot.scheduler import Prompt
 from bot.store import Store, Write, log_failure
 from bot.store.arrivals import Arrival
 from bot.store.conversations import Conversation
-from bot.store.schedules import DisabledReason, ScheduleKind, channel_owner, reminder_owner
+from bot.store.schedules import (
+    DisabledReason,
+    Schedule,
+    ScheduleKind,
+    channel_owner,
+    reminder_owner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,20 +234,19 @@ class Engine:
         user = await self._store.users.ensure_read(
             arrival.user, chat, incoming.display_name, now, reached=reached
         )
-        place_tz = await self._place_zone(chat)
+        schedule = await self._server_schedule(chat)
+        # A server's daily posts' zone dates the logs of members who gave no zone of their
+        # own, so Monday's post is Monday's session there, and it is the leaderboard's week.
+        place_tz = schedule.tz if schedule is not None else self._default_tz
         tz = ZoneInfo(user.tz) if user.tz else place_tz
-        return Turn(incoming, user, arrival.conversation, now, tz, place_tz, self._store)
+        conversation = arrival.conversation
+        return Turn(incoming, user, conversation, now, tz, place_tz, schedule, self._store)
 
-    async def _place_zone(self, chat: ChatRef) -> tzinfo:
-        """The zone of the server it was said in: its daily posts' zone, if it has them. It
-        dates the logs of members who gave no zone of their own, so Monday's post is
-        Monday's session there, and it is the leaderboard's week. Anywhere else, the
-        default."""
+    async def _server_schedule(self, chat: ChatRef) -> Schedule | None:
+        """The daily posts of the server it was said in, if any."""
         if chat.community is None or chat.platform not in community.POSTING_PLATFORMS:
-            return self._default_tz
-        owner = channel_owner(chat.platform, chat.community)
-        schedule = await self._store.schedules.get(owner)
-        return schedule.tz if schedule is not None else self._default_tz
+            return None
+        return await self._store.schedules.get(channel_owner(chat.platform, chat.community))
 
     async def _commit(self, turn: Turn, replies: list[Reply]) -> None:
         writes = list(turn.writes)
@@ -678,6 +683,5 @@ def plain_command(text: str) -> Command | None:
     if typed in PLAIN_COMMANDS:
         return Command(typed)
     name, _, words = text.strip().partition(" ")
-    if normalise(name) in PLAIN_WITH_WORDS and words.strip():
-        return Command(normalise(name), words.strip())
-    return None
+    name = normalise(name)
+    return Command(name, words.strip()) if name in PLAIN_WITH_WORDS and words.strip() else None

@@ -56,11 +56,9 @@ class ForgetFlow:
         self._menus = menus
 
     def start(self, turn: Turn) -> list[Reply]:
-        c = turn.conversation
-        if c.flow != self.name:
-            under_way = c.flow not in self._menus
-            parked = {"flow": c.flow, "step": c.step, "data": dict(c.data)} if under_way else {}
-            turn.go(self.name, 0, parked)
+        flow = turn.conversation.flow
+        if flow != self.name:
+            turn.go(self.name, 0, turn.parked() if flow not in self._menus else {})
         return self.prompt(turn)
 
     def prompt(self, turn: Turn) -> list[Reply]:
@@ -80,7 +78,7 @@ class ForgetFlow:
             if not parked:
                 turn.go("menu")
                 return [kept, main_menu()]
-            turn.go(parked["flow"], parked["step"], parked["data"])
+            turn.go_back(parked)
             return [kept, *self._flows[parked["flow"]].prompt(turn)]
         return None
 
@@ -96,9 +94,7 @@ class ResumeFlow:
 
     def park(self, turn: Turn, *, away: bool = True) -> list[Reply]:
         """`away`: they left it long ago (not just said hello in the middle of it)."""
-        c = turn.conversation
-        parked = {"flow": c.flow, "step": c.step, "data": dict(c.data), "away": away}
-        turn.go(self.name, 0, parked)
+        turn.go(self.name, 0, {**turn.parked(), "away": away})
         return self.prompt(turn)
 
     def prompt(self, turn: Turn) -> list[Reply]:
@@ -114,8 +110,5 @@ class ResumeFlow:
         if value not in ("continue", "restart"):
             return None
         parked = turn.conversation.data
-        if value == "continue":
-            turn.go(parked["flow"], parked["step"], parked["data"])
-        else:
-            turn.go(parked["flow"], 0, {})
+        turn.go_back(parked, from_start=value == "restart")
         return self._flows[parked["flow"]].prompt(turn)

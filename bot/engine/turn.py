@@ -14,6 +14,7 @@ from bot.model import Choice, Incoming, Reply
 from bot.parse import Word
 from bot.store import Store, Write
 from bot.store.conversations import Conversation
+from bot.store.schedules import Schedule
 from bot.store.users import User
 
 # Longest piece of user text the bot ever echoes back.
@@ -50,6 +51,8 @@ class Turn:
     # Where it was said: a server's daily-post zone, else the default. A shared board's
     # week is this one, the same for every member.
     place_tz: tzinfo
+    # The daily posts of the server it was said in, if it has them (as before this turn).
+    server_schedule: Schedule | None
     store: Store
     writes: list[Write] = field(default_factory=list)
     forgotten: bool = False
@@ -72,6 +75,19 @@ class Turn:
         self.conversation = replace(
             self.conversation, flow=flow, step=step, data=dict(data or {}), misses=0
         )
+
+    def parked(self) -> dict[str, Any]:
+        """Where the conversation is, to keep in another flow's data while it asks something
+        else (see `go_back`)."""
+        c = self.conversation
+        return {"flow": c.flow, "step": c.step, "data": dict(c.data)}
+
+    def go_back(self, parked: Mapping[str, Any], *, from_start: bool = False) -> None:
+        """Back where `parked` was, or to the start of its flow."""
+        if from_start:
+            self.go(parked["flow"])
+        else:
+            self.go(parked["flow"], parked["step"], parked["data"])
 
     def walked(self, exercise: str | None) -> None:
         """Remembers the exercise just walked through (None: forgets it), for a bare "done"
