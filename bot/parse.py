@@ -37,6 +37,8 @@ class RepProblem(StrEnum):
     NOT_A_NUMBER = "not_a_number"
     UNKNOWN_EXERCISE = "unknown_exercise"
     SEVERAL_EXERCISES = "several_exercises"
+    # "done 2 sets": how many in each?
+    SETS_WITHOUT_REPS = "sets_without_reps"
 
 
 # A count that was read but is out of range: a log meant as one, unlike "done deal".
@@ -234,8 +236,13 @@ _FILLER = re.compile(
 )
 MINUS_SIGN = "\u2212"
 _NUMBER = re.compile(rf"[-+{MINUS_SIGN}]?\d+(?:[.,]\d+)?")
-# Sets, as the workout gives them: "2x10", "2 x 10", "2 sets of 10" are 20 reps.
-_SETS = re.compile(r"(?<![\d.,])([1-9]\d?) ?(?:x|\u00d7|\*|sets? of) ?(\d{1,3})(?![\d.,])")
+# Sets, as the workout gives them: "2x10", "2 x 10", "2 sets of 10" are 20 reps. An "each"
+# after them is each set's ("2 sets of 10 each"), not each side's.
+_SETS = re.compile(
+    r"(?<![\d.,])([1-9]\d?) ?(?:x|\u00d7|\*|sets? of) ?(\d{1,3})(?![\d.,])"
+    r"(?: each\b(?! (?:side|leg)))?"
+)
+_SETS_WORD = re.compile(r"\bsets?\b")
 
 
 # Curly quotes and apostrophes as phones type them, the modifier-letter apostrophe and
@@ -383,6 +390,8 @@ def parse_done(rest: str) -> Done:
     words = "".join(" " if _is_decoration(ch) else ch for ch in words)
     words = re.sub(r"\s+", " ", words).strip()
     exercise = EXERCISE_ALIASES.get(words) if words else ("lunge" if per_side else None)
+    if exercise is None and words and len(numbers) == 1 and not _odd_count(rest):
+        exercise = _only_exercise_named(words)  # "20 bridges this morning"
     if exercise is None and words:
         return _unreadable(rest, words, numbers)
     if not numbers:
@@ -401,6 +410,15 @@ def _done_casually(rest: str) -> Done | None:
     return done
 
 
+def _only_exercise_named(words: str) -> str | None:
+    """The one exercise `words` name among others, if they name exactly one: a count and
+    an exercise are all a log needs, and the rest is talk ("this morning")."""
+    if _SETS_WORD.search(words):  # "3 sets of bridges": how many in each?
+        return None
+    named = {EXERCISE_ALIASES[name] for name in _EXERCISE_NAME.findall(words)}
+    return named.pop() if len(named) == 1 else None
+
+
 def _unreadable(rest: str, words: str, numbers: list[str]) -> Done:
     """Why a "done" whose words aren't one exercise can't be logged."""
     if not _EXERCISE_NAME.sub(" ", words).strip():  # nothing but exercise names
@@ -408,6 +426,8 @@ def _unreadable(rest: str, words: str, numbers: list[str]) -> Done:
         if len(named) > 1:
             return Done(problem=RepProblem.SEVERAL_EXERCISES, parts=_parts(rest))
         return Done(problem=RepProblem.NOT_A_NUMBER)  # "10 bridges 10 bridges"
+    if numbers and _SETS_WORD.search(words):
+        return Done(problem=RepProblem.SETS_WITHOUT_REPS)
     if numbers and not _odd_count(rest):
         return Done(problem=RepProblem.UNKNOWN_EXERCISE)
     return Done(problem=RepProblem.NOT_A_NUMBER)
@@ -466,3 +486,24 @@ def _whole_number(words: str) -> int | None:
     # Only a bare number counts ("2", "#2", "2)"), so "2 hours" is not option 2.
     match = re.fullmatch(r"#?\s*(\d{1,6})\s*[).]?", words)
     return int(match.group(1)) if match else None
+
+
+# Command names understood typed as plain words too, once the conversation didn't take
+# them as an answer (exercise names too: "lunge"). Others are Words already ("stats").
+PLAIN_COMMANDS = frozenset({"check", "workout", "learn", "remind", "leaderboard", "forget"})
+# Those of them whose words after the name matter, typed plain too: "remind off",
+# "remind 07:30 London", "leaderboard hide".
+PLAIN_WITH_WORDS = frozenset({"remind", "leaderboard"})
+
+
+def plain_command(text: str) -> Command | None:
+    """A command's name typed without its slash ("workout", "lunge", "remind off"): what
+    the person meant, once nothing in the conversation took it as an answer."""
+    typed = normalise(text)
+    if typed in EXERCISE_ALIASES:
+        return Command(EXERCISE_ALIASES[typed])
+    if typed in PLAIN_COMMANDS:
+        return Command(typed)
+    name, _, words = text.strip().partition(" ")
+    name = normalise(name)
+    return Command(name, words.strip()) if name in PLAIN_WITH_WORDS and words.strip() else None

@@ -156,6 +156,8 @@ def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
             log.warning("%s is not running: schedule %s waits", schedule.platform, schedule.id)
             return Delivery.RETRY
         replies = await core.engine.scheduled(prompt)
+        if not replies:
+            return Delivery.SENT  # nothing to send today: the day counts as done
         chat = ChatRef(schedule.platform, schedule.target, schedule.target, schedule.community)
         delivery = await adapter.deliver(chat, replies)
         if delivery is Delivery.SENT:

@@ -215,6 +215,41 @@ async def test_the_leaderboard_week_is_the_servers_whatever_the_viewers_zone(
     assert "1. Ann: 25 reps, 1 session" in board
 
 
+async def test_a_members_session_is_on_the_board_of_the_servers_week_it_was_logged_in(
+    core: Core, clock: FakeClock
+) -> None:
+    """Logged on Monday in a Sydney server by a member whose own zone (Los Angeles) says
+    Sunday: on this week's board, as the board's week is the server's. It was dated by the
+    member's own day, and so on no week's board at all."""
+    boss, ann, bob = member(core, "2", "Boss"), member(core, "1", "Ann"), member(core, "3", "Bob")
+    await say(boss, "/setup 555 07:30 Australia/Sydney daily", admin=True)
+    await say(bob, "/remind 18:00 America/Los_Angeles daily")
+    clock.now = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # Mon 13:00 in Sydney, Sun in LA
+    await say(ann, "done")
+    await say(bob, "done")
+    this_week = (await say(ann, "/leaderboard")).split("All time")[0]
+    assert "This week (09 Mar to 15 Mar)" in this_week
+    assert "Ann: 25 reps, 1 session" in this_week
+    assert "Bob: 25 reps, 1 session" in this_week
+
+
+async def test_a_session_is_on_one_weeks_board_only(core: Core, clock: FakeClock) -> None:
+    """Logged on Sunday in a UTC server by a member in Auckland (Monday there): on that
+    week's board, not on the next one's too."""
+    boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    await say(ann, "/remind 18:00 Pacific/Auckland daily")
+    clock.now = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # Sunday in the server
+    await say(ann, "done")
+    sunday = (await say(ann, "/leaderboard")).split("All time")[0]
+    clock.now = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)  # the server's next week
+    monday = (await say(ann, "/leaderboard")).split("All time")[0]
+    assert "This week (09 Mar to 15 Mar)" in sunday
+    assert "Ann: 25 reps" in sunday
+    assert "This week (16 Mar to 22 Mar)" in monday
+    assert "Ann: 25 reps" not in monday
+
+
 async def test_remind_without_a_zone_takes_the_servers(core: Core) -> None:
     boss, ann = member(core, "2", "Boss"), member(core, "1", "Ann")
     await say(boss, "/setup 555 07:30 Australia/Sydney daily", admin=True)

@@ -627,6 +627,28 @@ async def test_a_typed_personal_question_in_a_channel_is_pointed_to_its_slash_co
     assert fake_discord.dms_to(world.alice) == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [
+        ("check", "check"),
+        ("workout", "workout"),
+        ("forget", "forget"),
+        ("remind 7:30 UTC", "remind"),
+    ],
+)
+async def test_a_command_typed_without_its_slash_in_a_channel_is_pointed_to_it(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, typed: str, command: str
+) -> None:
+    """Commands work typed without their slash: one with a private answer, typed in a
+    channel, is pointed to its own slash command, not to "my slash commands" at large."""
+    asked = await fake_discord.user_says(
+        world.guild, world.channel, world.alice, typed, mentions=[fake_discord.bot_user]
+    )
+    pointer = await next_post(fake_discord, world.channel)
+    assert pointer["message_reference"]["message_id"] == asked["id"]
+    assert f"**/{command}**" in pointer["content"]
+
+
 async def test_closed_dms_get_a_hint_in_the_channel_without_the_personal_data(
     fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
 ) -> None:
@@ -712,7 +734,9 @@ async def test_remind_options_reach_the_engine_as_the_fields_they_were_given(
     )
     time_only = await slash(fake_discord, world, alice, "remind", {"time": "08:15"})
 
-    assert "**07:30** (UTC) every day" in no_zone[0]["content"]
+    # Without a zone of her own or the server's daily posts', the zone is asked, never
+    # taken to be UTC (which would remind someone in New York at 02:30).
+    assert "Which time zone are you in?" in no_zone[0]["content"]
     assert r"**19:00** (America/New\_York) on Tue and Thu" in spaced[0]["content"]
     # The zone left out is the one saved last time; the days the usual three.
     assert r"**08:15** (America/New\_York) on Mon, Wed and Fri" in time_only[0]["content"]
@@ -1832,6 +1856,18 @@ async def test_mentions_of_others_in_a_done_are_not_counts(
     assert public_bot_messages(fake_discord, world.channel) == []
 
 
+async def test_a_done_that_pings_everyone_or_here_logs(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    # @everyone and @here are mentions too: "done 20 @everyone" once logged nothing.
+    for member, text in ((world.alice, "done 20 @everyone"), (world.bob, "@here done 12 lunges")):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+
+    assert await reps_of(core, world.alice) == {"bridge": 20}
+    assert await reps_of(core, world.bob) == {"lunge": 12}
+
+
 async def test_a_custom_server_emoji_is_decoration_like_any_emoji(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:
@@ -2037,6 +2073,70 @@ async def test_a_stale_press_in_a_dm_is_not_shown_as_the_answer_given(
     shown = fake_discord.messages[int(safety["id"])]
     styles = {b["custom_id"]: b["style"] for row in shown["components"] for b in row["components"]}
     assert styles["glutebot:check:0:yes"] != 1  # not highlighted as the answer ("Yes" = urgent)
+
+
+async def test_a_double_tapped_answer_stays_shown_as_the_answer_given(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """Two taps on "No" before the first's edit arrived: the first answers and shows "No"
+    as the answer; the second, stale, is acknowledged without a word, and no longer redraws
+    the buttons from the message as it was before, which wiped out the answer shown."""
+    alice = world.alice
+    question = (await slash(fake_discord, world, alice, "check", count=2))[-1]
+    no = next(c for c in custom_ids(question) if c.endswith(":no"))
+    first = await fake_discord.press_button(question, alice, no)
+    second = await fake_discord.press_button(question, alice, no)
+    await answered(fake_discord, first)
+    await fake_discord.wait_for(lambda: second.response is not None)
+    await asyncio.sleep(0.2)
+
+    assert answers(second) == []
+    shown = fake_discord.messages[int(question["id"])]
+    buttons = [b for row in shown["components"] for b in row["components"]]
+    assert all(b["disabled"] for b in buttons)
+    assert {b["custom_id"]: b["style"] for b in buttons}[no] == 1  # primary: the answer
+
+
+async def test_answers_to_buttons_and_slash_commands_in_a_dm_stay_in_the_dm(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """An ephemeral message goes when the Discord app reloads. A DM is private already, so
+    the steps and /stats asked for there are kept, as answers to typed DMs are."""
+    alice = world.alice
+    await dm_says(fake_discord, alice, "bridge")
+    step = fake_discord.bot_messages(fake_discord.dm_channel(alice))[-1]
+    after_press = await press(fake_discord, step, alice, ":next")
+    stats = await answered(fake_discord, await fake_discord.slash(None, None, alice, "stats"))
+
+    assert not after_press[0]["flags"] & EPHEMERAL
+    assert not stats[0]["flags"] & EPHEMERAL
+    in_server = await slash(fake_discord, world, alice, "stats")
+    assert in_server[0]["flags"] & EPHEMERAL
+
+
+async def test_a_done_in_dms_is_dated_by_the_server_where_the_member_logs(
+    fake_discord: FakeDiscord, world: World, core: Core, clock: FakeClock, bot: DiscordAdapter
+) -> None:
+    """A member who gave no zone of their own logs on the day of the server where they
+    log. In DMs their day was UTC's: on Tuesday morning in Auckland (Monday evening in UTC),
+    a "done" in DMs and the Done of that day's post counted as two sessions a day apart,
+    raising the targets and starting a streak."""
+    clock.now = datetime(2026, 3, 1, 19, 0, tzinfo=UTC)  # Mon 08:00 in Auckland
+    options = {"channel": world.channel, "time": "07:30", "timezone": "Pacific/Auckland"}
+    await slash(fake_discord, world, world.boss, "setup", options)
+    said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done")
+    await reacted(fake_discord, said)
+    clock.now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # Tue 08:00 in Auckland
+    post = await prompt(fake_discord, world)
+
+    assert "Logged" in await dm_says(fake_discord, world.alice, "done")
+    done_button = custom_ids(post)[0]
+    pressed = await answered(
+        fake_discord, await fake_discord.press_button(post, world.alice, done_button)
+    )
+
+    assert "Already logged" in pressed[0]["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 40, "lunge": 10}
 
 
 async def test_starting_logs_no_warnings_about_voice_it_never_uses(

@@ -72,6 +72,16 @@ def test_words_and_synonyms(text: str, word: Word) -> None:
         ("done 3\u00d78 lunges", Done(reps=24, exercise="lunge")),
         ("done 2 sets of 300", Done(problem=RepProblem.TOO_MANY)),
         ("done 2.5x10", Done(problem=RepProblem.NOT_A_NUMBER)),
+        # "each" after sets is each set's: bridges, not lunges per side.
+        ("done 2 sets of 10 each", Done(reps=20)),
+        ("done 2x10 each", Done(reps=20)),
+        ("done 2x5 each side", Done(reps=10, exercise="lunge")),
+        # Sets without the count in each can't be logged, and the reply asks for it.
+        ("done 2 sets", Done(problem=RepProblem.SETS_WITHOUT_REPS)),
+        ("done 3 sets of bridges", Done(problem=RepProblem.SETS_WITHOUT_REPS)),
+        # A count and one exercise named are a log, whatever else is said around them.
+        ("done 20 bridges this morning", Done(reps=20, exercise="bridge")),
+        ("did 12 lunges at the gym", Done(reps=12, exercise="lunge", casual=True)),
     ],
 )
 def test_done_forms(text: str, done: Done) -> None:

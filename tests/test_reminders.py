@@ -105,6 +105,23 @@ async def test_inline_remind_reads_fields_by_name_in_any_order(tg: Chat) -> None
     assert "Reminders are off" in said.text
 
 
+async def test_a_one_line_reminder_without_a_zone_asks_it_when_none_is_known(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    """Someone in New York who sends "/remind 7:30am" is asked their zone, not reminded at
+    07:30 UTC (02:30 for them) with UTC remembered as theirs; the time and days given are
+    kept for when they answer."""
+    core = woken[0]
+    said = await tg.say("/remind 7:30am weekdays")
+    assert "Which time zone" in said.text
+    assert await reminder(core) is None
+    user = await core.store.users.get(Platform.TELEGRAM, "42")
+    assert user is not None
+    assert user.tz is None
+    said = await tg.say("New York")
+    assert "at 07:30 (America/New_York) on weekdays" in said.text
+
+
 async def test_stop_and_remind_off_turn_it_off(tg: Chat, woken: tuple[Core, list[int]]) -> None:
     await tg.say("/remind 06:45 UTC weekdays")
     said = await tg.say("/stop")

@@ -16,6 +16,7 @@ from bot.model import Platform
 from bot.pacing import Pacer
 from bot.runner import deliverer
 from bot.scheduler import Scheduler
+from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import Server, Talk
 from tests.test_telegram import ALICE, make_adapter, no_sleep, texts
 from tests.transcript import FakeClock
@@ -112,3 +113,29 @@ async def test_a_timed_out_reminder_is_not_sent_again(
         await scheduler.run_once()
     arrived = [m for m in server.bot_messages(ALICE.id) if "Time for your glutes" in m["text"]]
     assert len(arrived) == 1
+
+
+async def test_no_reminder_on_a_day_already_trained_and_it_does_not_count_as_ignored(
+    running: tuple[Core, TelegramAdapter, Server], clock: FakeClock
+) -> None:
+    """Someone who trained before their reminder isn't told to train: that day's reminder
+    isn't sent, nor counted among those ignored (which pause reminders); the next day's
+    comes as usual."""
+    core, adapter, server = running
+    talk = Talk(server, ALICE)
+    await talk.say("/remind 07:30 Europe/London daily")
+    scheduler = scheduler_for(core, adapter, clock)
+    clock.now = SATURDAY_0730_GMT - timedelta(hours=1)
+    assert "Logged" in texts(await talk.say("done 10"))[0]
+    sent_before = len(server.bot_messages(ALICE.id))
+    clock.now = SATURDAY_0730_GMT
+    await scheduler.run_once()
+    assert len(server.bot_messages(ALICE.id)) == sent_before
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    assert (schedule.ignored, schedule.last_sent_day) == (0, SATURDAY_0730_GMT.date())
+    clock.now = SUNDAY_0730_BST
+    await scheduler.run_once()
+    assert len(reminders(server)) == 1

@@ -827,11 +827,14 @@ async def test_moving_far_west_keeps_the_next_days_reminder(
     # Tuesday 07:00 in Tokyo is Monday 22:00 UTC. On Monday afternoon in Los Angeles the
     # person moves the reminder there: Tuesday 07:00 there is a day not yet reminded. The
     # Tokyo day sent (Tuesday) used to be taken for an LA day, and Tuesday was skipped.
+    # And planned is sent: the day sent is kept as a day in the new zone (Monday there),
+    # or the scheduler took Tuesday for sent already and skipped it after all.
     user = await add_user(db, "traveller")
     clock.set(utc(2026, 6, 1, 21, 0))
     await store.upsert(reminder(user, at="07:00", tz="Asia/Tokyo"), clock.utc())
     deliver = Recorder(clock)
-    await run_until(make_scheduler(store, deliver, clock), store, clock, utc(2026, 6, 1, 22, 30))
+    scheduler = make_scheduler(store, deliver, clock)
+    await run_until(scheduler, store, clock, utc(2026, 6, 1, 22, 30))
     assert deliver.days() == [date(2026, 6, 2)]
 
     clock.set(utc(2026, 6, 1, 23, 0))
@@ -839,3 +842,7 @@ async def test_moving_far_west_keeps_the_next_days_reminder(
     assert (await store.first_run(moved, clock.utc())).due_utc == utc(2026, 6, 2, 14, 0)
     changed = await store.upsert(moved, clock.utc())
     assert (changed.next_due, changed.next_day) == (utc(2026, 6, 2, 14, 0), date(2026, 6, 2))
+    assert changed.last_sent_day == date(2026, 6, 1)
+    await run_until(scheduler, store, clock, utc(2026, 6, 3, 0, 0))
+    sent = [datetime.fromtimestamp(when, UTC) for when, _ in deliver.sent]
+    assert sent[1:] == [utc(2026, 6, 2, 14, 0)]

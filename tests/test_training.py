@@ -658,13 +658,20 @@ async def test_the_check_result_plans_from_where_the_person_is(
     assert "for about four weeks" not in result
 
 
+async def in_tokyo(core: Core, clock: FakeClock) -> Chat:
+    """Someone whose zone is Tokyo, on Tuesday at 05:00 there (Monday 12:00 in Los
+    Angeles, where they move next)."""
+    clock.now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
+    await tg.say("/remind 07:30 Asia/Tokyo daily")
+    return tg
+
+
 async def test_moving_west_never_shows_programme_week_zero(core: Core, clock: FakeClock) -> None:
     """Logged on Tuesday morning in Tokyo, then moved to Los Angeles where it is still
     Monday: the programme's day doesn't go back, so it is week 1, not week 0 (whose goal
     would be week 4's)."""
-    clock.now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # Tuesday 05:00 in Tokyo
-    tg = Chat(core, user="42", platform=Platform.TELEGRAM)
-    await tg.say("/remind 07:30 Asia/Tokyo daily")
+    tg = await in_tokyo(core, clock)
     assert "Logged" in (await tg.say("done")).text
     await tg.say("/remind 07:30 America/Los_Angeles daily")  # Monday 12:00 there
     said = await tg.say("/stats")
@@ -673,3 +680,49 @@ async def test_moving_west_never_shows_programme_week_zero(core: Core, clock: Fa
     assert "0 of 3 sessions" not in said.text  # week 1's goal is 2
     said = await tg.say("/workout")
     assert "week 0" not in said.text
+
+
+async def test_the_workouts_done_pressed_again_after_moving_west_logs_once(
+    core: Core, clock: FakeClock
+) -> None:
+    """The workout's Done pressed on Tuesday in Tokyo, then again after moving to Los
+    Angeles (still Monday there): the day's session is logged once. It used to be logged
+    again, dated the Monday before, raising both targets and starting a streak."""
+    tg = await in_tokyo(core, clock)
+    await tg.say("/workout")
+    done = tg.button("I did it ✅")
+    assert "Logged 20 glute bridges and 5 lunges per side" in (await tg.tap("I did it ✅")).text
+    await tg.say("/remind 07:30 America/Los_Angeles daily")
+    clock.advance(minutes=5)
+    again = await tg.send(Incoming(tg.ref, "press-again", choice=done))
+    assert "Already logged" in again.text
+    said = await tg.say("/stats")
+    assert "Glute bridges: 20 in total" in said.text
+    assert "This week: 1 of 2 sessions" in said.text
+    assert "Targets now: 20 bridges, 5 lunges per side" in said.text
+
+
+async def test_a_second_done_after_moving_west_is_the_same_days(
+    core: Core, clock: FakeClock
+) -> None:
+    """A "done" an hour after one in Tokyo, now in Los Angeles where it is the day before:
+    a second go on the same day, not a session the day before that raises the targets;
+    and undo doesn't call it a day from elsewhere."""
+    tg = await in_tokyo(core, clock)
+    assert "Logged" in (await tg.say("done")).text
+    await tg.say("/remind 07:30 America/Los_Angeles daily")
+    clock.advance(hours=1)
+    said = await tg.say("done")
+    assert "That makes 40 glute bridges and 10 lunges per side today" in said.text
+    assert "goes up" not in said.text
+    assert "This week: 1 of 2 sessions" in said.text
+    said = await tg.say("/undo")
+    assert "Removed your last log: 20 glute bridges and 5 lunges per side." in said.text
+
+
+async def test_sets_without_the_count_in_each_are_asked_about(chat: Chat) -> None:
+    said = await chat.say("done 2 sets")
+    assert "How many in each set?" in said.text
+    assert "Nothing was logged." in said.text
+    said = await chat.say("done 2 sets of 10 each")
+    assert "Logged 20 glute bridges." in said.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 LIMIT = LIMITS[Platform.DISCORD]
 NO_MENTIONS = discord.AllowedMentions.none()
 LOGGED = "✅"
+# How many just-answered questions are remembered, for double taps (a few seconds' worth).
+ANSWERED_REMEMBERED = 1024
 SYNC_KEY = "discord.commands:{application}"
 SETUP_NO_ACCESS = "community/setup_no_access"
 # Discord-only messages.
@@ -188,6 +191,10 @@ class DiscordAdapter:
         self._ready = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[Any]] = set()
+        # Questions just answered by a press, by message id: a second tap on one (sent
+        # before the first's edit arrived) is stale, and must not redraw its buttons from
+        # the message as it was before the answer was shown.
+        self._answered: OrderedDict[int, None] = OrderedDict()
 
     @classmethod
     def from_settings(cls, core: Core, settings: Settings, **options: Any) -> DiscordAdapter:
@@ -543,15 +550,25 @@ class DiscordAdapter:
         *,
         pressed: str | None = None,
     ) -> None:
-        """Answers a slash command or a button: every answer is ephemeral, so what a person
-        asks for is theirs alone."""
-        if pressed is not None and interaction.message and is_personal(interaction.message):
-            # A stale press answered nothing: its buttons go, none shown as the answer.
+        """Answers a slash command or a button: in a server every answer is ephemeral, so
+        what a person asks for is theirs alone; in a DM, private already, answers are kept
+        in the conversation (an ephemeral one goes when the app reloads)."""
+        message = interaction.message
+        if pressed is not None and message is not None and is_personal(message):
             stale = [reply.template for reply in replies] == [STALE_PRESS]
-            chosen = None if stale else CUSTOM_ID_PREFIX + pressed
-            answered = answered_view(interaction.message, chosen)
-            edit = self._edit_pressed(interaction, answered)
-            await self._try(edit, "answered question", chat_for_interaction(interaction))
+            if stale and message.id in self._answered:
+                replies = []  # a double tap: the first answered it, and shows the answer
+            else:
+                # A stale press answered nothing: its buttons go, none shown as the answer.
+                chosen = None if stale else CUSTOM_ID_PREFIX + pressed
+                # Remembered before the edit is made, as a second tap can come meanwhile;
+                # forgotten if it failed, so that a later press redraws the buttons.
+                self._remember_answered(message.id)
+                edit = self._edit_pressed(interaction, answered_view(message, chosen))
+                if not await self._try(
+                    edit, "answered question", chat_for_interaction(interaction)
+                ):
+                    self._answered.pop(message.id, None)
         try:
             pieces = [piece for reply in replies for piece in self._pieces(reply)]
             for content, view in pieces:
@@ -566,10 +583,15 @@ class DiscordAdapter:
                 describe(error),
             )
 
+    def _remember_answered(self, message_id: int) -> None:
+        self._answered[message_id] = None
+        if len(self._answered) > ANSWERED_REMEMBERED:
+            self._answered.popitem(last=False)
+
     async def _respond(
         self, interaction: discord.Interaction[Any], content: str, view: discord.ui.View | None
     ) -> None:
-        options = _send_options(view) | {"ephemeral": True}
+        options = _send_options(view) | {"ephemeral": _in_server(interaction)}
         if interaction.response.is_done():
             await interaction.followup.send(content, **options)
         else:
@@ -582,7 +604,8 @@ class DiscordAdapter:
         if interaction.type is discord.InteractionType.component:
             await interaction.response.defer()
         else:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            # The "thinking…" message is the answer's first part: its flags are the answer's.
+            await interaction.response.defer(ephemeral=_in_server(interaction), thinking=True)
 
     async def _edit_pressed(
         self, interaction: discord.Interaction[Any], view: discord.ui.View
@@ -702,13 +725,15 @@ class DiscordAdapter:
             return False
         return True
 
-    async def _try(self, sending: Awaitable[Any], what: str, where: ChatRef) -> None:
+    async def _try(self, sending: Awaitable[Any], what: str, where: ChatRef) -> bool:
         try:
             await sending
         except SendError as error:
             log.warning(
                 "Discord: sending the %s in %s failed: %s", what, place(where), describe(error)
             )
+            return False
+        return True
 
 
 def _unpostable_setup(text: str, is_admin: bool, guild: discord.Guild | None) -> bool:
@@ -730,3 +755,7 @@ def _send_options(view: discord.ui.View | None) -> dict[str, Any]:
     if view is not None:
         options["view"] = view
     return options
+
+
+def _in_server(interaction: discord.Interaction[Any]) -> bool:
+    return interaction.guild_id is not None

@@ -23,7 +23,7 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord_wire import SendError, describe
-from bot.parse import Command, Done, Said, parse
+from bot.parse import Command, Done, Said, parse, plain_command
 from bot.render import MESSAGES_DIR
 from bot.schedule_time import timezone_suggestions
 
@@ -81,7 +81,8 @@ def as_typed(name: str, data: Mapping[str, Any] | None) -> str:
 
 def slash_command_for(typed: str, names: Collection[str]) -> str | None:
     """The slash command among `names` that asks what a typed request did: "undo" → undo,
-    "/remind 07:30 UTC" → remind, "done 15" → done; None when none does."""
+    "/remind 07:30 UTC" or "remind 07:30 UTC" → remind, "done 15" → done; None when none
+    does."""
     intent = parse(typed)
     if isinstance(intent, Command):
         name = intent.name
@@ -89,8 +90,9 @@ def slash_command_for(typed: str, names: Collection[str]) -> str | None:
         name = "done"
     elif isinstance(intent, Said) and intent.word is not None:
         name = intent.word.value
-    else:
-        name = ""
+    else:  # a command typed without its slash: "check", "remind 07:30 UTC"
+        plain = plain_command(typed)
+        name = plain.name if plain is not None else ""
     return name if name in names else None
 
 

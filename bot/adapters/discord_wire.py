@@ -25,10 +25,11 @@ BUTTONS_PER_MESSAGE = 25
 LABEL_LIMIT = 80
 # Message types a person writes; joins, pins, boosts and the like are left alone.
 SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
-# Mentions of anyone (member, role, channel) and a server's own emoji, as Discord writes
-# them in a message's text. None of it is words for the engine: the digits of "done <@123>"
-# would read as a count, and "done 15 <:glutes:123>" as an exercise it doesn't know.
-MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>")
+# Mentions of anyone (member, role, channel, @everyone and @here) and a server's own emoji,
+# as Discord writes them in a message's text. None of it is words for the engine: the
+# digits of "done <@123>" would read as a count, and "done 15 <:glutes:123>" as an
+# exercise it doesn't know.
+MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|(?<![\w@])@(?:everyone|here)\b")
 # Discord's emphasis (bold, italics, underline, spoiler) is how a word looks, not what it
 # says: "**done**" is a done. As Discord reads them, a marker opens only where a word
 # starts and closes only where one ends, so "2*10*3" and snake_case are left as typed.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
@@ -170,15 +170,21 @@ async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
     if chat.community is None:
         return [_server_only(chat, "leaderboard")]
     week_start = programme.week_start(turn.place_today)
+    next_week = week_start + timedelta(days=7)
+    week = (_midnight(week_start, turn.place_tz), _midnight(next_week, turn.place_tz))
     reps = turn.store.reps
     context = {
-        "week": ranked(await reps.leaderboard(chat.community, week_start, LEADERBOARD_SIZE)),
+        "week": ranked(await reps.leaderboard(chat.community, week, LEADERBOARD_SIZE)),
         "all_time": ranked(await reps.leaderboard(chat.community, None, LEADERBOARD_SIZE)),
         "week_start": week_start,
         "week_end": week_start + timedelta(days=6),
         "hidden": turn.user.leaderboard_hidden,
     }
     return [Reply("community/leaderboard", context)]
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tz)
 
 
 def ranked(standings: Sequence[Standing]) -> list[tuple[int, Standing]]:

@@ -39,6 +39,7 @@ from bot.parse import (
     normalise,
     parse,
     parse_done,
+    plain_command,
 )
 from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
@@ -70,12 +71,6 @@ TEXT_ONLY = "text_only"
 THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
 NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
-# Command names understood typed as plain words too, once the conversation didn't take
-# them as an answer (exercise names too: "lunge"). Others are Words already ("stats").
-PLAIN_COMMANDS = frozenset({"check", "workout", "learn", "remind", "leaderboard", "forget"})
-# Those of them whose words after the name matter, typed plain too: "remind off",
-# "remind 07:30 London", "leaderboard hide".
-PLAIN_WITH_WORDS = frozenset({"remind", "leaderboard"})
 # Whether to keep reminders the bot paused, or to turn back on those it switched off when
 # they couldn't reach someone: typed, "yes" and "no" answer too (a choice's value ending
 # in the word).
@@ -234,19 +229,29 @@ class Engine:
         user = await self._store.users.ensure_read(
             arrival.user, chat, incoming.display_name, now, reached=reached
         )
-        schedule = await self._server_schedule(chat)
+        schedule = await self._server_schedule(chat.platform, chat.community)
         # A server's daily posts' zone dates the logs of members who gave no zone of their
         # own, so Monday's post is Monday's session there, and it is the leaderboard's week.
         place_tz = schedule.tz if schedule is not None else self._default_tz
-        tz = ZoneInfo(user.tz) if user.tz else place_tz
+        tz = ZoneInfo(user.tz) if user.tz else await self._home_tz(chat, user.id, place_tz)
         conversation = arrival.conversation
         return Turn(incoming, user, conversation, now, tz, place_tz, schedule, self._store)
 
-    async def _server_schedule(self, chat: ChatRef) -> Schedule | None:
-        """The daily posts of the server it was said in, if any."""
-        if chat.community is None or chat.platform not in community.POSTING_PLATFORMS:
+    async def _server_schedule(self, platform: Platform, server: str | None) -> Schedule | None:
+        """The daily posts of `server`, if any."""
+        if server is None or platform not in community.POSTING_PLATFORMS:
             return None
-        return await self._store.schedules.get(channel_owner(chat.platform, chat.community))
+        return await self._store.schedules.get(channel_owner(platform, server))
+
+    async def _home_tz(self, chat: ChatRef, user_id: int, place_tz: tzinfo) -> tzinfo:
+        """The zone of someone who gave none: where they said it; in a DM, the zone of the
+        server they last logged in, so that a "done" in DMs and one in that server on the
+        same day there are the same day's session."""
+        if chat.community is not None or chat.platform not in community.POSTING_PLATFORMS:
+            return place_tz
+        server = await self._store.reps.last_community(user_id)
+        schedule = await self._server_schedule(chat.platform, server)
+        return schedule.tz if schedule is not None else place_tz
 
     async def _commit(self, turn: Turn, replies: list[Reply]) -> None:
         writes = list(turn.writes)
@@ -414,8 +419,7 @@ class Engine:
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, arg = [*value.split(":", 2), ""][:3]
         if name == "done" and arg:
-            key, done = training.done_button(turn, arg)
-            return await training.log(turn, done, event_key=key, remembered=False)
+            return await training.press_done(turn, arg)
         if name in self._walks and arg:
             # "Yes" to an offer to begin one ("Start with the glute bridge") is its start.
             step = "0" if arg == Word.YES.value else arg
@@ -583,7 +587,8 @@ class Engine:
 
     async def scheduled(self, prompt: Prompt) -> list[Reply]:
         """What a schedule sends when it falls due: a channel's workout post, a person's
-        reminder, or the one question whether to keep unanswered reminders."""
+        reminder (none on a day they have logged already), or the one question whether to
+        keep unanswered reminders."""
         schedule = prompt.schedule
         chat = ChatRef(schedule.platform, "", schedule.target, schedule.community)
         nonce = prompt.nonce
@@ -593,6 +598,10 @@ class Engine:
             return [Reply("remind/pause", choices=KEEP_OR_STOP)]
         assert schedule.user_id is not None
         user, day, tz = schedule.user_id, prompt.local_day, schedule.tz
+        if await self._store.reps.logged_since(user, day):
+            # They trained today already: a reminder would only nag. Nor was it ignored.
+            await self._store.schedules.reset_ignored(schedule.owner)
+            return []
         return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
 
     async def _reachable_again(self, turn: Turn) -> list[Reply]:
@@ -672,16 +681,3 @@ def _done_chatter(done: Done) -> bool:
     if done.casual:
         return True
     return done.problem is not None and done.problem not in COUNT_PROBLEMS
-
-
-def plain_command(text: str) -> Command | None:
-    """A command's name typed without its slash ("workout", "lunge", "remind off"): what
-    the person meant, once nothing in the conversation took it as an answer."""
-    typed = normalise(text)
-    if typed in EXERCISE_ALIASES:
-        return Command(EXERCISE_ALIASES[typed])
-    if typed in PLAIN_COMMANDS:
-        return Command(typed)
-    name, _, words = text.strip().partition(" ")
-    name = normalise(name)
-    return Command(name, words.strip()) if name in PLAIN_WITH_WORDS and words.strip() else None

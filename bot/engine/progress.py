@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -55,13 +55,19 @@ class Progress:
         }
 
 
+def log_day(day_totals: Sequence[DayTotal], today: date) -> date:
+    """The person's day for their log and progress. Moved west, someone's day can be
+    behind one they logged already (Tuesday morning in Tokyo is Monday in Los Angeles):
+    their log's day never goes back, so a second "done" is the same day's, not a day
+    before."""
+    return max(today, max(t.day for t in day_totals)) if day_totals else today
+
+
 def progress(day_totals: Iterable[DayTotal], today: date) -> Progress:
     day_totals = list(day_totals)
     days = sorted({t.day for t in day_totals})
     first = days[0] if days else None
-    # Moved west, someone's day can be behind one they logged already (Tuesday morning in
-    # Tokyo is Monday in Los Angeles): their programme's day never goes back.
-    today = max(today, days[-1]) if days else today
+    today = log_day(day_totals, today)
     week = programme.programme_week(first, today)
     totals: dict[str, int] = {}
     today_totals: dict[str, int] = {}

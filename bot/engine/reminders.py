@@ -135,13 +135,13 @@ class RemindFlow:
     async def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
         """ "/remind 07:30 Europe/London mon,wed,fri": all at once. Without a time the
         questions ask for it (and anything else missing); with one, the zone defaults to
-        the person's and the days to DEFAULT_DAYS."""
+        the person's, else the server's, else is asked, and the days to DEFAULT_DAYS."""
         try:
             data = {key: READ[key](text) for key, text in given.items()}
         except ScheduleInputError as error:
             problem = {"field": type(error).__name__, "value": echo(error.value)}
             return [Reply("remind/invalid", problem, private=True)]
-        if "time" not in data:
+        if "time" not in data or ("tz" not in data and not _zone_known(turn)):
             return self.ask(turn, data)
         self._end_setup(turn)
         defaults = {"tz": _zone_name_or_utc(turn.tz), "days": DEFAULT_DAYS}
@@ -180,6 +180,13 @@ class RemindFlow:
 
 
 _BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
+
+
+def _zone_known(turn: Turn) -> bool:
+    """Whether a reminder can take a zone not given: the person's own, or where they are
+    (a server's daily posts'). A default for the day's boundary (UTC) would remind someone
+    in New York at the wrong hour."""
+    return turn.user.tz is not None or turn.server_schedule is not None
 
 
 def _zone_name_or_utc(zone: tzinfo) -> str:

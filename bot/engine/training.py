@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, tzinfo
 
 from bot.engine.checkup import flagged, held_back, warning_on_record
-from bot.engine.progress import Progress, progress
+from bot.engine.progress import Progress, log_day, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.engine.walkthrough import walking
 from bot.flows import check
@@ -39,11 +39,18 @@ def remembered_exercise(turn: Turn) -> str | None:
     return walked[0]
 
 
-async def log(
-    turn: Turn, done: Done, event_key: str | None = None, *, remembered: bool = True
-) -> list[Reply]:
+async def log(turn: Turn, done: Done, *, remembered: bool = True) -> list[Reply]:
     """Logs what `done` says; a bare "done" means the exercise walked through today (if
     `remembered`), else the day's whole workout."""
+    return await _log(turn, done, None, remembered=remembered)
+
+
+async def press_done(turn: Turn, arg: str) -> list[Reply]:
+    """A Done button pressed: logs what it stands for, once (see `done_button`)."""
+    return await _log(turn, Done(), arg, remembered=False)
+
+
+async def _log(turn: Turn, done: Done, pressed: str | None, *, remembered: bool) -> list[Reply]:
     # After a red flag the bot doesn't coach exercise, and a log's answer is coaching (the
     # targets, what comes next; "tell me how many" for a count it can't read): the advice
     # again instead, until a check comes out clear.
@@ -53,9 +60,13 @@ async def log(
     if done.problem is not None:
         return [_log_problem(turn, done)]
     totals = await turn.store.reps.day_totals(turn.user.id)
-    before = progress(totals, turn.today)
+    day = log_day(totals, turn.today)
+    before = progress(totals, day)
+    key = None
+    if pressed is not None:
+        key, done = done_button(turn, pressed, day)
     entries = _entries(turn, done, before, remembered)
-    key = event_key or await _typed_key(turn, entries, before)
+    key = key or await _typed_key(turn, entries, before, day)
     if await turn.store.reps.has_event(turn.user.id, key):
         return [Reply("already_logged")]
     community = turn.incoming.chat.community
@@ -66,20 +77,18 @@ async def log(
                 exercise,
                 reps,
                 at=turn.now,
-                local_day=turn.today,
+                local_day=day,
                 event_key=key,
                 community=community,
                 shown_as=(turn.incoming.display_name or None) if community else None,
             )
         )
-    after = progress(
-        [*totals, *(DayTotal(turn.today, ex, reps) for ex, reps in entries.items())], turn.today
-    )
+    after = progress([*totals, *(DayTotal(day, ex, reps) for ex, reps in entries.items())], day)
     raised = {ex: after.targets[ex] for ex in entries if after.targets[ex] > before.targets[ex]}
     new_streak = after.streak > before.streak
     # Reps of the same exercise already logged today: a "done" sent twice by mistake
     # shows as such, and undo is one word away.
-    earlier = {t.exercise: t.reps for t in totals if t.day == turn.today and t.exercise in entries}
+    earlier = {t.exercise: t.reps for t in totals if t.day == day and t.exercise in entries}
     context = {
         "entries": [
             {
@@ -110,7 +119,7 @@ def _log_problem(turn: Turn, done: Done) -> Reply:
     return Reply("log_problem", context)
 
 
-def done_button(turn: Turn, arg: str) -> tuple[str, Done]:
+def done_button(turn: Turn, arg: str, day: date) -> tuple[str, Done]:
     """The key a Done button logs under, and what it logs. Under a walk-through its arg
     ends with the exercise, and its key is the message it came with and who pressed it, so
     a second press (or a double tap) logs once. Any other Done is the day's whole session
@@ -118,23 +127,23 @@ def done_button(turn: Turn, arg: str) -> tuple[str, Done]:
     exercise = arg.rpartition(".")[2] if "." in arg else None
     if exercise in EXERCISES:
         return f"button:{arg}:{turn.user.id}", Done(exercise=exercise)
-    return session_key(turn), Done()
+    return session_key(turn, day), Done()
 
 
-def session_key(turn: Turn) -> str:
+def session_key(turn: Turn, day: date) -> str:
     """The key of the person's session today: a Done pressed on today's post, a reminder,
     /workout or yesterday's post, and a typed "done" for the whole session, all log it
     once. Someone who trains twice in a day types "done" again, which logs under its own
     event."""
-    return f"session:{turn.user.id}:{turn.today.isoformat()}"
+    return f"session:{turn.user.id}:{day.isoformat()}"
 
 
-async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress) -> str:
+async def _typed_key(turn: Turn, entries: Mapping[str, int], now: Progress, day: date) -> str:
     """A typed "done" for what a Done button would log is that button's log, so pressing
     the button afterwards doesn't count it twice: a walk-through's Done on show, or the
     day's session. Once the button's log exists, another typed "done" logs on its own."""
     for arg in [*_done_buttons_on_show(turn), SESSION]:
-        key, pressed = done_button(turn, arg)
+        key, pressed = done_button(turn, arg, day)
         same = _entries(turn, pressed, now, remembered=False).keys() == entries.keys()
         if same and not await turn.store.reps.has_event(turn.user.id, key):
             return key
@@ -170,7 +179,8 @@ async def undo(turn: Turn) -> list[Reply]:
             if e.exercise in EXERCISES
         ],
         "day": entries[0].local_day,
-        "today": turn.today,
+        # A log can be dated after today, by someone who moved west (see `log_day`).
+        "today": max(turn.today, entries[0].local_day),
     }
     return [Reply("undone", context, private=True)]
 

@@ -46,7 +46,8 @@ class Turn:
     user: User
     conversation: Conversation
     now: datetime
-    # The person's zone: their own, else where they said it (place_tz).
+    # The person's zone: their own, else where they said it (place_tz); in a DM, the
+    # server's where they last logged.
     tz: tzinfo
     # Where it was said: a server's daily-post zone, else the default. A shared board's
     # week is this one, the same for every member.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from bot.flows.programme import DayTotal
 from bot.store.db import Database, Write, sql_write
@@ -51,7 +51,7 @@ class RepStore:
                 user_id,
                 exercise,
                 reps,
-                at.isoformat(),
+                _stamp(at),
                 local_day.isoformat(),
                 community,
                 event_key,
@@ -90,6 +90,22 @@ class RepStore:
         entries = [RepEntry(r[0], r[1], r[2], date.fromisoformat(r[3])) for r in rows]
         return rows[0]["event_key"], entries
 
+    async def last_community(self, user_id: int) -> str | None:
+        """Where the person last logged among others (a server), if anywhere."""
+        row = await self._db.fetchone(
+            "SELECT community FROM rep_logs WHERE user_id = ? AND community IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (user_id,),
+        )
+        return row[0] if row else None
+
+    async def logged_since(self, user_id: int, day: date) -> bool:
+        row = await self._db.fetchone(
+            "SELECT 1 FROM rep_logs WHERE user_id = ? AND local_day >= ? LIMIT 1",
+            (user_id, day.isoformat()),
+        )
+        return row is not None
+
     async def day_totals(self, user_id: int) -> list[DayTotal]:
         rows = await self._db.fetchall(
             "SELECT local_day, exercise, SUM(reps) FROM rep_logs WHERE user_id = ?"
@@ -98,7 +114,13 @@ class RepStore:
         )
         return [DayTotal(date.fromisoformat(day), exercise, reps) for day, exercise, reps in rows]
 
-    async def leaderboard(self, community: str, since: date | None, limit: int) -> list[Standing]:
+    async def leaderboard(
+        self, community: str, during: tuple[datetime, datetime] | None, limit: int
+    ) -> list[Standing]:
+        """The top `limit` of `community`, by reps logged `during` [start, end) or ever.
+        The period is a span of time, not of days: each member's log is dated in their own
+        zone, while a board's week is the same for all of them."""
+        start, end = during or (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
         # Each person under the name of their latest log here: with exactly one max() in
         # a query, SQLite takes a bare column (r.shown_as) from the row that has the max.
         # Logs from before names were kept have none, and fall back to the user's name.
@@ -106,8 +128,15 @@ class RepStore:
             "SELECT COALESCE(r.shown_as, u.display_name) AS name, SUM(r.reps),"
             " COUNT(DISTINCT r.local_day), MAX(r.id)"
             " FROM rep_logs r JOIN users u ON u.id = r.user_id"
-            " WHERE r.community = ? AND r.local_day >= ? AND u.leaderboard_hidden = 0"
+            " WHERE r.community = ? AND r.logged_at >= ? AND r.logged_at < ?"
+            " AND u.leaderboard_hidden = 0"
             " GROUP BY u.id ORDER BY 2 DESC, 3 DESC, name LIMIT ?",
-            (community, (since or date.min).isoformat(), limit),
+            (community, _stamp(start), _stamp(end), limit),
         )
         return [Standing(name, reps, sessions) for name, reps, sessions, _ in rows]
+
+
+def _stamp(at: datetime) -> str:
+    """How `logged_at` is kept: in UTC, in ISO 8601 (Python's default precision), so that
+    comparing the text compares the times."""
+    return at.astimezone(UTC).isoformat()

@@ -122,8 +122,9 @@ def _schedule(row: Row) -> Schedule:
     )
 
 
-def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> Run:
-    """The next run after `now` for a day not yet sent (a changed time never sends twice).
+def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> tuple[Run, date | None]:
+    """The next run after `now` for a day not yet sent (a changed time never sends twice),
+    and the last day sent, as a day in the new zone.
 
     `stored` is the schedule's row before the change, if any. Its last day sent is a day
     in the zone it was sent in: in the new zone (someone who moved far west), the day of
@@ -131,7 +132,7 @@ def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> Run:
     """
     run = next_run(spec.local_time, spec.tz, spec.days, now)
     if stored is None or stored["last_sent_day"] is None:
-        return run
+        return run, None
     sent_at = instant_on(
         date.fromisoformat(stored["last_sent_day"]),
         _stored_time(stored["local_time"]),
@@ -140,7 +141,7 @@ def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> Run:
     last_sent_day = sent_at.astimezone(spec.tz).date()
     while run.local_day <= last_sent_day:
         run = next_run(spec.local_time, spec.tz, spec.days, run.due_utc)
-    return run
+    return run, last_sent_day
 
 
 # What `_first_run` needs of the row before a change.
@@ -171,24 +172,28 @@ class ScheduleStore:
 
     async def first_run(self, spec: ScheduleSpec, now: datetime) -> Run:
         """The run `upsert_write(spec, now)` plans, for its confirmation: the same rule."""
-        return _first_run(spec, now, await self._db.fetchone(_SENT, (spec.owner,)))
+        run, _ = _first_run(spec, now, await self._db.fetchone(_SENT, (spec.owner,)))
+        return run
 
     def upsert_write(self, spec: ScheduleSpec, now: datetime) -> Write:
-        """Create or replace a schedule, enabled and due at its next run; kept: the day sent."""
+        """Create or replace a schedule, enabled and due at its next run; kept: the day sent
+        (as a day in the new zone, so that the scheduler's "sent already" agrees with the
+        run planned)."""
 
         def write(conn: sqlite3.Connection) -> None:
-            run = _first_run(spec, now, conn.execute(_SENT, (spec.owner,)).fetchone())
+            stored = conn.execute(_SENT, (spec.owner,)).fetchone()
+            run, last_sent_day = _first_run(spec, now, stored)
             conn.execute(
                 "INSERT INTO schedules (kind, owner, user_id, platform, target, community,"
-                " local_time, tz, days, next_due_utc, next_day, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " local_time, tz, days, next_due_utc, next_day, last_sent_day, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (owner) DO UPDATE SET kind = excluded.kind,"
                 " user_id = excluded.user_id, platform = excluded.platform,"
                 " target = excluded.target, community = excluded.community,"
                 " local_time = excluded.local_time, tz = excluded.tz, days = excluded.days,"
                 " enabled = 1, disabled_reason = NULL, next_due_utc = excluded.next_due_utc,"
-                " next_day = excluded.next_day, ignored = 0, attempts = 0,"
-                " updated_at = excluded.updated_at",
+                " next_day = excluded.next_day, last_sent_day = excluded.last_sent_day,"
+                " ignored = 0, attempts = 0, updated_at = excluded.updated_at",
                 (
                     spec.kind,
                     spec.owner,
@@ -201,6 +206,7 @@ class ScheduleStore:
                     format_days(spec.days),
                     _utc_text(run.due_utc),
                     run.local_day.isoformat(),
+                    last_sent_day.isoformat() if last_sent_day else None,
                     _utc_text(now),
                 ),
             )
