@@ -71,6 +71,9 @@ class Incoming:
     (see PrivateReach); a group request whose answer can't reach them is not carried out.
     `unreadable` marks a message with nothing to read (a photo, sticker or voice message):
     the person is told what the bot can read, and it still counts as hearing from them.
+    `replied_buttons`: for a private message sent as a reply to one of the bot's (where the
+    platform has replies), the values of the buttons that message still shows; else None.
+    A reply to an earlier question is not taken as the answer to the current one.
     """
 
     chat: ChatRef
@@ -82,6 +85,7 @@ class Incoming:
     addressed: bool = True
     private_reach: PrivateReach = PrivateReach.IN_PLACE
     unreadable: bool = False
+    replied_buttons: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

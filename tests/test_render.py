@@ -152,6 +152,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "telegram/sent_privately": {},
     "text_only": {},
+    "earlier_question": {},
     "discord/slash_instead": {"command": "undo"},
     "discord/channel_gone": {},
     "discord/post_failed": {"channel": "555"},

@@ -840,6 +840,38 @@ async def test_polling_survives_failing_get_updates(
     assert "getUpdates failed" in caplog.text
 
 
+async def test_polling_outlives_a_night_of_failing_get_updates(bot: Bot) -> None:
+    # The back-off was 2.0 ** (failures - 1), capped after: the 1,025th failure in a row
+    # (some 8 hours at the cap) overflowed, and polling ended for good.
+    bot.server.fail("getUpdates", "500", times=1100)
+    assert "Logged 6" in texts(await bot.talk().say("done 6"))[0]
+
+
+async def test_an_update_ptb_cannot_read_is_skipped_and_the_rest_answered(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PTB reads a getUpdates batch whole: one update it can't read (a poll from a Bot
+    API server older than it, without `persistent_id`) failed every fetch for ever, and
+    nobody was answered again. It is logged and skipped, and confirmed like any other."""
+    update = bot.server.user_sends(ALICE, "photo")
+    message = update["message"]
+    del message["photo"]
+    message["poll"] = {
+        "id": "poll1",
+        "question": "Leg day today?",
+        "options": [{"text": "yes", "voter_count": 0}, {"text": "no", "voter_count": 0}],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    with caplog.at_level(logging.ERROR):
+        assert await bot.talk().deliver(update) == []
+        assert "Logged 6" in texts(await bot.talk(BOB).say("done 6"))[0]
+    assert f"update {update['update_id']} can't be read; skipped" in caplog.text
+
+
 async def test_only_a_refused_token_ends_polling_by_itself(core: Core, server: Server) -> None:
     server.fail("getUpdates", "500", times=2)
     adapter = make_adapter(core, server)
@@ -1083,6 +1115,39 @@ async def test_an_album_is_answered_once_by_its_caption(bot: Bot, core: Core) ->
     for update in album:
         assert sent(await alice.deliver(update)) == []
     assert await reps_of(core, ALICE) == 5
+
+
+async def test_a_reply_to_an_earlier_question_is_not_the_current_ones_answer(bot: Bot) -> None:
+    """At question 3, a "yes" sent as a Telegram reply to question 1 (the urgent safety
+    question) was stored as question 3's answer, and the check moved on. It is said to be
+    a reply to an earlier question, and question 3 asked again; a reply to question 3
+    itself answers it."""
+    alice = bot.talk()
+    await alice.say("/check")
+    question_1, _ = alice.button("No")
+    await alice.tap("No")
+    await alice.tap("No")
+    question_3, _ = alice.button("Sometimes")
+    earlier = bot.server.messages[(ALICE.id, question_1["message_id"])]
+    said = texts(await alice.say("yes", reply_to=earlier))
+    assert "reply to an earlier question" in said[0]
+    assert "Question 3 of 9" in said[-1]
+    current = bot.server.messages[(ALICE.id, question_3["message_id"])]
+    assert "Question 4 of 9" in texts(await alice.say("yes", reply_to=current))[-1]
+
+
+async def test_an_albums_caption_on_a_later_item_is_read(bot: Bot, core: Core) -> None:
+    """Files sent as a group carry their caption on the last file, and any photo of an
+    album may have its own. The caption-less first item answered for the whole album,
+    and the "done 15" after it was taken for seen: nothing logged."""
+    alice = bot.talk()
+    calls = []
+    for number in range(3):
+        update = bot.server.user_sends(ALICE, "photo", "done 15" if number == 2 else None)
+        update["message"]["media_group_id"] = "97531"
+        calls += await alice.deliver(update)
+    assert any("Logged 15 glute bridges" in text for text in texts(calls))
+    assert await reps_of(core, ALICE) == 15
 
 
 async def test_an_album_without_a_caption_gets_one_word_about_text(bot: Bot) -> None:

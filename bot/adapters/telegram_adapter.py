@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import warnings
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Delivery, StartError
 from bot.adapters.telegram_calls import BotCalls
@@ -48,7 +50,9 @@ from bot.adapters.telegram_wire import (
     JSON,
     OutlivedButtons,
     Place,
+    RecentKeys,
     Wording,
+    album_key,
     chat_ref,
     chosen_label,
     clipped,
@@ -66,6 +70,7 @@ from bot.adapters.telegram_wire import (
     place_of,
     press_key,
     readable,
+    replied_buttons,
     telegram_length,
     unchanged,
     utf16_length,
@@ -151,6 +156,8 @@ class TelegramAdapter:
         )
         self._me: User | None = None
         self._outlived = OutlivedButtons()
+        # Albums whose caption was read (by their key): their other items need no answer.
+        self._read_albums = RecentKeys()
         self._add_handlers()
 
     @classmethod
@@ -228,9 +235,33 @@ class TelegramAdapter:
         self._app.add_error_handler(self._on_error)
 
     async def _fetch(self, offset: int | None, wait: int) -> Sequence[Update]:
-        return await self.bot.get_updates(
-            offset=offset, timeout=wait, allowed_updates=ALLOWED_UPDATES
-        )
+        try:
+            return await self.bot.get_updates(
+                offset=offset, timeout=wait, allowed_updates=ALLOWED_UPDATES
+            )
+        except TelegramError:
+            raise
+        except Exception:
+            # PTB reads a batch whole, so one update it can't read (from a Bot API newer
+            # or older than it) would fail every fetch for ever, and nobody be answered.
+            return await self._fetch_each(offset)
+
+    async def _fetch_each(self, offset: int | None) -> list[Update]:
+        """The batch read update by update; one that can't be read is an empty update,
+        which no handler takes, so it is confirmed like any other and never fetched again."""
+        options = {"offset": offset, "timeout": 0, "allowed_updates": ALLOWED_UPDATES}
+        with warnings.catch_warnings():
+            # PTB would rather it were called as get_updates, which is what failed.
+            warnings.simplefilter("ignore", PTBUserWarning)
+            batch = await self.bot.do_api_request("getUpdates", api_kwargs=options)
+        updates = []
+        for data in batch if isinstance(batch, list) else []:
+            try:
+                updates.append(Update.de_json(data, self.bot))
+            except Exception:
+                log.exception("Telegram update %s can't be read; skipped", data["update_id"])
+                updates.append(Update(data["update_id"]))
+        return updates
 
     async def _on_text(self, update: Update, context: Context) -> None:
         message, me = update.message, self._me
@@ -247,15 +278,21 @@ class TelegramAdapter:
             display_name=person.full_name,
             addressed=said.addressed,
             private_reach=PrivateReach.IF_STARTED,
+            replied_buttons=replied_buttons(message, me),
         )
+        if message.media_group_id is not None:
+            self._read_albums.note(album_key(message))
         replies = await self._core.engine.handle(incoming)
         await self._answer(incoming, replies, message)
 
     async def _on_unreadable(self, update: Update, context: Context) -> None:
         """A photo, sticker, voice message... with no caption, in a private chat: the
-        engine says what the bot can read. (In a group it is chatter like any other.)"""
+        engine says what the bot can read. (In a group it is chatter like any other.) Not
+        for an album whose caption was read: the caption answered for it."""
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        if message.media_group_id is not None and album_key(message) in self._read_albums:
             return
         incoming = Incoming(
             chat=chat_ref(message.chat, message.from_user),

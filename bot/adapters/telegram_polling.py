@@ -186,7 +186,8 @@ class Poller(Generic[U]):
                     log.error("Telegram polling stopped: %s", self.failure)
                     return
                 failures += 1
-                delay = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                # The exponent is capped too: 2.0 ** 1024 overflows (after some 8 hours).
+                delay = min(2.0 ** min(failures - 1, 16), MAX_BACKOFF)
                 log.warning(
                     "getUpdates failed (%s); retrying in %.0fs", self._describe(exc), delay
                 )

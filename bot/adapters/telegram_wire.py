@@ -111,12 +111,31 @@ def chat_ref(chat: Chat, user: User) -> ChatRef:
 def message_key(message: Message) -> str:
     # Stable across redelivery and unique forever, unlike update ids, which Telegram
     # may restart at random after a quiet week.
-    if message.media_group_id is not None:
-        # An album comes as a message per photo, but was sent as one: the first handled
-        # answers for all of it (apps attach the album's caption to its first photo), so
-        # the rest don't each get "I can only read text".
-        return f"tg:a:{message.chat.id}:{message.media_group_id}"
+    if message.media_group_id is not None and not message.caption:
+        # An album comes as a message per item, but was sent as one: its items without a
+        # caption share a key, so they don't each get "I can only read text". An item
+        # with a caption (the first photo's, or a file group's last file's) is read.
+        return album_key(message)
     return f"tg:m:{message.chat.id}:{message.message_id}"
+
+
+def replied_buttons(message: Message, me: User) -> tuple[str, ...] | None:
+    """In a private chat, the button values of the bot's message that `message` replies to
+    (none left: ()); None when it replies to no message of the bot's (see Incoming)."""
+    earlier = message.reply_to_message
+    if not is_private(message.chat) or earlier is None or earlier.from_user is None:
+        return None
+    if earlier.from_user.id != me.id:
+        return None
+    markup = earlier.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return tuple(
+        key.callback_data for row in rows for key in row if isinstance(key.callback_data, str)
+    )
+
+
+def album_key(message: Message) -> str:
+    return f"tg:a:{message.chat.id}:{message.media_group_id}"
 
 
 def press_key(query: CallbackQuery, *, each_press: bool = False) -> str:
@@ -134,6 +153,25 @@ def press_key(query: CallbackQuery, *, each_press: bool = False) -> str:
     return f"tg:c:{query.id}"
 
 
+class RecentKeys:
+    """The latest `limit` keys noted, in memory (a restart forgets them)."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._keys: dict[Hashable, None] = {}
+        self._limit = limit
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
+
+    def note(self, key: Hashable) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self._limit:
+            del self._keys[next(iter(self._keys))]  # the oldest
+
+    def forget(self, key: Hashable) -> None:
+        self._keys.pop(key, None)
+
+
 class OutlivedButtons:
     """Private messages whose buttons outlived their first press: the edit taking them
     away failed (Telegram busy, say). Until one succeeds, each press on them counts on its
@@ -141,8 +179,7 @@ class OutlivedButtons:
     nothing. Kept in memory, the latest `limit` of them: a restart forgets them."""
 
     def __init__(self, limit: int = 1000) -> None:
-        self._messages: dict[tuple[int, int], None] = {}
-        self._limit = limit
+        self._messages = RecentKeys(limit)
 
     def __contains__(self, message: MaybeInaccessibleMessage) -> bool:
         return (message.chat.id, message.message_id) in self._messages
@@ -150,11 +187,9 @@ class OutlivedButtons:
     def note(self, message: MaybeInaccessibleMessage, *, taken_away: bool) -> None:
         key = (message.chat.id, message.message_id)
         if taken_away:
-            self._messages.pop(key, None)
-            return
-        self._messages[key] = None
-        if len(self._messages) > self._limit:
-            del self._messages[next(iter(self._messages))]  # the oldest
+            self._messages.forget(key)
+        else:
+            self._messages.note(key)
 
 
 def lane_of(update: Update) -> Hashable:

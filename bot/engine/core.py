@@ -67,6 +67,7 @@ ASIDES = frozenset({"undo", "stats"})
 # The answer to a press on buttons that no longer apply.
 STALE_PRESS = "stale_button"
 TEXT_ONLY = "text_only"
+EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
 THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
@@ -366,6 +367,8 @@ class Engine:
         flow = self._flows[turn.conversation.flow]
         if self._idle(turn):
             return self._resume.park(turn)
+        if _replies_to_an_earlier_question(turn):
+            return [Reply(EARLIER_QUESTION), *flow.prompt(turn)]
         choice = self._match(turn, flow, said)
         if choice is not None and choice.startswith(f"{ACTION_PREFIX}:"):
             return await self._run_action(turn, choice)
@@ -681,3 +684,14 @@ def _done_chatter(done: Done) -> bool:
     if done.casual:
         return True
     return done.problem is not None and done.problem not in COUNT_PROBLEMS
+
+
+def _replies_to_an_earlier_question(turn: Turn) -> bool:
+    """Typed as a reply to one of the bot's messages that isn't the question it is at (an
+    earlier one, its buttons gone or other than the current question's): "yes" to the
+    safety question scrolled back to must not answer the question on screen."""
+    replied = turn.incoming.replied_buttons
+    if replied is None or turn.conversation.flow in MENUS:
+        return False
+    asking = {c.value for c in turn.conversation.offered if not c.value.startswith(ACTION_PREFIX)}
+    return bool(asking) and asking.isdisjoint(replied)
