@@ -6,12 +6,12 @@ platform calls out. They hold no conversation logic, no SQL and no wording.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from bot.model import ChatRef, Delivery, Platform, Reply
 
-__all__ = ["Adapter", "Delivery", "StartError"]
+__all__ = ["Adapter", "Delivery", "RecentKeys", "StartError"]
 
 
 class StartError(Exception):
@@ -34,3 +34,22 @@ class Adapter(Protocol):
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """Send replies nobody asked for just now (scheduled prompts, reminders)."""
+
+
+class RecentKeys:
+    """The latest `limit` keys noted, in memory (a restart forgets them)."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._keys: dict[Hashable, None] = {}
+        self._limit = limit
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
+
+    def note(self, key: Hashable) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self._limit:
+            del self._keys[next(iter(self._keys))]  # the oldest
+
+    def forget(self, key: Hashable) -> None:
+        self._keys.pop(key, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.base import Delivery, StartError
+from bot.adapters.base import Delivery, RecentKeys, StartError
 from bot.adapters.discord_commands import (
     CommandWording,
     as_typed,
@@ -63,8 +62,6 @@ log = logging.getLogger(__name__)
 LIMIT = LIMITS[Platform.DISCORD]
 NO_MENTIONS = discord.AllowedMentions.none()
 LOGGED = "✅"
-# How many just-answered questions are remembered, for double taps (a few seconds' worth).
-ANSWERED_REMEMBERED = 1024
 SYNC_KEY = "discord.commands:{application}"
 SETUP_NO_ACCESS = "community/setup_no_access"
 # Discord-only messages.
@@ -194,7 +191,7 @@ class DiscordAdapter:
         # Questions just answered by a press, by message id: a second tap on one (sent
         # before the first's edit arrived) is stale, and must not redraw its buttons from
         # the message as it was before the answer was shown.
-        self._answered: OrderedDict[int, None] = OrderedDict()
+        self._answered = RecentKeys()
 
     @classmethod
     def from_settings(cls, core: Core, settings: Settings, **options: Any) -> DiscordAdapter:
@@ -563,12 +560,12 @@ class DiscordAdapter:
                 chosen = None if stale else CUSTOM_ID_PREFIX + pressed
                 # Remembered before the edit is made, as a second tap can come meanwhile;
                 # forgotten if it failed, so that a later press redraws the buttons.
-                self._remember_answered(message.id)
+                self._answered.note(message.id)
                 edit = self._edit_pressed(interaction, answered_view(message, chosen))
                 if not await self._try(
                     edit, "answered question", chat_for_interaction(interaction)
                 ):
-                    self._answered.pop(message.id, None)
+                    self._answered.forget(message.id)
         try:
             pieces = [piece for reply in replies for piece in self._pieces(reply)]
             for content, view in pieces:
@@ -582,11 +579,6 @@ class DiscordAdapter:
                 place(chat_for_interaction(interaction)),
                 describe(error),
             )
-
-    def _remember_answered(self, message_id: int) -> None:
-        self._answered[message_id] = None
-        if len(self._answered) > ANSWERED_REMEMBERED:
-            self._answered.popitem(last=False)
 
     async def _respond(
         self, interaction: discord.Interaction[Any], content: str, view: discord.ui.View | None

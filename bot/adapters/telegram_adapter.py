@@ -41,7 +41,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
-from bot.adapters.base import Delivery, StartError
+from bot.adapters.base import Delivery, RecentKeys, StartError
 from bot.adapters.telegram_calls import BotCalls
 from bot.adapters.telegram_polling import Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
@@ -50,7 +50,6 @@ from bot.adapters.telegram_wire import (
     JSON,
     OutlivedButtons,
     Place,
-    RecentKeys,
     Wording,
     album_key,
     chat_ref,

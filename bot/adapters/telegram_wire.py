@@ -29,7 +29,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.adapters.base import Delivery
+from bot.adapters.base import Delivery, RecentKeys
 from bot.engine.core import LINKABLE_PAGES
 from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Platform
@@ -151,25 +151,6 @@ def press_key(query: CallbackQuery, *, each_press: bool = False) -> str:
         key = f"tg:p:{message.chat.id}:{message.message_id}"
         return f"{key}:{query.data}" if query.data and lasting_done(query.data) else key
     return f"tg:c:{query.id}"
-
-
-class RecentKeys:
-    """The latest `limit` keys noted, in memory (a restart forgets them)."""
-
-    def __init__(self, limit: int = 1000) -> None:
-        self._keys: dict[Hashable, None] = {}
-        self._limit = limit
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._keys
-
-    def note(self, key: Hashable) -> None:
-        self._keys[key] = None
-        if len(self._keys) > self._limit:
-            del self._keys[next(iter(self._keys))]  # the oldest
-
-    def forget(self, key: Hashable) -> None:
-        self._keys.pop(key, None)
 
 
 class OutlivedButtons:

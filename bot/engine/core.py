@@ -693,5 +693,6 @@ def _replies_to_an_earlier_question(turn: Turn) -> bool:
     replied = turn.incoming.replied_buttons
     if replied is None or turn.conversation.flow in MENUS:
         return False
-    asking = {c.value for c in turn.conversation.offered if not c.value.startswith(ACTION_PREFIX)}
+    offered = turn.conversation.offered
+    asking = {c.value for c in offered if not c.value.startswith(f"{ACTION_PREFIX}:")}
     return bool(asking) and asking.isdisjoint(replied)
