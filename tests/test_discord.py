@@ -1980,11 +1980,14 @@ async def press(
     return await answered(server, await server.press_button(message, member, custom_id))
 
 
-async def dm_says(server: FakeDiscord, member: FakeMember, text: str) -> str:
-    """The member writes `text` to the bot in DMs; the text of what the bot answered."""
+async def dm_says(
+    server: FakeDiscord, member: FakeMember, text: str, reply_to: dict[str, Any] | None = None
+) -> str:
+    """The member writes `text` to the bot in DMs (as a reply to `reply_to`); the text of
+    what the bot answered."""
     dm = server.dm_channel(member)
     before = len(server.bot_messages(dm))
-    await server.dm(member, text)
+    await server.dm(member, text, reply_to=reply_to)
     await server.wait_for(lambda: len(server.bot_messages(dm)) > before)
     await asyncio.sleep(0.2)  # the rest of an answer in several messages
     return "\n".join(m["content"] for m in server.bot_messages(dm)[before:])
@@ -2164,3 +2167,23 @@ async def test_a_reminder_set_in_one_go_ends_the_step_by_step_setup(
     answer = await dm_says(fake_discord, alice, "done")
     assert "Logged 20 glute bridges" in answer
     assert "What time suits you" not in answer
+
+
+async def test_a_dm_reply_to_an_earlier_question_is_not_the_current_ones_answer(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """At question 3 in DMs, a "yes" sent as a Discord reply to question 1 (the urgent
+    safety question) answered question 3. It is said to be a reply to an earlier question,
+    and question 3 asked again; a reply to question 3 itself answers it."""
+    alice = world.alice
+    dm = fake_discord.dm_channel(alice)
+    await dm_says(fake_discord, alice, "check")
+    safety = fake_discord.bot_messages(dm)[-1]
+    await dm_says(fake_discord, alice, "no")
+    await dm_says(fake_discord, alice, "no")
+    question_3 = fake_discord.bot_messages(dm)[-1]
+
+    said = await dm_says(fake_discord, alice, "yes", reply_to=safety)
+    assert "reply to an earlier question" in said
+    assert "Question 3 of 9" in said
+    assert "Question 4 of 9" in await dm_says(fake_discord, alice, "yes", reply_to=question_3)

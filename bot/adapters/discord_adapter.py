@@ -45,6 +45,7 @@ from bot.adapters.discord_wire import (
     member_is_admin,
     message_key,
     place,
+    replied_buttons,
     setup_channel,
     what_was_said,
 )
@@ -377,9 +378,9 @@ class DiscordAdapter:
             return
         async with self._handling() as handling:
             if handling:
-                await self._on_text(message, said)
+                await self._on_text(message, said, me)
 
-    async def _on_text(self, message: discord.Message, said: Said) -> None:
+    async def _on_text(self, message: discord.Message, said: Said, me: discord.ClientUser) -> None:
         author = message.author
         incoming = Incoming(
             chat=chat_for_message(message),
@@ -391,6 +392,7 @@ class DiscordAdapter:
             # An answer only its asker may see can't be given in a channel, and their DMs
             # may be closed: the engine does nothing, and they are sent to the slash command.
             private_reach=PrivateReach.IN_PLACE if message.guild is None else PrivateReach.UNSURE,
+            replied_buttons=replied_buttons(message, me),
         )
         if _unpostable_setup(said.typed, incoming.is_admin, message.guild):
             replies = await self._core.engine.refuse(incoming, Reply(SETUP_NO_ACCESS))

@@ -211,6 +211,25 @@ def _detached(view: discord.ui.View) -> discord.ui.View:
     return view
 
 
+def replied_buttons(message: discord.Message, me: discord.abc.User) -> tuple[str, ...] | None:
+    """In a DM, the values of the buttons still pressable on the bot's message that
+    `message` replies to (none: ()); None when it replies to no message of the bot's that
+    Discord sent along (see Incoming)."""
+    reference = message.reference
+    earlier = reference.resolved if reference is not None else None
+    if message.guild is not None or not isinstance(earlier, discord.Message):
+        return None
+    if earlier.author.id != me.id:
+        return None
+    return tuple(
+        button.custom_id.removeprefix(CUSTOM_ID_PREFIX)
+        for row in earlier.components
+        if isinstance(row, discord.ActionRow)
+        for button in row.children
+        if isinstance(button, discord.Button) and button.custom_id and not button.disabled
+    )
+
+
 def is_personal(message: discord.Message | None) -> bool:
     """Only its owner sees this message: ephemeral, or in a DM."""
     return message is not None and (message.flags.ephemeral or message.guild is None)

@@ -403,10 +403,13 @@ class FakeDiscord:
         await self._post(message)
         return message
 
-    async def dm(self, user: UserLike, content: str) -> JSON:
-        """The user writes to the bot in their DM channel."""
+    async def dm(self, user: UserLike, content: str, *, reply_to: JSON | None = None) -> JSON:
+        """The user writes to the bot in their DM channel (as a reply to `reply_to`)."""
         self._require_session()
-        message = self._new_message(self.dm_channel(user), as_user(user), {"content": content})
+        body: JSON = {"content": content}
+        if reply_to is not None:
+            body["message_reference"] = {"message_id": _message_id(reply_to)}
+        message = self._new_message(self.dm_channel(user), as_user(user), body)
         await self._post(message)
         return message
 
