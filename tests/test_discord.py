@@ -2187,3 +2187,35 @@ async def test_a_dm_reply_to_an_earlier_question_is_not_the_current_ones_answer(
     assert "reply to an earlier question" in said
     assert "Question 3 of 9" in said
     assert "Question 4 of 9" in await dm_says(fake_discord, alice, "yes", reply_to=question_3)
+
+
+async def test_a_yes_typed_in_dms_does_not_confirm_a_forget_asked_in_the_server(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Halfway through the check in DMs, a member tried /forget in the server and left its
+    answer (seen by them alone, there) unanswered. Their "yes" in DMs, to the check's
+    question on screen there, confirmed it: everything deleted. The question is asked in
+    the DMs instead, where a typed answer then counts."""
+    alice = world.alice
+    await dm_says(fake_discord, alice, "done 20")
+    await dm_says(fake_discord, alice, "check")
+    await dm_says(fake_discord, alice, "no")
+    [asked] = await slash(fake_discord, world, alice, "forget")
+    assert "Delete it all?" in asked["content"]
+
+    said = await dm_says(fake_discord, alice, "yes")
+    assert "You asked in a server" in said
+    assert "Delete it all?" in said
+    assert await reps_of(core, alice) == {"bridge": 20}
+    assert "Question 2 of 9" in await dm_says(fake_discord, alice, "no")
+
+
+async def test_a_forget_asked_in_the_server_is_confirmed_by_its_own_button(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    alice = world.alice
+    await dm_says(fake_discord, alice, "done 20")
+    [asked] = await slash(fake_discord, world, alice, "forget")
+    [done] = await press(fake_discord, asked, alice, ":yes")
+    assert "deleted" in done["content"].lower()
+    assert await reps_of(core, alice) == {}

@@ -69,7 +69,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "warning": CHECK,
         "recheck_due": False,
     },
-    "forget/confirm": {},
+    "forget/confirm": {"elsewhere": True},
     "forget/done": {},
     "forget/kept": {},
     "check/intro": {},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.engine.turn import Answer, Flow, Turn, action, stamp
 from bot.flows.exercises import EXERCISES
@@ -17,6 +18,8 @@ MAIN_MENU = (
     action("help", "menu_help"),
 )
 # One entry per exercise in bot/flows/exercises.py; each needs a "learn_<id>" label.
+# Marks a "delete everything?" shown only in a server (see ForgetFlow).
+ASKED_IN_SERVER = "asked_in_server"
 LEARN_MENU = (
     *(action(exercise_id, f"learn_{exercise_id}") for exercise_id in EXERCISES),
     action("menu", "back_to_menu"),
@@ -46,7 +49,11 @@ def main_menu() -> Reply:
 
 
 class ForgetFlow:
-    """ "Delete everything?" It may come in the middle of something: "no" goes back to it."""
+    """ "Delete everything?" It may come in the middle of something: "no" goes back to it.
+
+    Its data is where the conversation was (see `Turn.parked`), and ASKED_IN_SERVER while
+    the question shows only in a server: there a typed answer in their DMs, where they see
+    another question, must not confirm it."""
 
     name = "forget"
     _choices = (Choice("yes", "forget_yes"), Choice("no", "forget_no"))
@@ -61,13 +68,23 @@ class ForgetFlow:
             turn.go(self.name, 0, turn.parked() if flow not in self._menus else {})
         return self.prompt(turn)
 
-    def prompt(self, turn: Turn) -> list[Reply]:
-        return [Reply("forget/confirm", choices=stamp(self.name, 0, self._choices), private=True)]
+    def prompt(self, turn: Turn, *, asked_elsewhere: bool = False) -> list[Reply]:
+        data = dict(turn.conversation.data)
+        data.pop(ASKED_IN_SERVER, None)
+        if turn.seen_only_here:
+            data[ASKED_IN_SERVER] = True
+        turn.conversation = replace(turn.conversation, data=data)
+        choices = stamp(self.name, 0, self._choices)
+        context = {"elsewhere": asked_elsewhere}
+        return [Reply("forget/confirm", context, choices=choices, private=True)]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:
         return self._choices
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
+        if turn.conversation.data.get(ASKED_IN_SERVER) and turn.incoming.choice is None:
+            # Asked again where they typed, where an answer can then be typed.
+            return self.prompt(turn, asked_elsewhere=True)
         if answer.value == "yes":
             turn.writes.append(turn.store.users.forget(turn.user.id))
             turn.forgotten = True
@@ -75,7 +92,7 @@ class ForgetFlow:
         if answer.value == "no" or answer.word is Word.BACK:
             kept = Reply("forget/kept", private=True)
             parked = turn.conversation.data
-            if not parked:
+            if "flow" not in parked:
                 turn.go("menu")
                 return [kept, main_menu()]
             turn.go_back(parked)

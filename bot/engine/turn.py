@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 
-from bot.model import Choice, Incoming, Reply
+from bot.model import Choice, Incoming, PrivateReach, Reply
 from bot.parse import Word
 from bot.store import Store, Write
 from bot.store.conversations import Conversation
@@ -71,6 +71,13 @@ class Turn:
     def in_community(self) -> bool:
         """Said in a group or a server, where a person's own conversation doesn't go on."""
         return self.incoming.chat.community is not None
+
+    @property
+    def seen_only_here(self) -> bool:
+        """Said in a server where an answer for them alone is shown there, not in their
+        private chat (a Discord slash command's): a question asked now isn't on screen in
+        their DMs."""
+        return self.in_community and self.incoming.private_reach is PrivateReach.IN_PLACE
 
     def go(self, flow: str, step: int = 0, data: Mapping[str, Any] | None = None) -> None:
         self.conversation = replace(
