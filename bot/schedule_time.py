@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 Days = tuple[int, ...]
 """Weekdays as `date.weekday()` numbers (Monday 0), sorted, no repeats, never empty."""
@@ -216,6 +216,16 @@ def is_fixed_offset(zone: ZoneInfo) -> bool:
 
 def _fixed_key(name: str) -> bool:
     return name.startswith("Etc/") or name in _FIXED_ABBREVIATIONS or name in _UTC_ALIASES
+
+
+@cache
+def stored_zone(name: str) -> ZoneInfo | None:
+    """A zone saved earlier, by name; None if this machine's zone data no longer has it
+    (zones are dropped and renamed over the years: US/Pacific-New went in 2020)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def zone_name(zone: ZoneInfo) -> str:

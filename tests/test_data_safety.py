@@ -8,6 +8,8 @@ import asyncio
 import gc
 import logging
 import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform, Reply
 from bot.store.db import Database, StoreError, Write, log_failure, sql_write
+from bot.store.schedules import channel_owner
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
@@ -421,3 +424,77 @@ async def test_after_forget_no_row_holds_the_persons_platform_id(db_path: Path) 
             await core.engine.handle(telegram_message(zed, n, text))
     leftovers = [line for line in dump(db_path).splitlines() if "424242" in line]
     assert leftovers == []
+
+
+# A zone the IANA database once had and has dropped since (tzdata 2020b): a database made
+# while it existed may hold it, and the zone data installed now doesn't know it.
+DROPPED_ZONE = "US/Pacific-New"
+
+
+def load_fixture(path: Path, version: int) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / f"schema_v{version}.sql").read_text())
+
+
+async def test_a_person_whose_zone_was_dropped_is_answered_as_if_they_gave_none(
+    db_path: Path,
+) -> None:
+    """Every message of someone whose saved zone the zone data has dropped since got the
+    apology, /forget included, for ever. They are answered as if they had given no zone,
+    and asked for one when a reminder needs it."""
+    load_fixture(db_path, 4)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE users SET tz = ? WHERE platform_user_id = 'fixture-ann'", (DROPPED_ZONE,)
+        )
+    async with open_core(db_path, clock=FakeClock()) as core:
+        ann = Chat(core, user="fixture-ann", platform=Platform.TELEGRAM, name="Ann")
+        await ann.say("/cancel")  # the walk-through she is in the middle of
+        assert (await ann.say("/stats")).templates == ["stats"]
+        assert (await ann.say("/remind 07:30")).templates == ["remind/ask_zone"]
+        await ann.say("/cancel")
+        await ann.say("/forget")
+        assert (await ann.say("yes")).templates == ["forget/done"]
+
+
+async def test_a_schedule_whose_zone_was_dropped_runs_in_utc_and_stops_no_other(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One reminder saved in a zone the zone data has dropped since failed every pass of
+    the scheduler, so no reminder or daily post went out any more. It runs in UTC (the log
+    says so, once) and the others go out."""
+    load_fixture(db_path, 4)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE schedules SET tz = ?", (DROPPED_ZONE,))
+    clock = FakeClock(datetime(2026, 3, 6, 6, 0, tzinfo=UTC))  # a Friday
+    async with open_core(db_path, clock=clock) as core:
+        bob = Chat(core, user="bob", platform=Platform.TELEGRAM, name="Bob")
+        assert (await bob.say("/remind 07:30 Europe/London mon,wed,fri")).templates == [
+            "remind/set"
+        ]
+        clock.now = datetime(2026, 3, 6, 23, 59, tzinfo=UTC)
+        due = await core.store.schedules.due(clock.now, 10)
+        await core.store.schedules.due(clock.now, 10)
+    assert {str(schedule.tz) for schedule in due} == {"UTC", "Europe/London"}
+    dropped = [r for r in caplog.records if DROPPED_ZONE in r.getMessage()]
+    assert len(dropped) == 1
+
+
+async def test_a_server_whose_post_zone_was_dropped_logs_and_can_be_set_up_again(
+    db_path: Path,
+) -> None:
+    """Every member of a server whose daily-post zone the zone data has dropped since got
+    the apology, and so did the admin's /setup that would have fixed it."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        boss = Chat(core, user="2", platform=Platform.DISCORD, community="900", name="Boss")
+        admin = Incoming(boss.ref, "dc:m:1", text="/setup 555 07:30 Europe/Berlin", is_admin=True)
+        assert (await boss.send(admin)).templates == ["community/setup_done"]
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("UPDATE schedules SET tz = ?", (DROPPED_ZONE,))
+        ann = Chat(core, user="1", platform=Platform.DISCORD, community="900", name="Ann")
+        assert (await ann.say("done")).templates == ["logged"]
+        again = replace(admin, event_key="dc:m:2")
+        assert (await boss.send(again)).templates == ["community/setup_done"]
+        schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, "900"))
+    assert schedule is not None
+    assert str(schedule.tz) == "Europe/Berlin"

@@ -7,6 +7,7 @@ read it, so two processes (or a change racing the scheduler) never both claim a 
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -15,8 +16,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.model import Platform
-from bot.schedule_time import Days, Run, format_days, instant_on, next_run, parse_days
+from bot.schedule_time import (
+    Days,
+    Run,
+    format_days,
+    instant_on,
+    next_run,
+    parse_days,
+    stored_zone,
+)
 from bot.store.db import Database, Row, Write, sql_write
+
+log = logging.getLogger(__name__)
 
 
 class ScheduleKind(StrEnum):
@@ -94,6 +105,20 @@ _COLUMNS = (
 _stored_days = functools.lru_cache(maxsize=1024)(parse_days)
 _stored_time = functools.lru_cache(maxsize=4096)(time.fromisoformat)
 _KINDS = {kind.value: kind for kind in ScheduleKind}
+
+
+@functools.cache
+def _stored_zone(name: str) -> ZoneInfo:
+    """A schedule's zone; UTC, said once in the log, for one this machine's zone data no
+    longer has: its prompts go on (at that hour in UTC) until it is set again, and one
+    such row can't stop every other schedule's."""
+    zone = stored_zone(name)
+    if zone is None:
+        log.warning("time zone %r is unknown here: its schedules run in UTC until reset", name)
+        return ZoneInfo("UTC")
+    return zone
+
+
 _PLATFORMS = {platform.value: platform for platform in Platform}
 _REASONS = {reason.value: reason for reason in DisabledReason}
 
@@ -108,7 +133,7 @@ def _schedule(row: Row) -> Schedule:
         platform=_PLATFORMS[platform],
         target=target,
         local_time=_stored_time(local_time),
-        tz=ZoneInfo(tz),
+        tz=_stored_zone(tz),
         days=_stored_days(days),
         user_id=user_id,
         community=community,
@@ -136,7 +161,7 @@ def _first_run(spec: ScheduleSpec, now: datetime, stored: Row | None) -> tuple[R
     sent_at = instant_on(
         date.fromisoformat(stored["last_sent_day"]),
         _stored_time(stored["local_time"]),
-        ZoneInfo(stored["tz"]),
+        _stored_zone(stored["tz"]),
     )
     last_sent_day = sent_at.astimezone(spec.tz).date()
     while run.local_day <= last_sent_day:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.model import ChatRef
+from bot.schedule_time import stored_zone
 from bot.store.db import Database, Row, Write, sql_write
 from bot.store.schedules import DisabledReason
 
@@ -29,11 +30,17 @@ def user_of(row: Row) -> User:
         platform=row["platform"],
         platform_user_id=row["platform_user_id"],
         display_name=row["display_name"],
-        tz=row["tz"],
+        tz=_still_known(row["tz"]),
         leaderboard_hidden=bool(row["leaderboard_hidden"]),
         blocked=bool(row["blocked"]),
         private_chat=bool(row["private_chat"]),
     )
+
+
+def _still_known(zone: str | None) -> str | None:
+    """A person's zone, unless this machine's zone data has dropped it since: then they
+    have none, and are asked again where one is needed."""
+    return zone if zone is not None and stored_zone(zone) is not None else None
 
 
 class UserStore:
