@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform
+from bot.store.db import sql_write
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
@@ -104,3 +106,31 @@ async def test_a_write_the_database_refuses_gets_an_apology_and_can_be_sent_agai
     assert "Logged 5 glute bridges" in said.text
     rows = await chat.core.store.db.fetchall("SELECT SUM(reps) FROM rep_logs")
     assert [tuple(row) for row in rows] == [(5,)]
+
+
+@pytest.mark.parametrize(
+    ("flow", "step", "data"),
+    [
+        ("walk_squat", 1, {}),  # an exercise taken out (or renamed) since
+        ("walk_lunge", 9, {}),  # the lunge's walk-through shortened since
+        ("check", 12, {"answers": {}}),  # a question of the check dropped since
+        ("resume", 0, {"flow": "walk_squat", "step": 1, "data": {}, "away": True}),
+        ("forget", 0, {"flow": "check", "step": 40, "data": {"answers": {}}}),
+    ],
+    ids=["removed-exercise", "shortened-walk", "shortened-check", "resume", "forget"],
+)
+async def test_a_place_an_upgrade_took_away_is_the_menu_not_an_apology(
+    db_path: Path, flow: str, step: int, data: dict[str, object]
+) -> None:
+    """Someone stopped in the middle of something an upgrade then changed (an exercise
+    taken out, a walk-through or the check shortened). Everything they sent got the
+    apology, until they happened to type /cancel. They are at the menu instead, and
+    "done 10" logs."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        ann = Chat(core, user="ann", name="Ann")
+        await ann.say("hi")
+        moved = "UPDATE conversations SET flow = ?, step = ?, data = ?"
+        await core.store.db.apply([sql_write(moved, (flow, step, json.dumps(data)))])
+        for text in ("hi", "yes", "next", "2"):
+            assert "error" not in (await ann.say(text)).templates, text
+        assert (await ann.say("done 10")).templates[0] == "logged"

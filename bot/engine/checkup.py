@@ -53,6 +53,7 @@ def raise_flag(turn: Turn, flag: str, answers: Mapping[str, str]) -> list[Reply]
 
 class CheckFlow:
     name = "check"
+    steps = len(check.QUESTIONS)
 
     def start(self, turn: Turn) -> list[Reply]:
         turn.go(self.name, 0, {"answers": {}})

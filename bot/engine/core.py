@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.engine import community, training
@@ -235,8 +236,31 @@ class Engine:
         # own, so Monday's post is Monday's session there, and it is the leaderboard's week.
         place_tz = schedule.tz if schedule is not None else self._default_tz
         tz = ZoneInfo(user.tz) if user.tz else await self._home_tz(chat, user.id, place_tz)
-        conversation = arrival.conversation
+        conversation = self._still_there(arrival.conversation)
         return Turn(incoming, user, conversation, now, tz, place_tz, schedule, self._store)
+
+    def _still_there(self, conversation: Conversation) -> Conversation:
+        """Their place in the conversation, if this version still has it; else the menu.
+        An upgrade may take out an exercise, or steps of a walk-through or the check, that
+        someone had stopped in the middle of."""
+        if self._exists(conversation.flow, conversation.step, conversation.data):
+            return conversation
+        log.info(
+            "a stored place (%s, step %s) no longer exists", conversation.flow, conversation.step
+        )
+        return replace(conversation, flow="menu", step=0, data={}, offered=())
+
+    def _exists(self, flow_name: str, step: int, data: Mapping[str, Any]) -> bool:
+        flow = self._flows.get(flow_name)
+        if flow is None or not 0 <= step < flow.steps:
+            return False
+        # "Delete everything?" and "continue?" hold where the conversation was.
+        parked = (
+            data.get("flow") if flow_name in (self._forget_flow.name, self._resume.name) else None
+        )
+        if parked is None:
+            return True
+        return self._exists(str(parked), int(data.get("step", 0)), data.get("data", {}))
 
     async def _server_schedule(self, platform: Platform, server: str | None) -> Schedule | None:
         """The daily posts of `server`, if any."""

@@ -31,6 +31,7 @@ class ActionMenu:
 
     def __init__(self, name: str, template: str, actions: tuple[Choice, ...]) -> None:
         self.name = name
+        self.steps = 1
         self._template = template
         self._actions = actions
 
@@ -56,6 +57,7 @@ class ForgetFlow:
     another question, must not confirm it."""
 
     name = "forget"
+    steps = 1
     _choices = (Choice("yes", "forget_yes"), Choice("no", "forget_no"))
 
     def __init__(self, flows: Mapping[str, Flow], menus: Sequence[str]) -> None:
@@ -104,6 +106,7 @@ class ResumeFlow:
     """Asked when someone comes back to a conversation left idle for a long time."""
 
     name = "resume"
+    steps = 1
     _choices = (Choice("continue", "resume_continue"), Choice("restart", "resume_restart"))
 
     def __init__(self, flows: Mapping[str, Flow]) -> None:

@@ -43,6 +43,7 @@ CURRENT_CHOICES = (action("remind_change", "remind_change"), action("remind_off"
 
 class RemindFlow:
     name = "remind"
+    steps = len(FIELDS)
 
     async def start(self, turn: Turn, arg: str) -> list[Reply]:
         if turn.incoming.chat.platform is Platform.CONSOLE:

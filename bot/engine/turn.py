@@ -114,6 +114,9 @@ class Turn:
 
 class Flow(Protocol):
     name: str
+    # How many steps it has. A stored step past them (or a flow no longer there) is a
+    # place an upgrade took away: an exercise taken out, a walk-through shortened.
+    steps: int
 
     def prompt(self, turn: Turn) -> list[Reply]:
         """The current step's message: sent on arrival, re-prompts and resumes."""

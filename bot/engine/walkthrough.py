@@ -25,6 +25,7 @@ class WalkFlow:
     def __init__(self, exercise: Exercise) -> None:
         self.exercise = exercise
         self.name = f"{WALK_PREFIX}{exercise.id}"
+        self.steps = len(exercise.steps)
 
     def start(self, turn: Turn, step: int = 0) -> list[Reply]:
         turn.go(self.name, step)
