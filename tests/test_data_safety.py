@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -498,3 +501,62 @@ async def test_a_server_whose_post_zone_was_dropped_logs_and_can_be_set_up_again
         schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, "900"))
     assert schedule is not None
     assert str(schedule.tz) == "Europe/Berlin"
+
+
+def damage(path: Path, table: str) -> None:
+    """Overwrites the page holding `table`, as a bad sector or a torn copy would: the file
+    still opens (its first page is whole), but reading that table fails."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size : root * page_size] = b"\x5a" * page_size
+    path.write_bytes(bytes(data))
+
+
+async def damaged_database(path: Path, table: str = "users") -> None:
+    async with open_core(path, clock=FakeClock()) as core:
+        for n in range(3):
+            await Chat(core, user=f"u{n}", name=f"User {n}").say("done 5")
+    damage(path, table)
+
+
+async def test_a_database_damaged_on_disk_gets_the_apology(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first read of a message (was it seen, who sent it) raised out of the engine when
+    the file was damaged: no answer at all, and on Telegram the update confirmed and lost.
+    It gets the apology, and the log one line saying why."""
+    await damaged_database(db_path)
+    async with open_core(db_path, clock=FakeClock()) as core:
+        assert (await Chat(core, user="u1", name="User 1").say("hi")).templates == ["error"]
+    failures = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert failures
+    assert all(r.exc_info is None for r in failures)
+
+
+async def test_a_refusal_on_a_damaged_database_gets_the_apology(db_path: Path) -> None:
+    await damaged_database(db_path, "events")
+    async with open_core(db_path, clock=FakeClock()) as core:
+        ref = ChatRef(Platform.DISCORD, user_id="u1", chat_id="555", community="900")
+        refused = Incoming(ref, "dc:m:1", text="/setup")
+        assert templates(await core.engine.refuse(refused, Reply("refused"))) == ["error"]
+
+
+def test_a_database_damaged_on_disk_is_no_traceback_in_the_terminal(db_path: Path) -> None:
+    asyncio.run(damaged_database(db_path))
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_BOT_TOKEN")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--user", "u1"],
+        input="/stats\n",
+        capture_output=True,
+        text=True,
+        env={**environ, "GLUTEBOT_DB": str(db_path)},
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-1500:]
+    assert "Sorry" in result.stdout

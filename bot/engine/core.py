@@ -156,23 +156,23 @@ class Engine:
         chat = incoming.chat
         lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
         async with lock:
-            arrival = await self._store.arrivals.read(incoming.event_key, chat)
-            if arrival.seen:
-                return []
-            if _stale_press(incoming, arrival.conversation):
-                # Buttons that no longer apply change nothing and record no one: a second
-                # quick press after "Yes, delete everything" must not bring the person back.
-                await self._record_for_no_one(incoming)
-                return [Reply(STALE_PRESS)]
             try:
+                arrival = await self._store.arrivals.read(incoming.event_key, chat)
+                if arrival.seen:
+                    return []
+                if _stale_press(incoming, arrival.conversation):
+                    # Buttons that no longer apply change nothing and record no one: a second
+                    # quick press after "Yes, delete everything" must not bring them back.
+                    await self._record_for_no_one(incoming)
+                    return [Reply(STALE_PRESS)]
                 turn = await self._begin(incoming, arrival)
                 replies = await self._dispatch(turn)
                 if arrival.user is not None and arrival.user.blocked and not turn.in_community:
                     replies = [*replies, *await self._reachable_again(turn)]
             except Exception as exc:
-                # A bug, or a database refusing to record a newcomer, must not cost the
-                # person their place: nothing is written, they get an apology, and the log
-                # gets the details.
+                # A bug, or a database that can't be read (damaged on disk) or refuses to
+                # record a newcomer, must not cost the person their place: nothing is
+                # written, they get an apology, and the log gets the details.
                 log_failure(log, exc, "failed to handle %s", incoming.event_key)
                 return [Reply(NOT_STORED)]
             if self._out_of_private_reach(turn, replies):
@@ -198,9 +198,13 @@ class Engine:
         a redelivery gets no second answer and can't carry it out later either."""
         chat = incoming.chat
         async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
-            if await self._store.events.seen(incoming.event_key):
-                return []
-            await self._record_for_no_one(incoming)
+            try:
+                if await self._store.events.seen(incoming.event_key):
+                    return []
+                await self._record_for_no_one(incoming)
+            except Exception as exc:
+                log_failure(log, exc, "could not record %s", incoming.event_key)
+                return [Reply(NOT_STORED)]
         return [refusal]
 
     async def _record_for_no_one(self, incoming: Incoming) -> None:
