@@ -445,3 +445,20 @@ async def switched_off_while_blocked(core: Core) -> Chat:
     await core.engine.reminder_unreachable(Platform.TELEGRAM, "42")
     await core.store.users.mark_blocked(Platform.TELEGRAM, "42")
     return tg
+
+
+@pytest.mark.parametrize("meanwhile", [("/forget", "yes"), ("/remind off",)])
+async def test_a_reminder_waiting_to_be_sent_is_not_sent_after_forget_or_off(
+    tg: Chat, woken: tuple[Core, list[int]], meanwhile: tuple[str, ...]
+) -> None:
+    """Picked up when due, a reminder waits its turn to be sent. A /forget in that moment
+    was answered "deleted everything", and then the reminder came, with a Done button that
+    brought the person back when pressed."""
+    core = woken[0]
+    await tg.say("/remind 07:30 UTC daily")
+    due = await reminder(core)
+    assert due is not None
+    assert due.next_day is not None
+    for text in meanwhile:
+        await tg.say(text)
+    assert await core.engine.scheduled(Prompt(due, due.next_day)) == []

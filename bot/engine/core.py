@@ -621,6 +621,10 @@ class Engine:
         reminder (none on a day they have logged already), or the one question whether to
         keep unanswered reminders."""
         schedule = prompt.schedule
+        current = await self._store.schedules.get(schedule.owner)
+        if current is None or not (current.enabled or prompt.asks_to_continue):
+            # Deleted (/forget) or switched off while it waited for its turn to be sent.
+            return []
         chat = ChatRef(schedule.platform, "", schedule.target, schedule.community)
         nonce = prompt.nonce
         if schedule.kind is ScheduleKind.CHANNEL:
