@@ -602,6 +602,37 @@ async def test_check_in_a_group_midway_through_a_private_check_asks_its_question
     assert "Question 4 of 9" in said.text
 
 
+async def test_group_messages_do_not_make_a_check_left_days_ago_look_fresh(
+    core: Core, clock: FakeClock
+) -> None:
+    """Every message in a group saved the person's private conversation as new: someone
+    who left the check and only logged in the group for three days then had a "no" in
+    private taken as the answer to the question left days ago, without "continue or start
+    over?" first."""
+    private, group = private_and_group(core)
+    await private.say("/check")
+    await private.say("no")
+    for _ in range(3):
+        clock.advance(days=1)
+        await group.say("done")
+    said = await private.say("no")
+    assert said.templates == ["resume"]
+
+
+async def test_todays_workout_from_a_groups_menu_leaves_a_private_check_going(
+    core: Core,
+) -> None:
+    """"Today's workout" pressed on a group's menu comes privately, and ended the check
+    the person was halfway through there: its next answer was then not understood."""
+    private, group = private_and_group(core)
+    await private.say("/check")
+    await private.say("no")
+    await group.say("/start")
+    asked = await group.tap("Today's workout")
+    assert asked.templates == ["workout"]
+    assert "Question 3 of 9" in (await private.say("no")).text
+
+
 async def test_done_in_a_group_logs_the_session_and_leaves_a_private_walk_through(
     core: Core,
 ) -> None:

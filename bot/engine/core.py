@@ -301,7 +301,10 @@ class Engine:
                 if shown or in_private
                 else turn.conversation
             )
-            writes.append(self._store.conversations.save(user_id, conversation, turn.now))
+            # Said in a group and changing nothing, it leaves their conversation as old as
+            # it was: chatter there must not make a question left days ago look fresh.
+            if in_private or conversation != turn.arrived_in:
+                writes.append(self._store.conversations.save(user_id, conversation, turn.now))
         writes.append(self._event_mark(turn))
         await self._store.db.apply(writes)
 
@@ -466,7 +469,9 @@ class Engine:
         if said.number is not None:  # of the options on screen: none, if none are
             offered = turn.conversation.offered
             return offered[said.number - 1].value if 1 <= said.number <= len(offered) else None
-        shown = turn.conversation.offered or self._shown(flow.prompt(turn))
+        # What the last answer showed, then the question they are at: a message that came
+        # privately from a group's menu (today's workout) is shown after the question.
+        shown = (*turn.conversation.offered, *self._shown(flow.prompt(turn)))
         typed = normalise(said.text)
         exercise = EXERCISE_ALIASES.get(typed)  # "bridge" for "Glute bridge"
         for choice in shown:

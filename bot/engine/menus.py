@@ -68,14 +68,10 @@ class ForgetFlow:
         flow = turn.conversation.flow
         if flow != self.name:
             turn.go(self.name, 0, turn.parked() if flow not in self._menus else {})
+        _mark_asked_in_server(turn, turn.seen_only_here)
         return self.prompt(turn)
 
     def prompt(self, turn: Turn, *, asked_elsewhere: bool = False) -> list[Reply]:
-        data = dict(turn.conversation.data)
-        data.pop(ASKED_IN_SERVER, None)
-        if turn.seen_only_here:
-            data[ASKED_IN_SERVER] = True
-        turn.conversation = replace(turn.conversation, data=data)
         choices = stamp(self.name, 0, self._choices)
         context = {"elsewhere": asked_elsewhere}
         return [Reply("forget/confirm", context, choices=choices, private=True)]
@@ -86,6 +82,7 @@ class ForgetFlow:
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
         if turn.conversation.data.get(ASKED_IN_SERVER) and turn.incoming.choice is None:
             # Asked again where they typed, where an answer can then be typed.
+            _mark_asked_in_server(turn, False)
             return self.prompt(turn, asked_elsewhere=True)
         if answer.value == "yes":
             turn.writes.append(turn.store.users.forget(turn.user.id))
@@ -100,6 +97,13 @@ class ForgetFlow:
             turn.go_back(parked)
             return [kept, *self._flows[parked["flow"]].prompt(turn)]
         return None
+
+
+def _mark_asked_in_server(turn: Turn, asked: bool) -> None:
+    data = {key: value for key, value in turn.conversation.data.items() if key != ASKED_IN_SERVER}
+    turn.conversation = replace(
+        turn.conversation, data={**data, ASKED_IN_SERVER: True} if asked else data
+    )
 
 
 class ResumeFlow:

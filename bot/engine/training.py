@@ -186,7 +186,8 @@ async def undo(turn: Turn) -> list[Reply]:
 
 
 async def workout(turn: Turn) -> list[Reply]:
-    turn.go("menu")
+    if not turn.in_community:  # from a group's menu it comes privately, and moves nothing
+        turn.go("menu")
     turn.walked(None)  # shown the whole session, "done" means the whole session
     user, nonce = turn.user.id, turn.nonce()
     return [await todays_session(turn.store, user, turn.today, turn.tz, nonce, "workout")]

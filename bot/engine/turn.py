@@ -58,6 +58,11 @@ class Turn:
     writes: list[Write] = field(default_factory=list)
     forgotten: bool = False
     schedules_changed: bool = False
+    # The conversation as it was when the message came.
+    arrived_in: Conversation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arrived_in = self.conversation
 
     @property
     def today(self) -> date:
