@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,19 @@ def test_every_template_renders_on_every_platform(renderer: Renderer, platform: 
         assert "{{" not in text, name
         assert "{%" not in text, name
         assert len(text) <= LIMITS[platform], name
+
+
+def test_no_template_numbers_its_lines_as_the_terminal_numbers_options(
+    renderer: Renderer,
+) -> None:
+    """In the terminal a typed number picks an option, listed as "1. …" under the text.
+    The workout listed its exercises as "1. Glute bridge", "2. Lunge" right above "1. I
+    did it ✅": a "1" typed to ask about the bridge logged a whole session."""
+    numbered = re.compile(r"^\s*\d+[.)] ", re.MULTILINE)
+    ranked = {"community/leaderboard"}  # places on a board, which comes with no options
+    for name in set(renderer.template_names()) - ranked:
+        text = renderer.render(Reply(name, sample(name)), Platform.CONSOLE).text
+        assert not numbered.search(text), name
 
 
 def test_every_label_key_used_by_choices_exists(renderer: Renderer) -> None:
