@@ -1889,9 +1889,15 @@ async def test_a_custom_server_emoji_is_decoration_like_any_emoji(
         ("*Done!*", {"bridge": 20, "lunge": 5}),
         ("__done 20__", {"bridge": 20}),
         ("***done*** ||12 lunges||", {"lunge": 12}),
+        # A heading and small print too (which were "didn't understand" in a DM) and a
+        # quote, someone's earlier words, is no log of the person quoting it.
+        ("# done 15", {"bridge": 15}),
+        ("-# done 15", {"bridge": 15}),
+        ("> done 30 lunges\ndone 15", {"bridge": 15}),
+        (">>> done 30 lunges\nwell done\ndone 15", {}),
     ],
 )
-async def test_a_done_in_bold_italics_or_a_spoiler_logs_like_a_plain_one(
+async def test_discord_formatting_changes_how_a_done_looks_not_what_it_says(
     fake_discord: FakeDiscord,
     world: World,
     core: Core,
@@ -1901,7 +1907,10 @@ async def test_a_done_in_bold_italics_or_a_spoiler_logs_like_a_plain_one(
 ) -> None:
     """Discord's emphasis markers change how words look, not what they say."""
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, typed)
-    await reacted(fake_discord, said)
+    if logged:
+        await reacted(fake_discord, said)
+    else:
+        await asyncio.sleep(0.3)
 
     assert await reps_of(core, world.alice) == logged
 

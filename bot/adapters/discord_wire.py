@@ -36,6 +36,11 @@ MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|(?<![\w@])@(?:everyone|here
 EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|\*|__|_|\|\|)(?=\S)(.+?)(?<=\S)\1(?!\w)", re.DOTALL)
 # Struck-through words are words taken back: "~~done~~" says it wasn't done.
 STRUCK = re.compile(r"(?<![\w\\])~~(?=\S)(.+?)(?<=\S)~~(?!\w)", re.DOTALL)
+# A heading ("# ", "## ", "### ") or small print ("-# ") is how a line looks: "# done 15"
+# is a "done 15". A quote ("> " for a line, ">>> " for the rest) is someone's earlier
+# words, which say nothing of the person quoting them.
+LINE_STYLE = re.compile(r"^[ \t]*(?:#{1,3}|-#)[ \t]+", re.MULTILINE)
+QUOTED = re.compile(r"^[ \t]*(?:>>>[ \t][\s\S]*|>[ \t][^\n]*)", re.MULTILINE)
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
 
 
@@ -93,7 +98,8 @@ def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | No
     for token in _mentions_of(me, message.guild):
         typed = typed.replace(token, " ")
     typed = typed.strip()
-    text = _without_emphasis(MARKUP.sub(" ", typed)).strip()
+    text = LINE_STYLE.sub("", QUOTED.sub("", MARKUP.sub(" ", typed)))
+    text = _without_emphasis(text).strip()
     if not text:
         return None
     return Said(text, addressed=_meant_for_me(message, me), typed=typed)
