@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core, open_core
+from bot.flows.check import QUESTIONS
 from bot.model import Incoming, Platform
 from tests.transcript import Chat, FakeClock
 
@@ -429,3 +430,13 @@ async def test_the_result_comes_one_idea_a_message(chat: Chat) -> None:
     assert chat.last.templates == ["check/result", "check/why", "check/plan"]
     assert max(len(text) for text in chat.last.plain) < 600
     assert chat.last.labels == ["Start with the glute bridge", "Later"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "band"),
+    [("7.5 hours", "4to8"), ("8,5", "over8"), ("about 3.5h", "under4"), ("8.0", "4to8")],
+)
+def test_hours_with_a_fraction_are_read(typed: str, band: str) -> None:
+    """ "7.5 hours" to how long one sits a day was "didn't understand"."""
+    [question] = [q for q in QUESTIONS if q.id == "sitting_hours"]
+    assert question.read(None, typed) == band

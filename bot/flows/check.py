@@ -89,17 +89,19 @@ def _symptom(id: str) -> Question:
     )
 
 
-_HOURS = re.compile(r"(?:about |around |roughly |~)?(\d{1,2})\s*(h|hrs?|hours?)?(?: a day)?")
+_HOURS = re.compile(
+    r"(?:about |around |roughly |~)?(\d{1,2}(?:[.,]\d{1,2})?)\s*(h|hrs?|hours?)?(?: a day)?"
+)
 
 
 def _sitting_hours(text: str) -> str | None:
-    """ "10", "3 hours", "about 6h": the hours themselves. In the terminal, where the
+    """ "10", "3 hours", "about 6h", "7.5": the hours themselves. In the terminal, where the
     options are numbered, a bare number up to 4 picks that option instead ("3" is "More
     than 8 hours", as listed)."""
     match = _HOURS.fullmatch(normalise(text))
     if match is None:
         return None
-    hours = int(match[1])
+    hours = float(match[1].replace(",", "."))
     if hours > 24:
         return None
     return "under4" if hours < 4 else "4to8" if hours <= 8 else "over8"
