@@ -2228,3 +2228,33 @@ async def test_a_forget_asked_in_the_server_is_confirmed_by_its_own_button(
     [done] = await press(fake_discord, asked, alice, ":yes")
     assert "deleted" in done["content"].lower()
     assert await reps_of(core, alice) == {}
+
+
+IMAGE = {
+    "id": "1",
+    "filename": "bridge.png",
+    "size": 3,
+    "url": "https://cdn.invalid/attachments/1/bridge.png",
+    "proxy_url": "https://cdn.invalid/attachments/1/bridge.png",
+    "content_type": "image/png",
+}
+STICKER = {"id": "749054660769218631", "name": "Wave", "format_type": 1}
+
+
+@pytest.mark.parametrize(
+    "sent", [{"attachments": [IMAGE]}, {"sticker_items": [STICKER]}], ids=["photo", "sticker"]
+)
+async def test_a_photo_or_sticker_alone_in_a_dm_is_told_what_the_bot_reads(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, sent: dict[str, Any]
+) -> None:
+    """A photo or a sticker with no words in a DM got no answer at all (on Telegram it is
+    told the bot reads text). It is told so, and asked the question it is at again."""
+    alice = world.alice
+    dm = fake_discord.dm_channel(alice)
+    await dm_says(fake_discord, alice, "check")
+    before = len(fake_discord.bot_messages(dm))
+    await fake_discord.dm(alice, "", **sent)
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) > before + 1)
+    answer = "\n".join(m["content"] for m in fake_discord.bot_messages(dm)[before:])
+    assert "only read text" in answer
+    assert "Question 1 of 9" in answer

@@ -374,11 +374,25 @@ class DiscordAdapter:
         if message.type not in SPOKEN:
             return
         said = what_was_said(message, me)
-        if said is None:
+        # A photo or sticker alone in a DM is told what the bot reads; in a server, like
+        # any message with no words, it is left alone.
+        unreadable = message.guild is None and bool(message.attachments or message.stickers)
+        if said is None and not unreadable:
             return
         async with self._handling() as handling:
-            if handling:
+            if handling and said is not None:
                 await self._on_text(message, said, me)
+            elif handling:
+                await self._on_unreadable(message)
+
+    async def _on_unreadable(self, message: discord.Message) -> None:
+        incoming = Incoming(
+            chat=chat_for_message(message),
+            event_key=message_key(message),
+            display_name=message.author.display_name,
+            unreadable=True,
+        )
+        await self._answer_message(message, await self._core.engine.handle(incoming))
 
     async def _on_text(self, message: discord.Message, said: Said, me: discord.ClientUser) -> None:
         author = message.author

@@ -20,7 +20,15 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -403,13 +411,24 @@ class FakeDiscord:
         await self._post(message)
         return message
 
-    async def dm(self, user: UserLike, content: str, *, reply_to: JSON | None = None) -> JSON:
-        """The user writes to the bot in their DM channel (as a reply to `reply_to`)."""
+    async def dm(
+        self,
+        user: UserLike,
+        content: str,
+        *,
+        reply_to: JSON | None = None,
+        attachments: Sequence[JSON] = (),
+        sticker_items: Sequence[JSON] = (),
+    ) -> JSON:
+        """The user writes to the bot in their DM channel (as a reply to `reply_to`), with
+        files or stickers if given."""
         self._require_session()
-        body: JSON = {"content": content}
+        body: JSON = {"content": content, "attachments": list(attachments)}
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         message = self._new_message(self.dm_channel(user), as_user(user), body)
+        if sticker_items:
+            message["sticker_items"] = list(sticker_items)
         await self._post(message)
         return message
 
