@@ -74,6 +74,10 @@ class Incoming:
     `replied_buttons`: for a private message sent as a reply to one of the bot's (where the
     platform has replies), the values of the buttons that message still shows; else None.
     A reply to an earlier question is not taken as the answer to the current one.
+    `anonymous` marks a group message with no person behind it (on Telegram, an admin
+    posting anonymously, as the group, or someone posting as a channel). It may show the
+    group its own pages (help, the menus, the leaderboard); anything personal can't be
+    tied to anyone, so it is declined. No one is recorded for it.
     """
 
     chat: ChatRef
@@ -86,6 +90,7 @@ class Incoming:
     private_reach: PrivateReach = PrivateReach.IN_PLACE
     unreadable: bool = False
     replied_buttons: tuple[str, ...] | None = None
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)

@@ -622,7 +622,7 @@ async def test_group_messages_do_not_make_a_check_left_days_ago_look_fresh(
 async def test_todays_workout_from_a_groups_menu_leaves_a_private_check_going(
     core: Core,
 ) -> None:
-    """"Today's workout" pressed on a group's menu comes privately, and ended the check
+    """ "Today's workout" pressed on a group's menu comes privately, and ended the check
     the person was halfway through there: its next answer was then not understood."""
     private, group = private_and_group(core)
     await private.say("/check")

@@ -145,6 +145,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "switched_off": {"reason": "gone", "time": time(7, 30), "tz": "UTC", "days": "daily"},
     },
     "community/leaderboard_visibility": {"hidden": True},
+    "community/anonymous": {},
     "telegram/chosen": {"label": "Yes"},
     "telegram/continue_in_private": {
         "name": "Ann",

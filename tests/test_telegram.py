@@ -1034,6 +1034,29 @@ async def test_the_general_topic_and_plain_groups_get_no_thread(bot: Bot) -> Non
     assert [thread_of(c) for c in sent(calls)] == [None, None]
 
 
+async def test_a_press_on_an_old_walk_through_step_in_a_topic_answers_in_that_topic(
+    bot: Bot,
+) -> None:
+    """A walk-through's "Next ➡" pressed in a topic two days after it was posted: Telegram
+    sends a press on a message older than 48 hours without the message's content, its
+    topic included, and the next step was posted in the forum's General topic. It is now
+    sent as a reply to the pressed message, which Telegram puts in that message's topic."""
+    topic = bot.server.open_topic(FORUM, by=BOB)
+    await Talk(bot.server, ALICE, FORUM, topic).say("/bridge")
+    step_one, data = Talk(bot.server, ALICE, FORUM, topic).button("Next ➡")
+    # The same message as Telegram describes it after 48 hours: chat, id and date 0.
+    too_old = {"chat": FORUM.json(), "message_id": step_one["message_id"], "date": 0}
+    calls = await bot.talk(BOB, FORUM).deliver(bot.server.press(BOB, too_old, data))
+    [step_two] = sent(calls)
+    assert "step 2 of 5" in step_two.params["text"]
+    assert step_two.params["reply_parameters"] == {
+        "message_id": step_one["message_id"],
+        "allow_sending_without_reply": True,
+    }
+    shown = bot.server.bot_messages(FORUM.id)
+    assert [m.get("message_thread_id") for m in shown] == [topic] * len(shown)
+
+
 # A press in a group: short acknowledgements go to its pop-up, not to the group.
 
 
@@ -1370,3 +1393,83 @@ async def test_the_private_chat_link_opens_the_page_asked_for_in_the_group(
     [offer] = sent(calls)
     link = offer.params["reply_markup"]["inline_keyboard"][0][0]["url"]
     assert link.endswith(f"?start={page}")
+
+
+# Posted as a chat: an admin posting anonymously (as the group), or someone posting as a
+# channel. No person is behind such a message, and no one is recorded for it.
+
+# What Telegram puts in `from` then: a service account, marked as a bot.
+GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+DESK_NEWS = {"id": -100999, "type": "channel", "title": "Desk News"}
+
+
+def posted_as(server: Server, sender: dict[str, Any], text: str) -> dict[str, Any]:
+    """`text` posted in DESK as the chat `sender`: DESK itself (an admin posting
+    anonymously) or a channel, as Telegram sends it."""
+    update = server.user_says(ALICE, text, DESK)
+    as_the_group = sender["id"] == DESK.id
+    update["message"]["from"] = GROUP_ANONYMOUS_BOT if as_the_group else CHANNEL_BOT
+    update["message"]["sender_chat"] = sender
+    return update
+
+
+async def people_recorded(core: Core) -> int:
+    row = await core.store.db.fetchone("SELECT COUNT(*) AS people FROM users")
+    assert row is not None
+    return int(row["people"])
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("/leaderboard", "Leaderboard"),
+        ("/help", "How to use glutebot"),
+        ("/start", "What would you like to do?"),  # the group's menu
+    ],
+)
+async def test_an_anonymous_admins_command_naming_the_bot_is_answered(
+    bot: Bot, core: Core, command: str, shown: str
+) -> None:
+    """An admin posting anonymously ("Remain anonymous", common for group owners) sent
+    "/leaderboard@bot" to show the group its board, and nothing came back: the adapter
+    dropped every message from a bot, and Telegram sends these from its GroupAnonymousBot,
+    marked as one. The group's own pages (the board, help, the menu) hold nothing of
+    anyone's, so they are shown now, and no one is recorded for asking."""
+    await bot.talk(BOB, DESK).say("done 10")
+    update = posted_as(bot.server, DESK.json(), f"{command}@{BOT_USERNAME}")
+    calls = await bot.talk(ALICE, DESK).deliver(update)
+    [answer] = sent(calls)
+    assert answer.params["chat_id"] == str(DESK.id)
+    assert shown in answer.params["text"]
+    if command == "/leaderboard":
+        assert "Bob" in answer.params["text"]
+    assert await people_recorded(core) == 1  # Bob
+    assert await bot.talk(ALICE, DESK).deliver(update) == []  # redelivered: handled
+
+
+@pytest.mark.parametrize("sender", [DESK.json(), DESK_NEWS], ids=["anonymous_admin", "channel"])
+async def test_a_personal_request_posted_as_a_chat_says_how_to_post_as_oneself(
+    bot: Bot, core: Core, sender: dict[str, Any]
+) -> None:
+    """A "done 10" or "/stats@bot" posted anonymously, or as a channel, got no answer at
+    all (dropped as a bot's), so the poster never learned why nothing was logged. Nothing
+    personal can be tied to a chat: the group is now told that glutebot can't tell who
+    they are and how to post as themselves. Nothing is logged and no one recorded, and
+    chatter not for the bot is still left alone."""
+    me = f"@{BOT_USERNAME}"
+    for text in ("done 10", f"/stats{me}", f"{me} undo", "/remind 7:30", f"/leaderboard{me} hide"):
+        update = posted_as(bot.server, sender, text)
+        calls = await bot.talk(ALICE, DESK).deliver(update)
+        assert [c.method for c in calls] == ["sendMessage"], text
+        [answer] = sent(calls)
+        assert answer.params["chat_id"] == str(DESK.id)
+        assert "can't tell who you are" in answer.params["text"]
+        assert answer.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
+    assert await bot.talk(ALICE, DESK).deliver(posted_as(bot.server, sender, "morning!")) == []
+    assert await people_recorded(core) == 0

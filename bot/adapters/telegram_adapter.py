@@ -267,17 +267,21 @@ class TelegramAdapter:
         if message is None or message.from_user is None or me is None:
             return
         person = message.from_user
+        # Posted as a chat (an admin posting anonymously, as the group, or someone posting
+        # as a channel): Telegram names a service bot in `from`, though no bot wrote it.
+        posted_as = message.sender_chat
         said = what_was_said(message, me)
-        if person.is_bot or said is None:
+        if (person.is_bot and posted_as is None) or said is None:
             return
         incoming = Incoming(
-            chat=chat_ref(message.chat, person),
+            chat=chat_ref(message.chat, posted_as or person),
             event_key=message_key(message),
             text=said.text,
             display_name=person.full_name,
             addressed=said.addressed,
             private_reach=PrivateReach.IF_STARTED,
             replied_buttons=replied_buttons(message, me),
+            anonymous=posted_as is not None,
         )
         if message.media_group_id is not None:
             self._read_albums.note(album_key(message))
@@ -559,7 +563,7 @@ class TelegramAdapter:
                     html,
                     thread_id=place.thread_id,
                     keyboard=markup,
-                    reply_to=reply_to,
+                    reply_to=reply_to if reply_to is not None else place.topic_of,
                 )
                 return
             except TelegramError as exc:

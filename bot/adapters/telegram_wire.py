@@ -74,18 +74,25 @@ def is_private(chat: Chat) -> bool:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a message goes: a chat and, in a forum supergroup, the topic in it."""
+    """Where a message goes: a chat and, in a forum supergroup, the topic in it. A topic
+    known only as a message's (`topic_of`) is reached by replying to that message: Telegram
+    puts a reply in the topic of the message it answers."""
 
     chat_id: str
     thread_id: int | None = None
+    topic_of: int | None = None
 
 
 def place_of(message: MaybeInaccessibleMessage) -> Place:
-    """Where answers to `message` go: its chat, in its topic if it is in one. (A message
-    too old to read says nothing about its topic.)"""
+    """Where answers to `message` go: its chat, in its topic if it is in one. A message in
+    a group too old to read (48 hours) says nothing about its topic, so the answers reply
+    to it: else they would land in a forum's General topic."""
+    chat_id = str(message.chat.id)
     if isinstance(message, Message) and message.is_topic_message:
-        return Place(str(message.chat.id), message.message_thread_id)
-    return Place(str(message.chat.id))
+        return Place(chat_id, message.message_thread_id)
+    if readable(message) is None and not is_private(message.chat):
+        return Place(chat_id, topic_of=message.message_id)
+    return Place(chat_id)
 
 
 def telegram_length(text: str) -> int:
@@ -103,9 +110,11 @@ def clipped(text: str, limit: int) -> str:
     return text.encode("utf-16-le")[: 2 * limit].decode("utf-16-le", errors="ignore")
 
 
-def chat_ref(chat: Chat, user: User) -> ChatRef:
+def chat_ref(chat: Chat, sender: User | Chat) -> ChatRef:
+    """`sender`: the person, or the chat a group message was posted as (an admin posting
+    anonymously, as the group, or someone posting as a channel)."""
     community = None if is_private(chat) else str(chat.id)
-    return ChatRef(Platform.TELEGRAM, str(user.id), str(chat.id), community)
+    return ChatRef(Platform.TELEGRAM, str(sender.id), str(chat.id), community)
 
 
 def message_key(message: Message) -> str:

@@ -20,6 +20,7 @@ from bot.schedule_time import (
 )
 from bot.schedule_words import DEFAULT_DAYS, is_off, setup_words
 from bot.scheduler import prompt_nonce
+from bot.store import Store
 from bot.store.reps import Standing
 from bot.store.schedules import (
     DisabledReason,
@@ -163,24 +164,37 @@ def post_nonce(schedule: Schedule | None, server: str, day: date) -> str:
 async def leaderboard(turn: Turn, arg: str) -> list[Reply]:
     chat = turn.incoming.chat
     word = arg.strip().lower()
-    if word in ("hide", "show"):
+    if sets_visibility(word):
         hidden = word == "hide"
         turn.writes.append(turn.store.users.set_leaderboard_hidden(turn.user.id, hidden))
         return [Reply("community/leaderboard_visibility", {"hidden": hidden}, private=True)]
     if chat.community is None:
         return [_server_only(chat, "leaderboard")]
-    week_start = programme.week_start(turn.place_today)
+    hidden = turn.user.leaderboard_hidden
+    return [await board(turn.store, chat.community, turn.now, turn.place_tz, hidden=hidden)]
+
+
+def sets_visibility(arg: str) -> bool:
+    """ "/leaderboard hide" or "show": whether the person asking appears on the board."""
+    return arg.strip().lower() in ("hide", "show")
+
+
+async def board(
+    store: Store, server: str, now: datetime, place_tz: tzinfo, *, hidden: bool = False
+) -> Reply:
+    """The server's board, this week's (by `place_tz`, the same for every member) and all
+    time's. `hidden`: whoever asked is off it."""
+    week_start = programme.week_start(now.astimezone(place_tz).date())
     next_week = week_start + timedelta(days=7)
-    week = (_midnight(week_start, turn.place_tz), _midnight(next_week, turn.place_tz))
-    reps = turn.store.reps
+    week = (_midnight(week_start, place_tz), _midnight(next_week, place_tz))
     context = {
-        "week": ranked(await reps.leaderboard(chat.community, week, LEADERBOARD_SIZE)),
-        "all_time": ranked(await reps.leaderboard(chat.community, None, LEADERBOARD_SIZE)),
+        "week": ranked(await store.reps.leaderboard(server, week, LEADERBOARD_SIZE)),
+        "all_time": ranked(await store.reps.leaderboard(server, None, LEADERBOARD_SIZE)),
         "week_start": week_start,
         "week_end": week_start + timedelta(days=6),
-        "hidden": turn.user.leaderboard_hidden,
+        "hidden": hidden,
     }
-    return [Reply("community/leaderboard", context)]
+    return Reply("community/leaderboard", context)
 
 
 def _midnight(day: date, tz: tzinfo) -> datetime:

@@ -73,6 +73,11 @@ EARLIER_QUESTION = "earlier_question"
 THANKED = Reply("thanks")
 # Commands that move someone around their conversation; in a group they only show menus.
 NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
+# The answer to a group message with no person behind it asking anything but the group's
+# own pages (see Incoming.anonymous): how to post as oneself.
+NO_PERSON = "community/anonymous"
+# Words said to the bot in a group that ask for one of its pages, as their command does.
+PAGE_WORDS = {Word.HELP: "help", Word.MENU: "menu", Word.HELLO: "menu", Word.CANCEL: "menu"}
 # Whether to keep reminders the bot paused, or to turn back on those it switched off when
 # they couldn't reach someone: typed, "yes" and "no" answer too (a choice's value ending
 # in the word).
@@ -153,6 +158,8 @@ class Engine:
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if self._chatter(incoming):
             return []
+        if incoming.anonymous:
+            return await self._from_no_one(incoming)
         chat = incoming.chat
         lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
         async with lock:
@@ -211,6 +218,42 @@ class Engine:
         """Marks an event handled without recording anyone for it."""
         mark = self._store.events.mark(incoming.event_key, None, self._clock())
         await self._store.db.apply([mark])
+
+    async def _from_no_one(self, incoming: Incoming) -> list[Reply]:
+        """A group message with no person behind it (see Incoming.anonymous). The group's
+        own pages hold nothing of anyone's, so they are shown; anything else would be
+        someone's own (a log, their stats), with no one to tie it to, so the poster is told
+        how to post as themselves. Either way no one is recorded for it."""
+        chat = incoming.chat
+        async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
+            try:
+                if await self._store.events.seen(incoming.event_key):
+                    return []
+                replies = await self._group_page(incoming) or [Reply(NO_PERSON)]
+                await self._record_for_no_one(incoming)
+            except Exception as exc:
+                log_failure(log, exc, "failed to handle %s", incoming.event_key)
+                return [Reply(NOT_STORED)]
+        return replies
+
+    async def _group_page(self, incoming: Incoming) -> list[Reply]:
+        """The page of the group's own that a group message asks for (help, a menu, the
+        leaderboard), as a member asking gets it; none if it asks for anything else."""
+        chat, command = incoming.chat, _command_in(incoming.text)
+        if command is None:
+            return []
+        if command.name == "help":
+            return [Reply("help", {"platform": str(chat.platform)})]
+        if command.name == "learn":
+            return [Reply("learn", choices=LEARN_MENU)]
+        if command.name in NAVIGATION:
+            return [main_menu()]
+        board = command.name == "leaderboard" and not community.sets_visibility(command.arg)
+        if not board or chat.community is None:
+            return []
+        schedule = await self._server_schedule(chat.platform, chat.community)
+        place_tz = schedule.tz if schedule is not None else self._default_tz
+        return [await community.board(self._store, chat.community, self._clock(), place_tz)]
 
     def _chatter(self, incoming: Incoming) -> bool:
         """Group talk not meant for the bot: left alone, and no one is recorded for it.
@@ -695,6 +738,16 @@ def _not_understood(
         "warned": warned,
     }
     return Reply("not_understood", context)
+
+
+def _command_in(text: str) -> Command | None:
+    """The command a message is, typed with its slash or without, or said in words that
+    mean one ("help", "hi")."""
+    intent = parse(text)
+    if isinstance(intent, Said):
+        page = PAGE_WORDS.get(intent.word) if intent.word else None
+        return Command(page) if page else plain_command(intent.text)
+    return intent if isinstance(intent, Command) else None
 
 
 def _current(conversation: Conversation, choice: str) -> bool:
