@@ -203,38 +203,43 @@ class Engine:
         """An event an adapter answers itself, with `refusal`: a request the platform won't
         let the bot carry out (a channel it may not post in). Recorded like any other, so
         a redelivery gets no second answer and can't carry it out later either."""
-        chat = incoming.chat
-        async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
-            try:
-                if await self._store.events.seen(incoming.event_key):
-                    return []
-                await self._record_for_no_one(incoming)
-            except Exception as exc:
-                log_failure(log, exc, "could not record %s", incoming.event_key)
-                return [Reply(NOT_STORED)]
-        return [refusal]
 
-    async def _record_for_no_one(self, incoming: Incoming) -> None:
-        """Marks an event handled without recording anyone for it."""
-        mark = self._store.events.mark(incoming.event_key, None, self._clock())
-        await self._store.db.apply([mark])
+        async def refused() -> list[Reply]:
+            return [refusal]
+
+        return await self._answer_for_no_one(incoming, refused)
 
     async def _from_no_one(self, incoming: Incoming) -> list[Reply]:
         """A group message with no person behind it (see Incoming.anonymous). The group's
         own pages hold nothing of anyone's, so they are shown; anything else would be
         someone's own (a log, their stats), with no one to tie it to, so the poster is told
-        how to post as themselves. Either way no one is recorded for it."""
+        how to post as themselves."""
+
+        async def page_or_how_to_post() -> list[Reply]:
+            return await self._group_page(incoming) or [Reply(NO_PERSON)]
+
+        return await self._answer_for_no_one(incoming, page_or_how_to_post)
+
+    async def _answer_for_no_one(
+        self, incoming: Incoming, answer: Callable[[], Awaitable[list[Reply]]]
+    ) -> list[Reply]:
+        """Answers an event once, recording no one for it (a redelivery gets nothing)."""
         chat = incoming.chat
         async with self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock()):
             try:
                 if await self._store.events.seen(incoming.event_key):
                     return []
-                replies = await self._group_page(incoming) or [Reply(NO_PERSON)]
+                replies = await answer()
                 await self._record_for_no_one(incoming)
             except Exception as exc:
                 log_failure(log, exc, "failed to handle %s", incoming.event_key)
                 return [Reply(NOT_STORED)]
         return replies
+
+    async def _record_for_no_one(self, incoming: Incoming) -> None:
+        """Marks an event handled without recording anyone for it."""
+        mark = self._store.events.mark(incoming.event_key, None, self._clock())
+        await self._store.db.apply([mark])
 
     async def _group_page(self, incoming: Incoming) -> list[Reply]:
         """The page of the group's own that a group message asks for (help, a menu, the
