@@ -285,6 +285,21 @@ async def test_leaderboard_counts_only_this_server(core: Core) -> None:
     assert "Zed" not in board
 
 
+async def test_a_session_logged_privately_counts_on_the_board_whose_post_says_so(
+    core: Core, clock: FakeClock
+) -> None:
+    """A member who logged the day's session by DM (a reminder's Done, say) and then
+    pressed the server post's Done got "Already logged", and never showed on that
+    server's board: the session was no server's. It counts on the board of the post."""
+    done = await todays_post_button(core, clock)
+    dm = Chat(core, user="1", platform=Platform.DISCORD, name="Ann")
+    assert "logged" in (await dm.say("done")).templates
+    ann = member(core, "1", "Ann")
+    pressed = await ann.send(Incoming(ann.ref, "dc:press", choice=done, display_name="Ann"))
+    assert pressed.templates == ["already_logged"]
+    assert "Ann: 25 reps" in await say(member(core, "3", "Bob"), "/leaderboard")
+
+
 async def test_leaderboard_shows_the_name_each_server_knows(core: Core) -> None:
     # One person, two servers, a nickname in each: neither server sees the other's.
     work = member(core, "1", "Ann")

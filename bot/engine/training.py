@@ -67,9 +67,12 @@ async def _log(turn: Turn, done: Done, pressed: str | None, *, remembered: bool)
         key, done = done_button(turn, pressed, day)
     entries = _entries(turn, done, before, remembered)
     key = key or await _typed_key(turn, entries, before, day)
-    if await turn.store.reps.has_event(turn.user.id, key):
-        return [Reply("already_logged")]
     community = turn.incoming.chat.community
+    shown_as = (turn.incoming.display_name or None) if community else None
+    if await turn.store.reps.has_event(turn.user.id, key):
+        if community is not None:  # logged in private: it counts on this board
+            turn.writes.append(turn.store.reps.count_in(turn.user.id, key, community, shown_as))
+        return [Reply("already_logged")]
     for exercise, reps in entries.items():
         turn.writes.append(
             turn.store.reps.log(
@@ -80,7 +83,7 @@ async def _log(turn: Turn, done: Done, pressed: str | None, *, remembered: bool)
                 local_day=day,
                 event_key=key,
                 community=community,
-                shown_as=(turn.incoming.display_name or None) if community else None,
+                shown_as=shown_as,
             )
         )
     after = progress([*totals, *(DayTotal(day, ex, reps) for ex, reps in entries.items())], day)

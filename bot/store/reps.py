@@ -70,6 +70,17 @@ class RepStore:
             "DELETE FROM rep_logs WHERE user_id = ? AND event_key = ?", (user_id, event_key)
         )
 
+    def count_in(
+        self, user_id: int, event_key: str, community: str, shown_as: str | None
+    ) -> Write:
+        """A log made privately counted on `community`'s board from now on (its post's Done
+        found the session logged already, by a reminder's Done, say)."""
+        return sql_write(
+            "UPDATE rep_logs SET community = ?, shown_as = ?"
+            " WHERE user_id = ? AND event_key = ? AND community IS NULL",
+            (community, shown_as, user_id, event_key),
+        )
+
     async def has_event(self, user_id: int, event_key: str) -> bool:
         row = await self._db.fetchone(
             "SELECT 1 FROM rep_logs WHERE user_id = ? AND event_key = ?", (user_id, event_key)
