@@ -67,10 +67,9 @@ class Settings:
         values = _read(os.environ if environ is None else environ, env_file)
         return cls(
             telegram_token=_secret(values.get("TELEGRAM_BOT_TOKEN")),
-            telegram_api_url=values.get("TELEGRAM_API_URL", "").strip() or cls.telegram_api_url,
+            telegram_api_url=values.get("TELEGRAM_API_URL") or cls.telegram_api_url,
             discord_token=_secret(values.get("DISCORD_BOT_TOKEN")),
-            # A .env file or a systemd unit passes "~/glutebot.db" as it is: no shell expands it.
-            db_path=Path(values.get("GLUTEBOT_DB") or cls.db_path).expanduser(),
+            db_path=_db_path(values.get("GLUTEBOT_DB")) or cls.db_path,
             log_level=_log_level(values.get("GLUTEBOT_LOG_LEVEL") or cls.log_level),
             reminder_grace=timedelta(
                 minutes=_positive_int(values, "GLUTEBOT_REMINDER_GRACE_MINUTES", 120, A_DAY)
@@ -83,11 +82,17 @@ class Settings:
 
 
 def _read(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    """The settings, each stripped of the spaces around it (a stray one from a copy-paste,
+    `docker run --env-file` or a unit file would name another database file, say)."""
     # The real environment wins over .env, so an operator can override a file value; a
-    # variable set empty (`GLUTEBOT_DB= glutebot`) counts as unset, not as "no value".
+    # variable set blank (`GLUTEBOT_DB= glutebot`, `GLUTEBOT_TIMEZONE=" "` in .env)
+    # counts as unset, wherever it is set, not as "no value".
     from_file = _env_file(env_file) if env_file and env_file.is_file() else {}
-    merged = {key: value for key, value in from_file.items() if value is not None}
-    merged.update((key, value) for key, value in environ.items() if value.strip())
+    merged: dict[str, str] = {}
+    for values in (from_file, environ):
+        merged.update(
+            (key, value.strip()) for key, value in values.items() if value and value.strip()
+        )
     return merged
 
 
@@ -107,12 +112,23 @@ def _env_file(path: Path) -> dict[str, str | None]:
 
 
 def _secret(value: str | None) -> Secret | None:
-    value = (value or "").strip()
     return Secret(value) if value else None
 
 
+def _db_path(value: str | None) -> Path | None:
+    if not value:
+        return None
+    try:
+        # A .env file or a systemd unit passes "~/glutebot.db" as it is: no shell expands it.
+        return Path(value).expanduser()
+    except RuntimeError:  # "~someone/..." where no such user (or no home) is known
+        raise ConfigError(
+            f'GLUTEBOT_DB={value!r}: no home folder is known for its "~"; give the full path'
+        ) from None
+
+
 def _log_level(name: str) -> str:
-    level = name.strip().upper()
+    level = name.upper()
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"GLUTEBOT_LOG_LEVEL={name!r} is not a log level (try INFO or DEBUG)")
     return level

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, timedelta
+from typing import Any, TypeVar
 
 from bot.adapters.base import Adapter, StartError
 from bot.app import Core, open_core
@@ -18,6 +20,7 @@ from bot.model import ChatRef, Delivery, Platform
 from bot.scheduler import Deliver, Prompt, Scheduler
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PRUNE_EVERY = timedelta(days=1)
 NO_TOKEN = (
@@ -37,11 +40,24 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         if scheduler is not None:
             scheduler.wake()
 
-    async with open_core(
-        settings.db_path,
-        default_tz=settings.timezone or UTC,
-        on_schedule_change=wake_scheduler,
-    ) as core:
+    async with contextlib.AsyncExitStack() as stack:
+        # Opening may wait for another process's lock on the database (a backup's, say)
+        # up to the busy timeout; a signal meanwhile stops glutebot at once, as one does
+        # while it connects.
+        opening = await _unless_stopped(
+            stack.enter_async_context(
+                open_core(
+                    settings.db_path,
+                    default_tz=settings.timezone or UTC,
+                    on_schedule_change=wake_scheduler,
+                )
+            ),
+            stop,
+        )
+        if opening is None:
+            log.info("stopped while starting")
+            return 0
+        core = opening.result()
         adapters = _adapters(core, settings)
         try:
             started = await _start_unless_stopped(adapters, stop)
@@ -113,21 +129,32 @@ def _adapters(core: Core, settings: Settings) -> list[Adapter]:
     return adapters
 
 
+async def _unless_stopped(
+    work: Coroutine[Any, Any, T], stop: asyncio.Event
+) -> asyncio.Task[T] | None:
+    """Runs `work` until it ends (then its task, whose `result()` is work's result or
+    error) or until `stop` is set first (then `work` is cancelled, and this is None)."""
+    task = asyncio.create_task(work)
+    signalled = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+        stopped = not task.done()
+        if stopped:  # or this itself was cancelled: `work` is never left running alone
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return None if stopped else task
+
+
 async def _start_unless_stopped(adapters: Sequence[Adapter], stop: asyncio.Event) -> bool:
     """Starts every adapter, unless `stop` is set meanwhile: a platform that can't be
     reached may take its whole timeout to say so, and a signal shouldn't wait for that.
     Then the start is abandoned, whatever had started is stopped, and this is False."""
-    starting = asyncio.create_task(_start_all(adapters))
-    signalled = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        signalled.cancel()
-    if starting.done():
+    starting = await _unless_stopped(_start_all(adapters), stop)
+    if starting is not None:
         starting.result()  # raises the StartError, if any
         return True
-    starting.cancel()
-    await asyncio.gather(starting, return_exceptions=True)
     # Stopping an adapter that never started, or only half did, is harmless.
     for adapter in reversed(adapters):
         await adapter.stop()

@@ -66,3 +66,29 @@ def test_timezone_setting_is_validated() -> None:
     assert settings.timezone.key == "Europe/London"
     with pytest.raises(ConfigError, match="GLUTEBOT_TIMEZONE"):
         Settings.load(environ={"GLUTEBOT_TIMEZONE": "Mars/Base"}, env_file=None)
+
+
+def test_spaces_around_the_database_path_are_ignored_like_around_every_setting() -> None:
+    """A stray space after GLUTEBOT_DB (`docker run --env-file`, a unit file, a
+    copy-paste) names the same file as without it. It used to be the one setting kept as
+    given: a new, empty "glutebot.db " beside the real one, every log seemingly lost."""
+    settings = Settings.load(environ={"GLUTEBOT_DB": " /srv/glutebot.db "}, env_file=None)
+    assert settings.db_path == Path("/srv/glutebot.db")
+
+
+def test_a_blank_value_in_the_env_file_counts_as_unset(tmp_path: Path) -> None:
+    """`GLUTEBOT_TIMEZONE=" "` in .env is unset, as the same blank value in the
+    environment is. It used to stop every command: "' ' is not a time zone"."""
+    env_file = tmp_path / ".env"
+    env_file.write_text('GLUTEBOT_TIMEZONE=" "\nGLUTEBOT_DB=" "\n')
+    settings = Settings.load(environ={}, env_file=env_file)
+    assert settings.timezone is None
+    assert settings.db_path == Path("glutebot.db")
+
+
+def test_a_home_folder_that_no_one_has_is_a_bad_database_path() -> None:
+    """`GLUTEBOT_DB=~glutebot/glutebot.db` where there is no user "glutebot" (yet) is a
+    bad setting, named, so one clear line. It used to be a RuntimeError traceback from
+    Path.expanduser, for every command."""
+    with pytest.raises(ConfigError, match=r"GLUTEBOT_DB='~no-such-user-here/"):
+        Settings.load(environ={"GLUTEBOT_DB": "~no-such-user-here/glutebot.db"}, env_file=None)

@@ -25,6 +25,11 @@ from bot.store.schema import MIGRATIONS, SCHEMA_VERSION, fingerprint
 Write = Callable[[sqlite3.Connection], None]
 Row = sqlite3.Row
 
+# How long a write waits for another process's lock on the file before it fails.
+BUSY_TIMEOUT_MS = 5000
+# Opening waits for that lock in tries this long, so that a signal can call it off.
+OPENING_TRY_MS = 100
+
 
 class StoreError(Exception):
     """The database can't be used; the message is meant for the operator as is."""
@@ -76,10 +81,7 @@ class Database:
         db = cls(conn, None)
         try:
             await db._configure()
-            await db._refuse_unusable()
-            await db._conn.execute("PRAGMA journal_mode = WAL")
-            await db._migrate()
-            await db._check_writable()
+            await db._prepare_file()
             db._reader = _open_reader(path)
             if db._reader is not None:  # a file, so a WAL to checkpoint
                 db._checkpointer = Checkpointer(path)
@@ -116,11 +118,34 @@ class Database:
             # README states.
             "PRAGMA synchronous = NORMAL",
             "PRAGMA foreign_keys = ON",
-            "PRAGMA busy_timeout = 5000",
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
             # Checkpoints run beside the writer, not inside its commits (checkpoints.py).
             "PRAGMA wal_autocheckpoint = 0",
         ):
             await self._conn.execute(pragma)
+
+    async def _prepare_file(self) -> None:
+        """Refuses a file glutebot can't use, else puts it in WAL mode, migrates it and
+        checks that it can be written. Another process holding its lock (a backup, say)
+        is waited for up to the busy timeout, as by any write; but in short tries, each a
+        chance to be called off: SQLite's own wait can't be interrupted, and Ctrl-C or
+        SIGTERM while glutebot starts shouldn't wait for it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+        await self._conn.execute(f"PRAGMA busy_timeout = {OPENING_TRY_MS}")
+        while True:
+            try:
+                await self._refuse_unusable()
+                await self._conn.execute("PRAGMA journal_mode = WAL")
+                await self._migrate()
+                await self._check_writable()
+                break
+            except sqlite3.OperationalError as exc:
+                if not _nobody_at_fault(exc) or loop.time() >= deadline:
+                    raise
+            # SQLite says "busy" without waiting where waiting could deadlock: no spinning.
+            await asyncio.sleep(0.01)
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     async def _check_writable(self) -> None:
         """Fails now on a file SQLite can only read (read-only file or mount), rather than
@@ -391,9 +416,14 @@ async def _on_db_thread(
 
 def _why_not(path: Path, error: sqlite3.Error) -> str:
     """Why SQLite couldn't open `path`, in words that name the problem where its own
-    ("unable to open database file") don't."""
-    if path.is_dir():
-        return "it is a folder; give the path of a database file (in it, say)"
-    if not path.parent.is_dir():
-        return f"the folder {path.parent} does not exist"
+    ("unable to open database file") don't. It never raises: it explains an error."""
+    try:
+        if path.is_dir():
+            return "it is a folder; give the path of a database file (in it, say)"
+        if not path.parent.exists():
+            return f"the folder {path.parent} does not exist"
+        if not path.parent.is_dir():  # a file where the folder should be
+            return f"{path.parent} is not a folder"
+    except OSError as exc:  # the system won't even look: a name too long, a folder shut
+        return exc.strerror or str(error)
     return str(error)
