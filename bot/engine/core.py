@@ -248,16 +248,13 @@ class Engine:
         if command is None:
             return []
         if command.name == "help":
-            return [Reply("help", {"platform": str(chat.platform)})]
-        if command.name == "learn":
-            return [Reply("learn", choices=LEARN_MENU)]
+            return [help_page(chat.platform)]
         if command.name in NAVIGATION:
-            return [main_menu()]
+            return [group_menu(command.name)]
         board = command.name == "leaderboard" and not community.sets_visibility(command.arg)
         if not board or chat.community is None:
             return []
-        schedule = await self._server_schedule(chat.platform, chat.community)
-        place_tz = schedule.tz if schedule is not None else self._default_tz
+        place_tz = self._place_tz(await self._server_schedule(chat.platform, chat.community))
         return [await community.board(self._store, chat.community, self._clock(), place_tz)]
 
     def _chatter(self, incoming: Incoming) -> bool:
@@ -286,7 +283,7 @@ class Engine:
         schedule = await self._server_schedule(chat.platform, chat.community)
         # A server's daily posts' zone dates the logs of members who gave no zone of their
         # own, so Monday's post is Monday's session there, and it is the leaderboard's week.
-        place_tz = schedule.tz if schedule is not None else self._default_tz
+        place_tz = self._place_tz(schedule)
         tz = ZoneInfo(user.tz) if user.tz else await self._home_tz(chat, user.id, place_tz)
         conversation = self._still_there(arrival.conversation)
         return Turn(incoming, user, conversation, now, tz, place_tz, schedule, self._store)
@@ -313,6 +310,10 @@ class Engine:
         if parked is None:
             return True
         return self._exists(str(parked), int(data.get("step", 0)), data.get("data", {}))
+
+    def _place_tz(self, server_schedule: Schedule | None) -> tzinfo:
+        """Where it was said: a server's daily-post zone, else the default (Turn.place_tz)."""
+        return server_schedule.tz if server_schedule is not None else self._default_tz
 
     async def _server_schedule(self, platform: Platform, server: str | None) -> Schedule | None:
         """The daily posts of `server`, if any."""
@@ -422,7 +423,7 @@ class Engine:
         if turn.incoming.chat.community is not None and command.name in NAVIGATION:
             # A person's conversation goes on in private: a group sees the menus, and what
             # they are in the middle of stays where it is (and unmentioned).
-            return await self._navigate_in_community(turn, command.name)
+            return [group_menu(command.name)]
         if command.name == "start" and command.arg:
             payload = normalise(command.arg)
             if payload in LINKABLE_PAGES or payload in EXERCISES:
@@ -475,17 +476,15 @@ class Engine:
         """Words typed in a group or server channel. A person's conversation goes on in
         private, so these never answer its question (a "yes" in a group must not confirm
         "delete everything?") and never move it along."""
-        platform = str(turn.incoming.chat.platform)
-        if said.word is Word.HELP:
-            return [Reply("help", {"platform": platform})]
+        if said.word is not None and said.word in PAGE_WORDS:
+            page = PAGE_WORDS[said.word]
+            return [help_page(turn.incoming.chat.platform) if page == "help" else group_menu(page)]
         if said.word is Word.UNDO:
             return await training.undo(turn)
         if said.word is Word.STATS:
             return await training.stats(turn)
         if said.word is Word.THANKS:  # a reply to the daily post, say
             return [THANKED]
-        if said.word in (Word.MENU, Word.HELLO, Word.CANCEL):
-            return [main_menu()]
         if (command := plain_command(said.text)) is not None:
             return await self._command(turn, command)
         return [_not_understood(turn, said.text, explain=True)]
@@ -507,7 +506,7 @@ class Engine:
             step = "0" if arg == Word.YES.value else arg
             return await self._walk_step(turn, self._walks[name], step)
         if turn.in_community and name in NAVIGATION:
-            return await self._navigate_in_community(turn, name)
+            return [group_menu(name)]
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply(STALE_PRESS)]
 
@@ -570,11 +569,6 @@ class Engine:
         if turn.conversation.flow in MENUS or turn.incoming.chat.community is not None:
             return []
         return self._flows[turn.conversation.flow].prompt(turn)
-
-    async def _navigate_in_community(self, turn: Turn, name: str) -> list[Reply]:
-        if name == "learn":
-            return self._flows["learn"].prompt(turn)
-        return [main_menu()]
 
     async def _start(self, turn: Turn) -> list[Reply]:
         conversation = turn.conversation
@@ -641,8 +635,7 @@ class Engine:
         return walk.start(turn, min(step, last))  # a group's button, somehow pressed here
 
     async def _help(self, turn: Turn) -> list[Reply]:
-        context = {"platform": str(turn.incoming.chat.platform)}
-        return [Reply("help", context), *self._prompt_if_busy(turn)]
+        return [help_page(turn.incoming.chat.platform), *self._prompt_if_busy(turn)]
 
     async def _cancel(self, turn: Turn) -> list[Reply]:
         was_busy = turn.conversation.flow not in MENUS
@@ -743,6 +736,16 @@ def _not_understood(
         "warned": warned,
     }
     return Reply("not_understood", context)
+
+
+def help_page(platform: Platform) -> Reply:
+    return Reply("help", {"platform": str(platform)})
+
+
+def group_menu(name: str) -> Reply:
+    """What a command that moves someone around their conversation shows in a group:
+    the learn menu or the main one, moving no one's conversation."""
+    return Reply("learn", choices=LEARN_MENU) if name == "learn" else main_menu()
 
 
 def _command_in(text: str) -> Command | None:
