@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core
+from bot.engine.turn import ACTION_PREFIX
 from bot.flows import programme
 from bot.model import Incoming, Platform
 from tests.test_check import CLEAR, take_check
@@ -210,6 +211,46 @@ async def test_done_typed_at_the_finish_then_its_button_logs_once(
     said = await chat.send(Incoming(chat.ref, "tap-1", choice=button))
     assert "Already logged" in said.text
     assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(12,)]
+
+
+@pytest.mark.parametrize("there_and_back", [["back", "next"], ["⬅ Back", "next"], ["next"]])
+async def test_one_walk_through_logs_once_whichever_of_its_finishes_done_is_pressed(
+    chat: Chat, db_path: Path, there_and_back: list[str]
+) -> None:
+    """Back from the finish and on to it again shows a second finish, and the first one's
+    Done is still on screen above it: both stand for the one walk-through."""
+    await walk_bridge(chat)
+    first = chat.button("Done ✅")
+    for typed in there_and_back:
+        await chat.say(typed)
+    second = chat.button("Done ✅")
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=second))
+    assert "Logged 20 glute bridges." in said.text
+    said = await chat.send(Incoming(chat.ref, "tap-2", choice=first))
+    assert "Already logged" in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(20,)]
+
+
+async def test_a_new_walk_through_of_the_same_exercise_logs_again(
+    chat: Chat, db_path: Path
+) -> None:
+    await walk_bridge(chat)
+    await chat.tap("Done ✅")
+    await walk_bridge(chat)
+    said = await chat.tap("Done ✅")
+    assert "Logged 20 glute bridges." in said.text
+    assert rows(db_path, "SELECT SUM(reps) FROM rep_logs") == [(40,)]
+
+
+async def test_a_finish_back_from_before_walk_throughs_had_ids_reopens_the_last_step(
+    chat: Chat,
+) -> None:
+    await walk_bridge(chat)
+    old_back = f"{ACTION_PREFIX}:bridge:back"  # as stored buttons and messages still carry
+    said = await chat.send(Incoming(chat.ref, "tap-1", choice=old_back))
+    assert "step 5 of 5" in said.text
+    said = await chat.say("next")
+    assert "target right now: 20" in said.text
 
 
 async def test_a_second_typed_done_is_a_session_of_its_own(chat: Chat, db_path: Path) -> None:

@@ -533,7 +533,7 @@ class Engine:
     def _finished_walk(self, turn: Turn) -> WalkFlow | None:
         """The walk-through whose finish screen was the last thing shown, if any."""
         offered = turn.conversation.offered
-        return next((w for w in self._walks.values() if w.back_from_finish in offered), None)
+        return next((w for w in self._walks.values() if w.finish_on_show(offered)), None)
 
     @staticmethod
     def _shown(replies: list[Reply]) -> tuple[Choice, ...]:
@@ -627,12 +627,15 @@ class Engine:
         if warning is not None:
             return [held_back(warning)]
         last = len(walk.exercise.steps) - 1
+        walk_id, _, arg = arg.rpartition(":")  # the finish's Back: "<walk-through id>:back"
         # Button data can be forged: only a plain step number counts ("²" is a digit too).
         number = arg.isascii() and arg.isdigit() and len(arg) <= 3
         step = last if arg == BACK.value else int(arg) if number else 0
         if turn.in_community:
             return await walk.shown_to_all(turn, step)
-        return walk.start(turn, min(step, last))  # a group's button, somehow pressed here
+        # Back from the finish is the same walk-through; a step number, a group's button
+        # somehow pressed here, begins one.
+        return walk.start(turn, min(step, last), walk_id or None)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         return [help_page(turn.incoming.chat.platform), *self._prompt_if_busy(turn)]

@@ -12,6 +12,8 @@ from bot.parse import Word
 
 WALK_PREFIX = "walk_"
 NEXT = Choice("next", "next")
+# The conversation data naming the walk-through under way (see `WalkFlow._finish`).
+WALK_ID = "walk"
 BACK = Choice("back", "back")
 
 
@@ -27,8 +29,9 @@ class WalkFlow:
         self.name = f"{WALK_PREFIX}{exercise.id}"
         self.steps = len(exercise.steps)
 
-    def start(self, turn: Turn, step: int = 0) -> list[Reply]:
-        turn.go(self.name, step)
+    def start(self, turn: Turn, step: int = 0, walk: str | None = None) -> list[Reply]:
+        """Step `step` of a walk-through: a new one, or the one whose id is `walk` again."""
+        turn.go(self.name, step, {WALK_ID: walk or turn.nonce()})
         return self.prompt(turn)
 
     async def shown_to_all(self, turn: Turn, step: int) -> list[Reply]:
@@ -43,10 +46,16 @@ class WalkFlow:
         choices = (action(self.exercise.id, NEXT.label, str(step + 1)), *back)
         return [Reply(self.exercise.step_template(step), context, choices=choices)]
 
-    @property
-    def back_from_finish(self) -> Choice:
-        # An action like the finish's other buttons: the walk-through is over by then.
-        return action(self.exercise.id, BACK.label, BACK.value)
+    def back_from_finish(self, walk: str) -> Choice:
+        # An action like the finish's other buttons: the walk-through is over by then. It
+        # carries the walk-through's id, so that the finish it leads back to brings the
+        # same Done as this one, still on screen (see `_finish`).
+        return action(self.exercise.id, BACK.label, f"{walk}:{BACK.value}")
+
+    def finish_on_show(self, offered: Sequence[Choice]) -> bool:
+        """Whether `offered` is this walk-through's finish (its Back is among them)."""
+        prefix, suffix = f"{action(self.exercise.id).value}:", f":{BACK.value}"
+        return any(c.value.startswith(prefix) and c.value.endswith(suffix) for c in offered)
 
     def past_the_end(self, turn: Turn) -> list[Reply]:
         """Answers a "next" typed at the finish screen, offering its buttons again (the
@@ -77,6 +86,10 @@ class WalkFlow:
         return [await self._finish(turn)]
 
     async def _finish(self, turn: Turn) -> Reply:
+        # Its Done logs under the walk-through's id: going back from the finish and on to it
+        # again leaves two finishes on screen, and pressing both must log once. (Posted
+        # in a group, where nobody's conversation moves, each finish is its own.)
+        walk = turn.nonce() if turn.in_community else _walk_id(turn)
         target = None
         if not turn.in_community:
             turn.go("menu")
@@ -97,9 +110,15 @@ class WalkFlow:
             "in_group": turn.in_community,
         }
         # The button logs this exercise (not the whole session) whenever it is pressed.
-        nonce = f"{turn.nonce()}.{self.exercise.id}"
-        done = action("done", "done_now", nonce)
+        done = action("done", "done_now", f"{walk}.{self.exercise.id}")
+        back = self.back_from_finish(walk)
         if turn.in_community:  # "later" would only post the menu for everyone
-            return Reply("exercise/finish", context, choices=(done, self.back_from_finish))
-        choices = (done, self.back_from_finish, action("menu", "later"))
+            return Reply("exercise/finish", context, choices=(done, back))
+        choices = (done, back, action("menu", "later"))
         return Reply("exercise/finish", context, choices=choices)
+
+
+def _walk_id(turn: Turn) -> str:
+    # A walk-through stored before walk-throughs had ids gets one at its finish.
+    walk = turn.conversation.data.get(WALK_ID)
+    return walk if isinstance(walk, str) and walk else turn.nonce()
