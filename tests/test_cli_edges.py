@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import tzlocal
@@ -299,6 +300,19 @@ def test_the_token_is_not_printed_when_it_is_part_of_the_api_url(
     assert result.returncode == 1
     assert TOKEN.encode() not in result.stderr, result.stderr.decode()
     assert TOKEN.split(":")[1].encode() not in result.stderr
+
+
+@pytest.mark.parametrize("password", ["s3cret-pass", "p%40ss%3Aword"])
+def test_a_password_in_the_api_url_is_not_printed(tmp_path: Path, password: str) -> None:
+    """A self-hosted Bot API server behind basic auth ("https://bot:<password>@host"):
+    the start-up error names the server without its password, as typed or decoded."""
+    url = f"http://glutebot:{password}@127.0.0.1:{refused_port()}"
+    result = run_bot(tmp_path, url)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert password not in err, err
+    assert unquote(password) not in err, err
+    assert "glutebot:<password>@127.0.0.1" in err, err
 
 
 def test_an_api_url_that_answers_a_web_page_is_one_clear_line(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ class TelegramAdapter:
         self._core = core
         self._sleep = sleep
         self._wording = Wording.load()
-        self._redaction = TokenRedaction(secret)
+        self._redaction = TokenRedaction(secret, api_url)
         # Before building: PTB logs its URLs, token included, as soon as the bot exists.
         self._redaction.install()
         _quiet_pages_that_are_not_json()

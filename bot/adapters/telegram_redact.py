@@ -3,7 +3,8 @@
 The token is part of each Bot API URL, so libraries leak it freely: httpx logs request
 URLs at INFO, PTB's `Bot` repr shows it, and a transport error may quote the URL. Filters
 on loggers would miss records from loggers created later, so the redaction sits in the
-log record factory and sees every record the process creates.
+log record factory and sees every record the process creates. So does the password of a
+self-hosted Bot API server behind basic auth, written into TELEGRAM_API_URL.
 """
 
 from __future__ import annotations
@@ -11,20 +12,27 @@ from __future__ import annotations
 import logging
 import traceback
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 MASK = "<telegram-token>"
+PASSWORD_MASK = "<password>"
 
 
 class TokenRedaction:
-    def __init__(self, token: str) -> None:
-        self._secrets = [s for s in dict.fromkeys((token, quote(token, safe=""))) if s]
+    def __init__(self, token: str, api_url: str = "") -> None:
+        password = urlsplit(api_url).password or ""  # as written: percent-encoded
+        masks = {
+            **dict.fromkeys((password, unquote(password)), PASSWORD_MASK),
+            **dict.fromkeys((token, quote(token, safe="")), MASK),
+        }
+        # Longest first, so that no secret is half-masked by a shorter one inside it.
+        self._secrets = sorted(((s, m) for s, m in masks.items() if s), key=lambda p: -len(p[0]))
         self._previous: Any = None
         self._factory: Any = None
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
+        for secret, mask in self._secrets:
+            text = text.replace(secret, mask)
         return text
 
     def install(self) -> None:
