@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.adapters.console import ConsoleChat
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform
 from bot.render import LIMITS
@@ -50,3 +53,38 @@ async def test_any_text_gets_a_reply_that_fits(
             assert len(rendered) <= LIMITS[platform]
             if "{{ 7*7 }}" in text and "7*7" in rendered:
                 assert "{{ 7*7 }}" in rendered  # echoed as typed, never evaluated
+
+
+class EndlessLine(io.StringIO):
+    """Piped input of `size` characters with no newline (a binary file, /dev/zero, `yes`
+    without its newlines), then `after`: made up as it is read, never held whole."""
+
+    def __init__(self, size: int, after: str) -> None:
+        super().__init__(after)
+        self._left = size
+
+    # (typeshed gives StringIO _IOBase's bytes readline too, hence the ignore)
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
+        if self._left == 0:
+            return super().readline(size)
+        take = self._left if size < 0 else min(size, self._left)
+        self._left -= take
+        return "x" * take
+
+
+async def test_a_piped_line_without_end_neither_fills_memory_nor_loses_the_next(
+    tmp_path: Path,
+) -> None:
+    stdout = io.StringIO()
+    async with open_core(tmp_path / "glutebot.db", clock=FakeClock()) as core:
+        chat = ConsoleChat(core, "me", EndlessLine(30_000_000, "\ndone 5\n"), stdout)
+        tracemalloc.start()
+        try:
+            await chat.run()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 5_000_000  # the 30 MB line was never held whole
+    answers = stdout.getvalue()
+    assert "didn't understand" in answers  # the start of the long line, answered
+    assert "Logged 5 glute bridges." in answers

@@ -18,6 +18,9 @@ LOCAL_CHAT = "local"
 BOM = "\ufeff"
 # Typed alone, they end the chat as the end of input does, as in most terminal programs.
 LEAVE_WORDS = frozenset({"quit", "exit"})
+# Longer than any chat app's message: a piped line is cut here, and the rest of it
+# skipped, so that input with no newline in it (a binary file, /dev/zero) can't fill memory.
+LINE_LIMIT = 65_536
 
 
 class ConsoleChat:
@@ -94,7 +97,10 @@ class ConsoleChat:
     def _read_line(self) -> str | None:
         if self._at_terminal():
             return self._typed_line()
-        line = self._stdin.readline()
+        line = self._stdin.readline(LINE_LIMIT)
+        if not line.endswith("\n"):  # cut at the limit, or the end of input
+            while (rest := self._stdin.readline(LINE_LIMIT)) and not rest.endswith("\n"):
+                pass
         return line.rstrip("\r\n") if line else None
 
     def _at_terminal(self) -> bool:
