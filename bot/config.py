@@ -108,7 +108,11 @@ def _env_file(path: Path) -> dict[str, str | None]:
         if binding.error:
             line = binding.original.line
             raise ConfigError(f"{path}, line {line}: not a setting; write it as NAME=value")
-    return dotenv_values(stream=io.StringIO(text))
+    values = dotenv_values(stream=io.StringIO(text))
+    for name, value in values.items():
+        if value is not None and "\0" in value:  # no path, token or zone can hold one
+            raise ConfigError(f"{path}: {name} holds a NUL character; write its value again")
+    return values
 
 
 def _secret(value: str | None) -> Secret | None:

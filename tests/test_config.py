@@ -92,3 +92,17 @@ def test_a_home_folder_that_no_one_has_is_a_bad_database_path() -> None:
     Path.expanduser, for every command."""
     with pytest.raises(ConfigError, match=r"GLUTEBOT_DB='~no-such-user-here/"):
         Settings.load(environ={"GLUTEBOT_DB": "~no-such-user-here/glutebot.db"}, env_file=None)
+
+
+@pytest.mark.parametrize("line", ["GLUTEBOT_DB=mine\0.db", "TELEGRAM_BOT_TOKEN=12:AB\0CD"])
+def test_a_nul_character_in_the_env_file_names_the_setting_not_its_value(
+    tmp_path: Path, line: str
+) -> None:
+    """Which no path or token can hold (sqlite3 raised "embedded null byte" from its
+    thread, a traceback): one clear error, without the value, which may be a token."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"GLUTEBOT_LOG_LEVEL=INFO\n{line}\n")
+    name, _, value = line.partition("=")
+    with pytest.raises(ConfigError, match=rf"{name} .*NUL") as error:
+        Settings.load(environ={}, env_file=env_file)
+    assert value.split("\0")[0] not in str(error.value)
