@@ -137,6 +137,10 @@ def _convert_line(line: str, platform: Platform) -> str:
             _text(tag.group(0), platform, out)
         position = tag.end()
     _text(line[position:], platform, out)
+    if platform is Platform.DISCORD:
+        # Discord numbers "1. " lines as a list of its own (1, 2, 3), whatever the number
+        # written: a leaderboard's shared places ("1, 1, 3") must show as written.
+        return _DISCORD_NUMBERED.sub(r"\1\\.", "".join(out))
     return "".join(out)
 
 
@@ -152,6 +156,7 @@ def _text(chunk: str, platform: Platform, out: list[str]) -> None:
 # needs its "<", so that one is escaped too.
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[<])")
 _DISCORD_LINE_START = re.compile(r"^(\s*)(#|>|-#)")
+_DISCORD_NUMBERED = re.compile(r"^(\s*\d+)\.(?=\s)")
 # Bidirectional controls (embeddings, overrides, isolates, marks) reorder the rest of a
 # line: a name could make the text after it read backwards. Dropped on Telegram and
 # Discord, where one person's name reaches a whole group.

@@ -713,8 +713,39 @@ async def test_leaderboard_leaves_out_a_member_who_opted_out(
     board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
 
     assert "hidden from leaderboards" in hidden[0]["content"]
-    assert "1. alice: 30 reps" in board
+    assert "1\\. alice: 30 reps" in board
     assert "bob" not in board
+
+
+# Discord reads lines that start "N. " as an ordered list, and numbers its items on from
+# the first whatever the others say; "N\. " is text, and shows as "N. ".
+LISTED = re.compile(r"^(\d+)\. ")
+AS_TEXT = re.compile(r"^(\d+)\\\. ")
+
+
+def numbers_as_discord_shows(text: str) -> list[int]:
+    shown: list[int] = []
+    listed = False
+    for line in text.split("\n"):
+        if item := LISTED.match(line):
+            shown.append(shown[-1] + 1 if listed else int(item[1]))
+        elif written := AS_TEXT.match(line):
+            shown.append(int(written[1]))
+        listed = item is not None
+    return shown
+
+
+async def test_members_level_on_the_board_show_the_same_place_in_discord(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """The board gave members level on reps and sessions the same place ("1, 1, 3"), but
+    Discord showed the lines as a numbered list of its own: 1, 2, 3."""
+    for member, text in ((world.alice, "done 30"), (world.bob, "done 30"), (world.boss, "done 5")):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+
+    assert numbers_as_discord_shows(board) == [1, 1, 3, 1, 1, 3], board
 
 
 # Personal reminders.
@@ -1375,8 +1406,8 @@ async def test_a_nickname_cannot_add_fake_lines_to_the_leaderboard(
     board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
 
     lines = board.splitlines()
-    assert not any(line.startswith("1. Zed (admin)") for line in lines), board
-    entries = [line for line in lines if line.startswith("1. Zed")]
+    assert not any(line.startswith("1\\. Zed (admin)") for line in lines), board
+    entries = [line for line in lines if line.startswith("1\\. Zed")]
     assert entries, board
     assert all(entry.endswith(": 10 reps, 1 session") for entry in entries), board
 
