@@ -296,6 +296,28 @@ async def test_bad_setup_input_is_explained_and_saves_nothing(
     )
 
 
+async def test_a_first_setup_without_a_zone_asks_for_the_zone_in_the_commands_terms(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    options = {"channel": world.channel, "time": "07:30"}
+    answer = await slash(fake_discord, world, world.boss, "setup", options)
+    text = answer[0]["content"]
+    assert "time zone" in text.split(".")[0]  # what's missing comes first
+    assert "timezone:Europe/Berlin" in text  # as the slash command's option is given
+    assert "/setup #" not in text  # not a form typed in a channel
+    assert "time:off" in text
+    owner = channel_owner(Platform.DISCORD, str(world.guild.id))
+    assert await core.store.schedules.get(owner) is None
+
+
+async def test_the_help_page_says_how_to_stop_the_daily_posts_with_the_slash_command(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    answer = await slash(fake_discord, world, world.alice, "help")
+    assert "time:off" in answer[0]["content"]
+    assert "/setup off" not in answer[0]["content"]
+
+
 async def test_setup_refuses_a_channel_it_cannot_post_in(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:
@@ -870,7 +892,7 @@ async def test_a_command_discord_still_shows_from_before_gets_an_answer(
         changed = await slash(fake_discord, world, world.boss, "setup", {"channel": world.channel})
 
     assert "I don't know the command /stretch" in removed[0]["content"]
-    assert "To set up the daily post, give a channel" in changed[0]["content"]
+    assert "To set up the daily post, give /setup a channel" in changed[0]["content"]
     assert all(answer["flags"] & EPHEMERAL for answer in removed + changed)
     stale = [r for r in caplog.records if "stale slash command" in r.getMessage()]
     assert [r.levelno for r in stale] == [logging.WARNING, logging.WARNING]

@@ -128,7 +128,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "community/server_only": {"platform": "telegram", "command": "leaderboard"},
     "community/no_daily_posts": {"platform": "telegram"},
     "community/admin_only": {},
-    "community/setup_usage": {},
+    "community/setup_usage": {"slash": True, "missing_zone": True},
     "community/setup_off": {"was_on": True, "channel": "555"},
     "community/setup_invalid": {"field": "InvalidTime", "value": "25:00"},
     "community/setup_no_access": {},

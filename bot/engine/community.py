@@ -59,7 +59,12 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     kept = {"tz": current.tz.key, "days": format_days(current.days)} if current else {}
     fields = {"days": DEFAULT_DAYS, **kept, **fields}
     if channel_id is None or "time" not in fields or "tz" not in fields:
-        return [Reply("community/setup_usage", private=True)]
+        usage = {
+            # Asked with the slash command, the example is in its options' terms.
+            "slash": turn.seen_only_here,
+            "missing_zone": channel_id is not None and "time" in fields,
+        }
+        return [Reply("community/setup_usage", usage, private=True)]
     try:
         at = parse_local_time(fields["time"])
         zone = parse_timezone(fields["tz"])
