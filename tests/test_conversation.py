@@ -379,3 +379,22 @@ async def test_declining_forget_mid_check_keeps_the_check_where_it_was(core: Cor
     assert "kept everything as it was" in said.text
     said = await chat.say("/check")
     assert "Question 1 of 9" not in said.text
+
+
+@pytest.mark.parametrize("button", ["I did it ✅", "My progress"])
+async def test_an_earlier_messages_button_pressed_in_the_check_asks_its_question_again(
+    chat: Chat, button: str
+) -> None:
+    """A Done or "My progress" pressed on a message above the check (a reminder, the
+    menu) is answered in passing, like "done" or "stats" typed: the question comes again,
+    so a "yes" typed next isn't taken as an answer to one scrolled out of sight."""
+    await chat.say("/workout")
+    workout = chat.button("I did it ✅")
+    await chat.say("/start")
+    shown = {"I did it ✅": workout, "My progress": chat.button("My progress")}
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.send(Incoming(chat.ref, f"press-{button}", choice=shown[button]))
+    assert "Question 2 of 9" in said.text
+    said = await chat.tap("No")
+    assert "Question 3 of 9" in said.text

@@ -499,8 +499,12 @@ class Engine:
 
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, arg = [*value.split(":", 2), ""][:3]
+        # Pressed on an earlier message (a reminder, a menu) in the middle of something:
+        # answered in passing, as typed.
         if name == "done" and arg:
-            return await training.press_done(turn, arg)
+            return await self._aside(turn, training.press_done(turn, arg))
+        if name in ASIDES:
+            return await self._aside(turn, self._actions[name](turn))
         if name in self._walks and arg:
             # "Yes" to an offer to begin one ("Start with the glute bridge") is its start.
             step = "0" if arg == Word.YES.value else arg
