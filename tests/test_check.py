@@ -440,3 +440,17 @@ def test_hours_with_a_fraction_are_read(typed: str, band: str) -> None:
     """ "7.5 hours" to how long one sits a day was "didn't understand"."""
     [question] = [q for q in QUESTIONS if q.id == "sitting_hours"]
     assert question.read(None, typed) == band
+
+
+async def test_none_answers_the_list_of_warning_signs_and_sort_of_is_sometimes(
+    chat: Chat,
+) -> None:
+    """ "Do any of these apply to you?" is most naturally answered "none of these"."""
+    await chat.say("/check")
+    await chat.say("no")
+    said = await chat.say("none of these")
+    assert "Question 3 of 9" in said.text
+    for answer in ("sort of", "no", "no", "no", "under 4 hours", "I don't run", "none"):
+        said = await chat.say(answer)
+    assert "glute amnesia is unlikely" in said.text
+    assert "numb or sore bum after sitting" in said.text  # "sort of": sometimes, 1 point
