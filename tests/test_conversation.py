@@ -398,3 +398,16 @@ async def test_an_earlier_messages_button_pressed_in_the_check_asks_its_question
     assert "Question 2 of 9" in said.text
     said = await chat.tap("No")
     assert "Question 3 of 9" in said.text
+
+
+async def test_check_sent_at_carry_on_or_start_over_asks_it_again(chat: Chat) -> None:
+    """/check while "carry on, or start over?" is asked about a check half-done doesn't
+    throw the answers away unasked: it is that very question."""
+    await chat.say("/check")
+    await chat.tap("No")
+    await chat.tap("No")
+    await chat.say("/start")
+    said = await chat.say("/check")
+    assert "middle of your symptom check" in said.text
+    said = await chat.tap("Continue")
+    assert "Question 3 of 9" in said.text

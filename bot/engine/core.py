@@ -615,7 +615,19 @@ class Engine:
                 return self._check.prompt(turn)
             # Answers given would be lost to a slip of the thumb: carry on, or start over?
             return self._resume.park(turn, away=False)
+        if self._asks_to_resume_check(turn) and not turn.in_community:
+            return self._resume.prompt(turn)  # already asking just that
         return self._check.start(turn)
+
+    def _asks_to_resume_check(self, turn: Turn) -> bool:
+        """ "Carry on, or start over?" is on screen about a check with answers given."""
+        conversation = turn.conversation
+        parked = conversation.data
+        return (
+            conversation.flow == self._resume.name
+            and parked.get("flow") == self._check.name
+            and parked.get("step", 0) > 0
+        )
 
     def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
         async def start(turn: Turn) -> list[Reply]:
