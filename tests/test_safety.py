@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Core
-from bot.model import ChatRef, Incoming, Platform
+from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from tests.transcript import Chat
 
 
@@ -131,3 +131,23 @@ async def test_a_warning_sign_told_to_the_bot_in_a_server_is_answered_in_private
     said = await member.send(told)
     assert said.templates == ["check/red_flag"]
     assert all(reply.private for reply in said.replies)
+
+
+async def test_a_warning_sign_told_in_a_group_ends_the_walk_through_finished_in_private(
+    core: Core,
+) -> None:
+    """The finish of a walk-through is on screen in private; the person then tells the bot
+    in a group that their leg is going numb. Back in private, "next" must not bring the
+    finish's "say done" and Done button back: no exercise coaching until a clear check."""
+    me = Chat(core, user="7", platform=Platform.TELEGRAM)
+    await me.say("/bridge")
+    for _ in range(5):
+        said = await me.say("next")
+    assert "Done ✅" in said.labels
+    group = ChatRef(Platform.TELEGRAM, user_id="7", chat_id="-100", community="-100")
+    told = Incoming(group, "told-in-group", text="my leg is going numb", addressed=True,
+                    private_reach=PrivateReach.IF_STARTED)  # fmt: skip
+    assert (await me.send(told)).templates == ["check/red_flag"]
+    said = await me.say("next")
+    assert "Done ✅" not in said.labels
+    assert "done" not in said.text.lower()
