@@ -411,3 +411,20 @@ async def test_check_sent_at_carry_on_or_start_over_asks_it_again(chat: Chat) ->
     assert "middle of your symptom check" in said.text
     said = await chat.tap("Continue")
     assert "Question 3 of 9" in said.text
+
+
+@pytest.mark.parametrize("nod", ["ok", "Okay!", "👍"])
+async def test_a_nod_with_no_question_open_is_met_with_the_menu_not_an_apology(
+    chat: Chat, nod: str
+) -> None:
+    """ "ok" to advice (see a doctor) or to the workout isn't a failed answer: the menu
+    comes again without "Sorry, I didn't understand", and twice isn't two misses."""
+    await chat.say("/check")
+    await chat.tap("Yes")  # "please get medical help now"
+    for _ in range(2):
+        said = await chat.say(nod)
+        assert "didn't understand" not in said.text
+        assert said.text.startswith("What would you like to do?")
+    await chat.say("/workout")
+    said = await chat.say(nod)
+    assert "didn't understand" not in said.text

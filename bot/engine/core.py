@@ -37,6 +37,7 @@ from bot.parse import (
     Reported,
     Said,
     Word,
+    acknowledges,
     normalise,
     parse,
     parse_done,
@@ -466,6 +467,8 @@ class Engine:
             return await self._aside(turn, training.stats(turn))
         if said.word is Word.THANKS:
             return [THANKED, *self._prompt_if_busy(turn)]
+        if turn.conversation.flow in MENUS and acknowledges(said.text):
+            return flow.prompt(turn)  # "ok" to advice or a workout: nothing to apologise for
         if said.word is Word.NEXT and (walk := self._finished_walk(turn)) is not None:
             return walk.past_the_end(turn)
         if (command := plain_command(said.text)) is not None:
