@@ -26,6 +26,8 @@ async def rep_logs(chat: Chat) -> list[object]:
         "tingling down my left leg",
         "my leg keeps getting weaker",
         "I fell yesterday and my hip hurts",
+        "I hurt my back",  # an injury
+        "I can't feel my left leg",
     ],
 )
 async def test_a_warning_sign_typed_mid_exercise_gets_advice_not_the_next_step(
@@ -68,7 +70,11 @@ async def test_after_a_typed_warning_sign_nothing_is_logged_until_a_clear_check(
     assert "Logged 20 glute bridges" in said.text
 
 
-@pytest.mark.parametrize("pain", ["I feel a sharp pain", "ouch, my knee hurts"])
+@pytest.mark.parametrize(
+    "pain",
+    ["I feel a sharp pain", "ouch, my knee hurts", "pain", "Hurts!", "ow that hurt",
+     "knee pain", "I'm in pain"],
+)  # fmt: skip
 async def test_pain_during_an_exercise_stops_it(chat: Chat, pain: str) -> None:
     await chat.say("/bridge")
     for _ in range(3):
