@@ -232,7 +232,6 @@ def test_every_label_key_used_by_choices_exists(renderer: Renderer) -> None:
         assert renderer.button(choice).label
 
 
-
 def test_example_lunge_logs_stay_in_the_range_taught_and_count_per_side(
     renderer: Renderer,
 ) -> None:
