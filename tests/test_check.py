@@ -454,3 +454,15 @@ async def test_none_answers_the_list_of_warning_signs_and_sort_of_is_sometimes(
         said = await chat.say(answer)
     assert "glute amnesia is unlikely" in said.text
     assert "numb or sore bum after sitting" in said.text  # "sort of": sometimes, 1 point
+
+
+@pytest.mark.parametrize("typed", ["I don't lift", "I dont lift weights", "n/a"])
+async def test_not_lifting_answers_the_question_about_lifting_as_no(
+    chat: Chat, typed: str
+) -> None:
+    """The question says to answer no if you don't lift; saying so is that no."""
+    await chat.say("/check")
+    for answer in ("no", "no", "no"):
+        await chat.say(answer)
+    said = await chat.say(typed)
+    assert "Question 5 of 9" in said.text
