@@ -428,3 +428,16 @@ async def test_a_nod_with_no_question_open_is_met_with_the_menu_not_an_apology(
     await chat.say("/workout")
     said = await chat.say(nod)
     assert "didn't understand" not in said.text
+
+
+async def test_stats_in_the_middle_of_a_first_check_does_not_suggest_starting_one(
+    chat: Chat,
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("stats")
+    assert "haven't done the symptom check" not in said.text
+    assert "Question 2 of 9" in said.text
+    await chat.say("cancel")
+    said = await chat.say("stats")
+    assert "haven't done the symptom check" in said.text

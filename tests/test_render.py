@@ -70,6 +70,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "latest_check": CHECK,
         "warning": CHECK,
         "recheck_due": False,
+        "in_check": False,
     },
     "forget/confirm": {"elsewhere": True},
     "forget/done": {},
