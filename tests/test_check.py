@@ -122,7 +122,7 @@ async def test_after_a_red_flag_no_workout_is_offered_until_a_clear_check(
     assert "Glute bridge: 2 sets" not in said.text
     assert said.labels == ["Take the check again"]
     said = await chat.say("/stats")
-    assert "found a warning sign" in said.text
+    assert "you told me about a warning sign" in said.text
     assert "haven't done the symptom check" not in said.text
     clock.advance(days=14)
     result = await take_check(chat, LIKELY)

@@ -157,3 +157,13 @@ async def test_a_warning_sign_told_in_a_group_ends_the_walk_through_finished_in_
     said = await me.say("next")
     assert "Done ✅" not in said.labels
     assert "done" not in said.text.lower()
+
+
+async def test_stats_after_a_typed_warning_sign_does_not_credit_a_check(chat: Chat) -> None:
+    """Told in their own words, not in a check: /stats says what they told, not that a
+    symptom check they never took found it."""
+    await chat.say("my leg is going numb")
+    said = await chat.say("/stats")
+    assert "symptom check" not in said.text
+    assert "you told me about a warning sign" in said.text
+    assert sends_to_a_professional(said.text)
