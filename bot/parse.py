@@ -125,6 +125,10 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "i do not",
         "false",
         "not at all",
+        "none",
+        "none of them",
+        "none of these",
+        "none of those",
         "👎",
         "❌",
         "✖️",
@@ -151,6 +155,8 @@ _WORDS: dict[Word, tuple[str, ...]] = {
         "occasionally",
         "kind of",
         "kinda",
+        "sort of",
+        "sorta",
         "maybe",
         "somewhat",
         "now and then",
@@ -320,6 +326,7 @@ _LEG = r"(?:legs?|calf|calves|foot|feet|thighs?|knees?|ankles?|toes?|shins?)"
 _GROIN = r"(?:groin|genitals?|inner thighs?|saddle|crotch|between my legs|perineum)"
 _NUMB = r"(?:numb\w*|tingl\w*|pins and needles|no feeling|can't feel|cannot feel)"
 _HURTS = r"(?:pain\w*|hurts?|hurting|aches?|aching|sore)"
+_BODY = rf"(?:back|neck|hips?|glutes?|bum|butt|hamstrings?|{_LEG})"
 # Each pattern reads one of CONTENT.md's warning signs, as people put them. The bum
 # going numb after sitting is the condition itself (the check asks about it), not a
 # warning: only numbness of a leg, spreading, or in the saddle area is.
@@ -349,6 +356,8 @@ _CONCERNS: tuple[tuple[Concern, re.Pattern[str]], ...] = (
             r"|excruciating|won't go away|won't stop)"
             r"|in agony|can't (?:walk|stand up|put weight)"
             r"|injur\w*|hurt myself"
+            rf"|\bi(?: have|'ve)? hurt my {_BODY}\b"
+            rf"|\b(?:can't|cannot) feel (?:my |either |both )?(?:left |right )?{_LEG}"
             rf"|(?:fell|fall|fallen|tripped|slipped|accident|crash)\b[^.!?]{{0,40}}\b{_HURTS}"
             rf"|{_HURTS}[^.!?]{{0,40}}\b(?:fell|fall|fallen|tripped|slipped|accident|crash)\b)"
         ),
@@ -360,6 +369,10 @@ _CONCERNS: tuple[tuple[Concern, re.Pattern[str]], ...] = (
             r"|\b(?:it|that|this|my \w+|\w+s) (?:\w+ )?(?:hurts|is hurting|are hurting)\b"
             r"|\b(?:ouch|ow+|owie)\b|\bpain in my\b|\bpulled a muscle\b"
             r"|\bcramp(?:s|ing)?\b|\bpainful\b"
+            # Said on its own, mid-exercise: "pain", "that hurt", "knee pain", "I'm in pain".
+            r"|^(?:(?:ow+|ouch) )?(?:(?:it|that|this) (?:really )?)?(?:pain|hurts?|hurting)$"
+            r"|\bi(?:'m| am)? (?:feel(?:ing)?|in|having) (?:a |some )?pain\b"
+            rf"|^(?:my )?(?:lower |upper )?{_BODY} pain$"
         ),
     ),
 )

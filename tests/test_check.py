@@ -122,7 +122,7 @@ async def test_after_a_red_flag_no_workout_is_offered_until_a_clear_check(
     assert "Glute bridge: 2 sets" not in said.text
     assert said.labels == ["Take the check again"]
     said = await chat.say("/stats")
-    assert "found a warning sign" in said.text
+    assert "you told me about a warning sign" in said.text
     assert "haven't done the symptom check" not in said.text
     clock.advance(days=14)
     result = await take_check(chat, LIKELY)
@@ -440,3 +440,29 @@ def test_hours_with_a_fraction_are_read(typed: str, band: str) -> None:
     """ "7.5 hours" to how long one sits a day was "didn't understand"."""
     [question] = [q for q in QUESTIONS if q.id == "sitting_hours"]
     assert question.read(None, typed) == band
+
+
+async def test_none_answers_the_list_of_warning_signs_and_sort_of_is_sometimes(
+    chat: Chat,
+) -> None:
+    """ "Do any of these apply to you?" is most naturally answered "none of these"."""
+    await chat.say("/check")
+    await chat.say("no")
+    said = await chat.say("none of these")
+    assert "Question 3 of 9" in said.text
+    for answer in ("sort of", "no", "no", "no", "under 4 hours", "I don't run", "none"):
+        said = await chat.say(answer)
+    assert "glute amnesia is unlikely" in said.text
+    assert "numb or sore bum after sitting" in said.text  # "sort of": sometimes, 1 point
+
+
+@pytest.mark.parametrize("typed", ["I don't lift", "I dont lift weights", "n/a"])
+async def test_not_lifting_answers_the_question_about_lifting_as_no(
+    chat: Chat, typed: str
+) -> None:
+    """The question says to answer no if you don't lift; saying so is that no."""
+    await chat.say("/check")
+    for answer in ("no", "no", "no"):
+        await chat.say(answer)
+    said = await chat.say(typed)
+    assert "Question 5 of 9" in said.text

@@ -379,3 +379,65 @@ async def test_declining_forget_mid_check_keeps_the_check_where_it_was(core: Cor
     assert "kept everything as it was" in said.text
     said = await chat.say("/check")
     assert "Question 1 of 9" not in said.text
+
+
+@pytest.mark.parametrize("button", ["I did it ✅", "My progress"])
+async def test_an_earlier_messages_button_pressed_in_the_check_asks_its_question_again(
+    chat: Chat, button: str
+) -> None:
+    """A Done or "My progress" pressed on a message above the check (a reminder, the
+    menu) is answered in passing, like "done" or "stats" typed: the question comes again,
+    so a "yes" typed next isn't taken as an answer to one scrolled out of sight."""
+    await chat.say("/workout")
+    workout = chat.button("I did it ✅")
+    await chat.say("/start")
+    shown = {"I did it ✅": workout, "My progress": chat.button("My progress")}
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.send(Incoming(chat.ref, f"press-{button}", choice=shown[button]))
+    assert "Question 2 of 9" in said.text
+    said = await chat.tap("No")
+    assert "Question 3 of 9" in said.text
+
+
+async def test_check_sent_at_carry_on_or_start_over_asks_it_again(chat: Chat) -> None:
+    """/check while "carry on, or start over?" is asked about a check half-done doesn't
+    throw the answers away unasked: it is that very question."""
+    await chat.say("/check")
+    await chat.tap("No")
+    await chat.tap("No")
+    await chat.say("/start")
+    said = await chat.say("/check")
+    assert "middle of your symptom check" in said.text
+    said = await chat.tap("Continue")
+    assert "Question 3 of 9" in said.text
+
+
+@pytest.mark.parametrize("nod", ["ok", "Okay!", "👍"])
+async def test_a_nod_with_no_question_open_is_met_with_the_menu_not_an_apology(
+    chat: Chat, nod: str
+) -> None:
+    """ "ok" to advice (see a doctor) or to the workout isn't a failed answer: the menu
+    comes again without "Sorry, I didn't understand", and twice isn't two misses."""
+    await chat.say("/check")
+    await chat.tap("Yes")  # "please get medical help now"
+    for _ in range(2):
+        said = await chat.say(nod)
+        assert "didn't understand" not in said.text
+        assert said.text.startswith("What would you like to do?")
+    await chat.say("/workout")
+    said = await chat.say(nod)
+    assert "didn't understand" not in said.text
+
+
+async def test_stats_in_the_middle_of_a_first_check_does_not_suggest_starting_one(
+    chat: Chat,
+) -> None:
+    await chat.say("/check")
+    await chat.tap("No")
+    said = await chat.say("stats")
+    assert "haven't done the symptom check" not in said.text
+    assert "Question 2 of 9" in said.text
+    await chat.say("cancel")
+    said = await chat.say("stats")
+    assert "haven't done the symptom check" in said.text

@@ -281,6 +281,12 @@ def test_unsure_words(text: str) -> None:
         ("sharp pain!", Concern.PAIN),
         ("my knee hurts", Concern.PAIN),
         ("cramp", Concern.PAIN),
+        ("pain", Concern.PAIN),
+        ("that hurt", Concern.PAIN),
+        ("lower back pain", Concern.PAIN),
+        ("i feel pain", Concern.PAIN),
+        ("I hurt my back", Concern.RED_FLAG),
+        ("I can't feel my leg", Concern.RED_FLAG),
     ],
 )
 def test_warning_signs_and_pain_in_a_persons_own_words(text: str, concern: Concern) -> None:
@@ -301,6 +307,10 @@ def test_warning_signs_and_pain_in_a_persons_own_words(text: str, concern: Conce
         "my glutes are sore",
         "I feel the burn",
         "lower leg pain sometimes",  # an answer to the check's question about it
+        "i feel no pain",
+        "no back pain",
+        "it didn't hurt",
+        "did it hurt my back?",
     ],
 )
 def test_everyday_words_about_the_body_are_no_concern(text: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 import pytest
 
+from bot.engine.core import help_page
 from bot.model import Choice, Platform, Reply
 from bot.render import LIMITS, Renderer, split_message, to_platform
 from bot.store.reps import Standing
@@ -69,6 +70,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "latest_check": CHECK,
         "warning": CHECK,
         "recheck_due": False,
+        "in_check": False,
     },
     "forget/confirm": {"elsewhere": True},
     "forget/done": {},
@@ -229,6 +231,26 @@ def test_every_label_key_used_by_choices_exists(renderer: Renderer) -> None:
     choices += [c for q in QUESTIONS for c in q.choices]
     for choice in choices:
         assert renderer.button(choice).label
+
+
+def test_example_lunge_logs_stay_in_the_range_taught_and_count_per_side(
+    renderer: Renderer,
+) -> None:
+    """The lunge is taught as 5 to 10 per side, and "done 8 lunges" logs 8 per side: an
+    example of more than 10 teaches otherwise, and the help page says how they count."""
+    from bot.flows.exercises import LUNGE
+
+    example = re.compile(r"done (\d+) lunges?")
+    for name in renderer.template_names():
+        context = sample(name)
+        if name == "log_problem":
+            context = {**context, "parts": []}  # its own examples, not what was typed
+        for platform in Platform:
+            text = renderer.render(Reply(name, context), platform).text
+            for count in map(int, example.findall(text)):
+                assert LUNGE.start_target <= count <= LUNGE.max_target, (name, count)
+    for platform in Platform:
+        assert "per side" in renderer.render(help_page(platform), platform).text
 
 
 HOSTILE = "<b>&amp; *bold* _x_ {{ 7*7 }} {% if 1 %}x{% endif %} `code` @everyone 🍑"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Core
-from bot.model import ChatRef, Incoming, Platform
+from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from tests.transcript import Chat
 
 
@@ -26,6 +26,8 @@ async def rep_logs(chat: Chat) -> list[object]:
         "tingling down my left leg",
         "my leg keeps getting weaker",
         "I fell yesterday and my hip hurts",
+        "I hurt my back",  # an injury
+        "I can't feel my left leg",
     ],
 )
 async def test_a_warning_sign_typed_mid_exercise_gets_advice_not_the_next_step(
@@ -68,7 +70,11 @@ async def test_after_a_typed_warning_sign_nothing_is_logged_until_a_clear_check(
     assert "Logged 20 glute bridges" in said.text
 
 
-@pytest.mark.parametrize("pain", ["I feel a sharp pain", "ouch, my knee hurts"])
+@pytest.mark.parametrize(
+    "pain",
+    ["I feel a sharp pain", "ouch, my knee hurts", "pain", "Hurts!", "ow that hurt",
+     "knee pain", "I'm in pain"],
+)  # fmt: skip
 async def test_pain_during_an_exercise_stops_it(chat: Chat, pain: str) -> None:
     await chat.say("/bridge")
     for _ in range(3):
@@ -131,3 +137,33 @@ async def test_a_warning_sign_told_to_the_bot_in_a_server_is_answered_in_private
     said = await member.send(told)
     assert said.templates == ["check/red_flag"]
     assert all(reply.private for reply in said.replies)
+
+
+async def test_a_warning_sign_told_in_a_group_ends_the_walk_through_finished_in_private(
+    core: Core,
+) -> None:
+    """The finish of a walk-through is on screen in private; the person then tells the bot
+    in a group that their leg is going numb. Back in private, "next" must not bring the
+    finish's "say done" and Done button back: no exercise coaching until a clear check."""
+    me = Chat(core, user="7", platform=Platform.TELEGRAM)
+    await me.say("/bridge")
+    for _ in range(5):
+        said = await me.say("next")
+    assert "Done ✅" in said.labels
+    group = ChatRef(Platform.TELEGRAM, user_id="7", chat_id="-100", community="-100")
+    told = Incoming(group, "told-in-group", text="my leg is going numb", addressed=True,
+                    private_reach=PrivateReach.IF_STARTED)  # fmt: skip
+    assert (await me.send(told)).templates == ["check/red_flag"]
+    said = await me.say("next")
+    assert "Done ✅" not in said.labels
+    assert "done" not in said.text.lower()
+
+
+async def test_stats_after_a_typed_warning_sign_does_not_credit_a_check(chat: Chat) -> None:
+    """Told in their own words, not in a check: /stats says what they told, not that a
+    symptom check they never took found it."""
+    await chat.say("my leg is going numb")
+    said = await chat.say("/stats")
+    assert "symptom check" not in said.text
+    assert "you told me about a warning sign" in said.text
+    assert sends_to_a_professional(said.text)

@@ -514,7 +514,7 @@ async def test_stats_with_a_warning_offers_no_workout_and_no_targets(
     assert "Glute bridges: 20 in total" in said.text
     assert "Targets now" not in said.text
     assert "This week" not in said.text
-    assert "found a warning sign" in said.text
+    assert "you told me about a warning sign" in said.text
 
 
 async def test_stats_keeps_the_urgent_advice_for_an_urgent_warning(chat: Chat) -> None:

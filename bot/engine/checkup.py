@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.engine.progress import progress
 from bot.engine.turn import Answer, Turn, action, stamp
@@ -48,6 +49,9 @@ def raise_flag(turn: Turn, flag: str, answers: Mapping[str, str]) -> list[Reply]
         )
     )
     turn.go("menu")
+    # Nor do the buttons they last had in private answer any more (the finish of a
+    # walk-through, when the flag was told in a group): the advice is the last word there.
+    turn.conversation = replace(turn.conversation, offered=())
     return [Reply(f"check/{flag}", private=True)]
 
 

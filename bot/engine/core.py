@@ -37,6 +37,7 @@ from bot.parse import (
     Reported,
     Said,
     Word,
+    acknowledges,
     normalise,
     parse,
     parse_done,
@@ -466,6 +467,8 @@ class Engine:
             return await self._aside(turn, training.stats(turn))
         if said.word is Word.THANKS:
             return [THANKED, *self._prompt_if_busy(turn)]
+        if turn.conversation.flow in MENUS and acknowledges(said.text):
+            return flow.prompt(turn)  # "ok" to advice or a workout: nothing to apologise for
         if said.word is Word.NEXT and (walk := self._finished_walk(turn)) is not None:
             return walk.past_the_end(turn)
         if (command := plain_command(said.text)) is not None:
@@ -499,8 +502,12 @@ class Engine:
 
     async def _run_action(self, turn: Turn, value: str) -> list[Reply]:
         _, name, arg = [*value.split(":", 2), ""][:3]
+        # Pressed on an earlier message (a reminder, a menu) in the middle of something:
+        # answered in passing, as typed.
         if name == "done" and arg:
-            return await training.press_done(turn, arg)
+            return await self._aside(turn, training.press_done(turn, arg))
+        if name in ASIDES:
+            return await self._aside(turn, self._actions[name](turn))
         if name in self._walks and arg:
             # "Yes" to an offer to begin one ("Start with the glute bridge") is its start.
             step = "0" if arg == Word.YES.value else arg
@@ -611,7 +618,19 @@ class Engine:
                 return self._check.prompt(turn)
             # Answers given would be lost to a slip of the thumb: carry on, or start over?
             return self._resume.park(turn, away=False)
+        if self._asks_to_resume_check(turn) and not turn.in_community:
+            return self._resume.prompt(turn)  # already asking just that
         return self._check.start(turn)
+
+    def _asks_to_resume_check(self, turn: Turn) -> bool:
+        """ "Carry on, or start over?" is on screen about a check with answers given."""
+        conversation = turn.conversation
+        parked = conversation.data
+        return (
+            conversation.flow == self._resume.name
+            and parked.get("flow") == self._check.name
+            and parked.get("step", 0) > 0
+        )
 
     def _walk(self, exercise: str) -> Callable[[Turn], Awaitable[list[Reply]]]:
         async def start(turn: Turn) -> list[Reply]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, tzinfo
 
-from bot.engine.checkup import flagged, held_back, warning_on_record
+from bot.engine.checkup import CheckFlow, flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, log_day, progress
 from bot.engine.turn import ACTION_PREFIX, Turn, action
 from bot.engine.walkthrough import walking
@@ -231,6 +231,8 @@ async def stats(turn: Turn) -> list[Reply]:
         "latest_check": _check_context(turn, latest) if latest != first else None,
         "warning": _check_context(turn, warning),
         "recheck_due": warning is None and _recheck_due(mine, last_taken, turn.tz),
+        # Asked in the middle of the check (its question comes again after this).
+        "in_check": turn.conversation.flow == CheckFlow.name,
     }
     return [Reply("stats", context, private=True)]
 

@@ -79,14 +79,23 @@ def _yes_no(id: str, kind: Kind) -> Question:
     return Question(id, kind, (YES, NO), {"yes": 1, "no": 0}, words=_OFTEN_IS_YES)
 
 
-def _symptom(id: str) -> Question:
+def _symptom(id: str, reading: Callable[[str], str | None] | None = None) -> Question:
     return Question(
         id,
         Kind.SYMPTOM,
         (YES, SOMETIMES, NO),
         {"yes": 2, "sometimes": 1, "no": 0},
         words=_OFTEN_IS_YES,
+        reading=reading,
     )
+
+
+_NOT_LIFTING = re.compile(r"(?:i )?(?:don't|dont|do not|never) lift(?: weights)?|n/?a")
+
+
+def _not_lifting(text: str) -> str | None:
+    """ "I don't lift": the "no" the question about lifting asks for then."""
+    return NO.value if _NOT_LIFTING.fullmatch(normalise(text)) else None
 
 
 _HOURS = re.compile(
@@ -111,7 +120,7 @@ QUESTIONS: tuple[Question, ...] = (
     _yes_no("bladder_saddle", Kind.URGENT_FLAG),
     _yes_no("red_flags", Kind.RED_FLAG),
     _symptom("numb_after_sitting"),
-    _symptom("weaker_lifts"),
+    _symptom("weaker_lifts", reading=_not_lifting),
     _symptom("stiff_joints"),
     _symptom("lower_leg_pain"),
     Question(
