@@ -21,6 +21,8 @@ ZONE_WORDS = 4
 _SETUP_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
 # "7 pm", "7:30 a.m.": the half of the day, typed as a word of its own after the time.
 _HALF_DAY = re.compile(r"[ap]\.?\s*m\.?", re.IGNORECASE)
+# "remind me at 7pm": how people ask, before the time.
+_LEAD_IN = re.compile(r"\A\s*(?:me\b)?\s*(?:at\b)?", re.IGNORECASE)
 
 
 def typed_fields(text: str) -> dict[str, str]:
@@ -28,7 +30,7 @@ def typed_fields(text: str) -> dict[str, str]:
     any named ones ("time:07:30 timezone:America/New York days:tue thu"). Not read yet:
     a field that doesn't parse is the caller's to report."""
     head, *named = _NAMED.split(text)
-    at, _, rest = head.strip().partition(" ")
+    at, _, rest = _LEAD_IN.sub("", head, count=1).strip().partition(" ")
     half, _, after = rest.partition(" ")
     if _HALF_DAY.fullmatch(half):
         at, rest = f"{at} {half}", after

@@ -269,6 +269,21 @@ async def test_the_time_and_the_zone_can_be_typed_in_words_with_spaces(
     assert confirmed in said.text
 
 
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [
+        ("remind me", "What time suits you"),
+        ("/remind me", "What time suits you"),
+        ("remind me at 7pm London", "at 19:00 (Europe/London) on Mon, Wed and Fri"),
+        ("/remind at 6:30 pm new york weekdays", "at 18:30 (America/New_York) on weekdays"),
+    ],
+)
+async def test_remind_me_at_reads_as_remind(tg: Chat, typed: str, answer: str) -> None:
+    """ "remind me" is how people ask for a reminder: "me" and "at" are not the time."""
+    said = await tg.say(typed)
+    assert answer in said.text
+
+
 async def test_an_unknown_zone_is_reported_by_its_first_word(tg: Chat) -> None:
     said = await tg.say("/remind 7:30 Atlantis mon")
     assert 'time zone "Atlantis"' in said.text
