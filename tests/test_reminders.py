@@ -295,6 +295,17 @@ async def test_days_without_a_zone_keep_the_zone_known(tg: Chat) -> None:
     assert "at 19:00 (Europe/Berlin) on weekdays" in said.text
 
 
+async def test_a_new_time_alone_keeps_the_reminders_days(tg: Chat) -> None:
+    """Someone reminded every day who moves it to the evening is still reminded every day,
+    as /setup keeps a server's days: not quietly cut to Mon, Wed and Fri."""
+    await tg.say("/remind 07:00 Europe/London daily")
+    said = await tg.say("/remind 8pm")
+    assert "at 20:00 (Europe/London) every day" in said.text
+    await tg.say("/remind off")
+    said = await tg.say("/remind 9pm")
+    assert "at 21:00 (Europe/London) every day" in said.text
+
+
 async def reminded(core: Core, tg: Chat, *, asks_to_continue: bool = False) -> Said:
     """The first person's reminder, delivered to their chat as the runner does."""
     schedule = await reminder(core)
