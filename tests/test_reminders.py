@@ -260,6 +260,10 @@ async def test_gmt_plus_2_reminds_at_utc_plus_2_and_says_so(
         # am or pm as a word of its own belongs to the time, not to the zone.
         ("/remind 7 pm Europe/London daily", "at 19:00 (Europe/London) every day"),
         ("/remind 7:30 a.m. London weekdays", "at 07:30 (Europe/London) on weekdays"),
+        ("/remind noon London", "at 12:00 (Europe/London) on Mon, Wed and Fri"),
+        ("/remind 12 noon London daily", "at 12:00 (Europe/London) every day"),
+        # Typed on a full-width keyboard, its space between the time and the zone too.
+        ("/remind \uff17\uff1a\uff13\uff10\u3000Tokyo", "at 07:30 (Asia/Tokyo)"),
     ],
 )
 async def test_the_time_and_the_zone_can_be_typed_in_words_with_spaces(
