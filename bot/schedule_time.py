@@ -89,15 +89,17 @@ _GROUP_WORDS = {
     **dict.fromkeys(("weekdays", "weekday"), WEEKDAYS),
     **dict.fromkeys(("weekends", "weekend"), WEEKENDS),
 }
-_FILLER = {"and", "every", "on"}
+_FILLER = {"and", "every", "on", "only"}
+# "mon to fri", "Monday through Friday": a range, as "mon-fri" is.
+_RANGE_WORDS = re.compile(r"\s+(?:to|thru|through|till|until)\s+")
 _SHORT_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_days(text: str) -> Days:
-    normalized = re.sub(r"\s*[-\u2013]\s*", "-", _typed(text))
+    normalized = re.sub(r"\s*[-\u2013]\s*", "-", _RANGE_WORDS.sub("-", _typed(text)))
     normalized = re.sub(r"\bevery\s+day\b", "daily", normalized)
     days: set[int] = set()
-    for token in re.split(r"[\s,;&+/]+", normalized):
+    for token in re.split(r"[\s,;&+/.]+", normalized):
         if token and token not in _FILLER:
             days.update(_token_days(token, text))
     if not days:

@@ -91,6 +91,11 @@ def test_parse_local_time_rejects(text: str) -> None:
         ("sundays", (6,)),
         ("sat,sat,sun", (5, 6)),
         ("\uff4d\uff4f\uff4e\uff0c\uff57\uff45\uff44", (0, 2)),
+        ("Monday to Friday", (0, 1, 2, 3, 4)),
+        ("mon thru wed", (0, 1, 2)),
+        ("Friday through Sunday", (4, 5, 6)),
+        ("weekdays only", (0, 1, 2, 3, 4)),
+        ("Mon. Wed. Fri.", (0, 2, 4)),
     ],
 )
 def test_parse_days_accepts(text: str, expected: tuple[int, ...]) -> None:
