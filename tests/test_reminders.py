@@ -72,6 +72,16 @@ async def test_the_timezone_is_asked_once(tg: Chat) -> None:
     assert "Which days?" in said.text
 
 
+async def test_someone_who_moved_is_told_how_to_change_the_zone(tg: Chat) -> None:
+    """ "Change it" asks the time and the days, never the zone (asked once): someone who
+    moved needs to know that /remind with the new zone changes it."""
+    await tg.say("/remind 07:00 Europe/London daily")
+    said = await tg.say("/remind")
+    assert "new time zone" in said.text
+    said = await tg.say("/remind 07:00 Asia/Tokyo")
+    assert "at 07:00 (Asia/Tokyo) every day" in said.text
+
+
 async def test_typed_nonsense_reprompts_without_saving(
     tg: Chat, woken: tuple[Core, list[int]]
 ) -> None:

@@ -60,6 +60,7 @@ class RemindFlow:
                 "tz": zone_name(current.tz),
                 "fixed": is_fixed_offset(current.tz),
                 "days": format_days(current.days),
+                "typed": _can_type_back(turn),
             }
             return [Reply("remind/current", context, choices=CURRENT_CHOICES, private=True)]
         return self.ask(turn)
@@ -113,10 +114,7 @@ class RemindFlow:
         step = turn.conversation.step
         template = ("remind/ask_time", "remind/ask_zone", "remind/ask_days")[step]
         choices = stamp(self.name, step, self.choices(turn))
-        # Asked in a server, the answer shows only to them, where they can't type back:
-        # buttons, or /remind again with the option filled in.
-        in_place = turn.in_community and turn.incoming.private_reach is PrivateReach.IN_PLACE
-        context = {"default_days": DEFAULT_DAYS, "typed": not in_place}
+        context = {"default_days": DEFAULT_DAYS, "typed": _can_type_back(turn)}
         return [Reply(template, context, choices=choices, private=True)]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:
@@ -181,6 +179,12 @@ class RemindFlow:
 
 
 _BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
+
+
+def _can_type_back(turn: Turn) -> bool:
+    """Asked in a server, the answer shows only to them, where they can't type back: the
+    buttons, or /remind again with its options filled in."""
+    return not (turn.in_community and turn.incoming.private_reach is PrivateReach.IN_PLACE)
 
 
 def _zone_known(turn: Turn) -> bool:
