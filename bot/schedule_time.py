@@ -45,10 +45,22 @@ class Run(NamedTuple):
 
 
 _TIME = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(?:([ap])\.?\s*m\.?)?")
+# A time said in words: "noon", "12 noon", "midnight".
+_WORDS_TIME = re.compile(r"(?:12\s*)?(noon|midday|midnight)")
+
+
+def _typed(text: str) -> str:
+    """Text as compared: lower case, and with the full-width forms a Japanese or Chinese
+    keyboard types (of digits, the colon, letters) read as the usual characters."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
 
 
 def parse_local_time(text: str) -> time:
-    match = _TIME.fullmatch(text.strip().lower())
+    typed = _typed(text)
+    said = _WORDS_TIME.fullmatch(typed)
+    if said:
+        return time(0) if said[1] == "midnight" else time(12)
+    match = _TIME.fullmatch(typed)
     if not match:
         raise InvalidTime(text)
     hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
@@ -77,15 +89,17 @@ _GROUP_WORDS = {
     **dict.fromkeys(("weekdays", "weekday"), WEEKDAYS),
     **dict.fromkeys(("weekends", "weekend"), WEEKENDS),
 }
-_FILLER = {"and", "every", "on"}
+_FILLER = {"and", "every", "on", "only"}
+# "mon to fri", "Monday through Friday": a range, as "mon-fri" is.
+_RANGE_WORDS = re.compile(r"\s+(?:to|thru|through|till|until)\s+")
 _SHORT_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_days(text: str) -> Days:
-    normalized = re.sub(r"\s*[-\u2013]\s*", "-", text.strip().lower())
+    normalized = re.sub(r"\s*[-\u2013]\s*", "-", _RANGE_WORDS.sub("-", _typed(text)))
     normalized = re.sub(r"\bevery\s+day\b", "daily", normalized)
     days: set[int] = set()
-    for token in re.split(r"[\s,;&+/]+", normalized):
+    for token in re.split(r"[\s,;&+/.]+", normalized):
         if token and token not in _FILLER:
             days.update(_token_days(token, text))
     if not days:

@@ -4,6 +4,7 @@ channel, the time, the zone and the days."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.schedule_time import ScheduleInputError, parse_days, parse_timezone
 
@@ -19,18 +20,21 @@ _NAMED = re.compile(r"\b(time|timezone|days):")
 # The most words a zone's name has ("America/Argentina/Buenos Aires" has three).
 ZONE_WORDS = 4
 _SETUP_CHANNEL = re.compile(r"<#(\d+)>|(\d+)")
-# "7 pm", "7:30 a.m.": the half of the day, typed as a word of its own after the time.
-_HALF_DAY = re.compile(r"[ap]\.?\s*m\.?", re.IGNORECASE)
+# "7 pm", "7:30 a.m.", "12 noon": a word of the time's own, typed after it.
+_TIME_WORD = re.compile(r"[ap]\.?\s*m\.?|noon|midday|midnight", re.IGNORECASE)
+# "remind me at 7pm": how people ask, before the time.
+_LEAD_IN = re.compile(r"\A\s*(?:me\b)?\s*(?:at\b)?", re.IGNORECASE)
 
 
 def typed_fields(text: str) -> dict[str, str]:
     """The fields typed, by FIELDS: "07:30 Europe/London mon,wed,fri" in that order, then
     any named ones ("time:07:30 timezone:America/New York days:tue thu"). Not read yet:
     a field that doesn't parse is the caller's to report."""
-    head, *named = _NAMED.split(text)
-    at, _, rest = head.strip().partition(" ")
+    # A full-width keyboard's space ("07:30　Tokyo") is a space.
+    head, *named = _NAMED.split(unicodedata.normalize("NFKC", text))
+    at, _, rest = _LEAD_IN.sub("", head, count=1).strip().partition(" ")
     half, _, after = rest.partition(" ")
-    if _HALF_DAY.fullmatch(half):
+    if _TIME_WORD.fullmatch(half):
         at, rest = f"{at} {half}", after
     given = dict(zip(FIELDS, [at, *_zone_then_days(rest)], strict=False))
     for name, value in zip(named[::2], named[1::2], strict=True):

@@ -791,13 +791,13 @@ async def test_remind_options_reach_the_engine_as_the_fields_they_were_given(
     # taken to be UTC (which would remind someone in New York at 02:30).
     assert "Which time zone are you in?" in no_zone[0]["content"]
     assert r"**19:00** (America/New\_York) on Tue and Thu" in spaced[0]["content"]
-    # The zone left out is the one saved last time; the days the usual three.
-    assert r"**08:15** (America/New\_York) on Mon, Wed and Fri" in time_only[0]["content"]
+    # The zone and the days left out are those saved last time.
+    assert r"**08:15** (America/New\_York) on Tue and Thu" in time_only[0]["content"]
     user = await core.store.users.get(Platform.DISCORD, str(alice.id))
     assert user is not None
     schedule = await core.store.schedules.get(reminder_owner(user.id))
     assert schedule is not None
-    assert (schedule.tz.key, schedule.days) == ("America/New_York", (0, 2, 4))
+    assert (schedule.tz.key, schedule.days) == ("America/New_York", (1, 3))
 
 
 async def test_remind_without_a_time_asks_for_it_and_keeps_the_options_given(

@@ -72,6 +72,16 @@ async def test_the_timezone_is_asked_once(tg: Chat) -> None:
     assert "Which days?" in said.text
 
 
+async def test_someone_who_moved_is_told_how_to_change_the_zone(tg: Chat) -> None:
+    """ "Change it" asks the time and the days, never the zone (asked once): someone who
+    moved needs to know that /remind with the new zone changes it."""
+    await tg.say("/remind 07:00 Europe/London daily")
+    said = await tg.say("/remind")
+    assert "new time zone" in said.text
+    said = await tg.say("/remind 07:00 Asia/Tokyo")
+    assert "at 07:00 (Asia/Tokyo) every day" in said.text
+
+
 async def test_typed_nonsense_reprompts_without_saving(
     tg: Chat, woken: tuple[Core, list[int]]
 ) -> None:
@@ -260,6 +270,10 @@ async def test_gmt_plus_2_reminds_at_utc_plus_2_and_says_so(
         # am or pm as a word of its own belongs to the time, not to the zone.
         ("/remind 7 pm Europe/London daily", "at 19:00 (Europe/London) every day"),
         ("/remind 7:30 a.m. London weekdays", "at 07:30 (Europe/London) on weekdays"),
+        ("/remind noon London", "at 12:00 (Europe/London) on Mon, Wed and Fri"),
+        ("/remind 12 noon London daily", "at 12:00 (Europe/London) every day"),
+        # Typed on a full-width keyboard, its space between the time and the zone too.
+        ("/remind \uff17\uff1a\uff13\uff10\u3000Tokyo", "at 07:30 (Asia/Tokyo)"),
     ],
 )
 async def test_the_time_and_the_zone_can_be_typed_in_words_with_spaces(
@@ -267,6 +281,21 @@ async def test_the_time_and_the_zone_can_be_typed_in_words_with_spaces(
 ) -> None:
     said = await tg.say(typed)
     assert confirmed in said.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [
+        ("remind me", "What time suits you"),
+        ("/remind me", "What time suits you"),
+        ("remind me at 7pm London", "at 19:00 (Europe/London) on Mon, Wed and Fri"),
+        ("/remind at 6:30 pm new york weekdays", "at 18:30 (America/New_York) on weekdays"),
+    ],
+)
+async def test_remind_me_at_reads_as_remind(tg: Chat, typed: str, answer: str) -> None:
+    """ "remind me" is how people ask for a reminder: "me" and "at" are not the time."""
+    said = await tg.say(typed)
+    assert answer in said.text
 
 
 async def test_an_unknown_zone_is_reported_by_its_first_word(tg: Chat) -> None:
@@ -278,6 +307,17 @@ async def test_days_without_a_zone_keep_the_zone_known(tg: Chat) -> None:
     await tg.say("/remind 07:30 Europe/Berlin daily")
     said = await tg.say("/remind 7pm weekdays")
     assert "at 19:00 (Europe/Berlin) on weekdays" in said.text
+
+
+async def test_a_new_time_alone_keeps_the_reminders_days(tg: Chat) -> None:
+    """Someone reminded every day who moves it to the evening is still reminded every day,
+    as /setup keeps a server's days: not quietly cut to Mon, Wed and Fri."""
+    await tg.say("/remind 07:00 Europe/London daily")
+    said = await tg.say("/remind 8pm")
+    assert "at 20:00 (Europe/London) every day" in said.text
+    await tg.say("/remind off")
+    said = await tg.say("/remind 9pm")
+    assert "at 21:00 (Europe/London) every day" in said.text
 
 
 async def reminded(core: Core, tg: Chat, *, asks_to_continue: bool = False) -> Said:

@@ -112,6 +112,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "tz": "Europe/London",
         "fixed": False,
         "days": "mon,wed,fri",
+        "typed": True,
     },
     "remind/ask_time": {"default_days": "mon,wed,fri", "typed": False},
     "remind/ask_zone": {"default_days": "mon,wed,fri", "typed": False},

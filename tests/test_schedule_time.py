@@ -48,6 +48,15 @@ def utc(
         ("12:15pm", time(12, 15)),
         (" 23:59 ", time(23, 59)),
         ("0:00", time(0, 0)),
+        # Said in words.
+        ("noon", time(12, 0)),
+        ("12 noon", time(12, 0)),
+        ("Midday", time(12, 0)),
+        ("midnight", time(0, 0)),
+        # Typed with a phone's full-width keyboard (Japanese, Chinese), or in Arabic digits.
+        ("\uff10\uff17\uff1a\uff13\uff10", time(7, 30)),
+        ("7\uff1a30\uff50\uff4d", time(19, 30)),
+        ("\u0667:\u0663\u0660", time(7, 30)),
     ],
 )
 def test_parse_local_time_accepts(text: str, expected: time) -> None:
@@ -55,7 +64,8 @@ def test_parse_local_time_accepts(text: str, expected: time) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["24:00", "7:60", "7", "13pm", "0am", "7:5", "7:305", "seven", "", "-1:00"]
+    "text",
+    ["24:00", "7:60", "7", "13pm", "0am", "7:5", "7:305", "seven", "", "-1:00", "7 noon"],
 )
 def test_parse_local_time_rejects(text: str) -> None:
     with pytest.raises(InvalidTime) as caught:
@@ -80,6 +90,12 @@ def test_parse_local_time_rejects(text: str) -> None:
         ("tues thurs", (1, 3)),
         ("sundays", (6,)),
         ("sat,sat,sun", (5, 6)),
+        ("\uff4d\uff4f\uff4e\uff0c\uff57\uff45\uff44", (0, 2)),
+        ("Monday to Friday", (0, 1, 2, 3, 4)),
+        ("mon thru wed", (0, 1, 2)),
+        ("Friday through Sunday", (4, 5, 6)),
+        ("weekdays only", (0, 1, 2, 3, 4)),
+        ("Mon. Wed. Fri.", (0, 2, 4)),
     ],
 )
 def test_parse_days_accepts(text: str, expected: tuple[int, ...]) -> None:

@@ -60,6 +60,7 @@ class RemindFlow:
                 "tz": zone_name(current.tz),
                 "fixed": is_fixed_offset(current.tz),
                 "days": format_days(current.days),
+                "typed": _can_type_back(turn),
             }
             return [Reply("remind/current", context, choices=CURRENT_CHOICES, private=True)]
         return self.ask(turn)
@@ -113,10 +114,7 @@ class RemindFlow:
         step = turn.conversation.step
         template = ("remind/ask_time", "remind/ask_zone", "remind/ask_days")[step]
         choices = stamp(self.name, step, self.choices(turn))
-        # Asked in a server, the answer shows only to them, where they can't type back:
-        # buttons, or /remind again with the option filled in.
-        in_place = turn.in_community and turn.incoming.private_reach is PrivateReach.IN_PLACE
-        context = {"default_days": DEFAULT_DAYS, "typed": not in_place}
+        context = {"default_days": DEFAULT_DAYS, "typed": _can_type_back(turn)}
         return [Reply(template, context, choices=choices, private=True)]
 
     def choices(self, turn: Turn) -> Sequence[Choice]:
@@ -136,7 +134,7 @@ class RemindFlow:
     async def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
         """ "/remind 07:30 Europe/London mon,wed,fri": all at once. Without a time the
         questions ask for it (and anything else missing); with one, the zone defaults to
-        the person's, else the server's, else is asked, and the days to DEFAULT_DAYS."""
+        the person's, else the server's, else is asked, and the days to their reminder's."""
         try:
             data = {key: READ[key](text) for key, text in given.items()}
         except ScheduleInputError as error:
@@ -145,7 +143,7 @@ class RemindFlow:
         if "time" not in data or ("tz" not in data and not _zone_known(turn)):
             return self.ask(turn, data)
         self._end_setup(turn)
-        defaults = {"tz": _zone_name_or_utc(turn.tz), "days": DEFAULT_DAYS}
+        defaults = {"tz": _zone_name_or_utc(turn.tz), "days": await _days_kept(turn)}
         return [await self._save(turn, defaults | data)]
 
     async def _save(self, turn: Turn, data: Mapping[str, str]) -> Reply:
@@ -183,6 +181,12 @@ class RemindFlow:
 _BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
 
 
+def _can_type_back(turn: Turn) -> bool:
+    """Asked in a server, the answer shows only to them, where they can't type back: the
+    buttons, or /remind again with its options filled in."""
+    return not (turn.in_community and turn.incoming.private_reach is PrivateReach.IN_PLACE)
+
+
 def _zone_known(turn: Turn) -> bool:
     """Whether a reminder can take a zone not given: the person's own, or where they are
     (a server's daily posts'). A default for the day's boundary (UTC) would remind someone
@@ -194,6 +198,13 @@ def _zone_name_or_utc(zone: tzinfo) -> str:
     """The zone a reminder takes when none is given: the person's, else the server's daily
     posts' (Turn.tz), by its name. A zone without one (a fixed offset) gives UTC."""
     return getattr(zone, "key", None) or "UTC"
+
+
+async def _days_kept(turn: Turn) -> str:
+    """The days a one-line /remind leaves out: those of the reminder they have (a new time
+    alone moves it, as /setup does a server's posts), else DEFAULT_DAYS."""
+    current = await turn.store.schedules.get(reminder_owner(turn.user.id))
+    return format_days(current.days) if current is not None else DEFAULT_DAYS
 
 
 def _with_known_zone(turn: Turn, data: Mapping[str, str]) -> dict[str, str]:
