@@ -12,13 +12,14 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform, Reply
+from bot.schedule_time import next_run
 from bot.store.db import Database, StoreError, Write, log_failure, sql_write
 from bot.store.schedules import channel_owner
 from bot.store.schema import SCHEMA_VERSION
@@ -478,9 +479,35 @@ async def test_a_schedule_whose_zone_was_dropped_runs_in_utc_and_stops_no_other(
         clock.now = datetime(2026, 3, 6, 23, 59, tzinfo=UTC)
         due = await core.store.schedules.due(clock.now, 10)
         await core.store.schedules.due(clock.now, 10)
-    assert {str(schedule.tz) for schedule in due} == {"UTC", "Europe/London"}
+    summer = datetime(2026, 7, 1, tzinfo=UTC)
+    zones = {str(s.tz): summer.astimezone(s.tz).utcoffset() for s in due}
+    assert zones == {DROPPED_ZONE: timedelta(0), "Europe/London": timedelta(hours=1)}
     dropped = [r for r in caplog.records if DROPPED_ZONE in r.getMessage()]
     assert len(dropped) == 1
+
+
+async def test_a_schedule_whose_zone_was_dropped_can_still_be_switched_off_and_kept(
+    db_path: Path,
+) -> None:
+    """Its row is matched by the zone it was claimed with: read as UTC, it never matched
+    the stored name, so a reminder to someone who blocked the bot was never switched off
+    (it failed once a day for ever), and its zone would be saved again as UTC."""
+    load_fixture(db_path, 4)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE schedules SET tz = ?", (DROPPED_ZONE,))
+    clock = FakeClock(datetime(2026, 3, 6, 23, 59, tzinfo=UTC))
+    async with open_core(db_path, clock=clock) as core:
+        schedules = core.store.schedules
+        [schedule] = await schedules.due(clock.now, 10)
+        following = next_run(schedule.local_time, schedule.tz, schedule.days, clock.now)
+        assert await schedules.claim_send(schedule, following, clock.now)
+        assert await schedules.retire(schedule, following, clock.now)
+        retired = await schedules.by_id(schedule.id)
+        assert retired is not None
+        assert not retired.enabled
+        await schedules.enable(schedule.id, clock.now)  # "keep reminding me"
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT tz FROM schedules").fetchall() == [(DROPPED_ZONE,)]
 
 
 async def test_a_server_whose_post_zone_was_dropped_logs_and_can_be_set_up_again(

@@ -7,8 +7,10 @@ read it, so two processes (or a change racing the scheduler) never both claim a 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import sqlite3
+import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -111,12 +113,20 @@ _KINDS = {kind.value: kind for kind in ScheduleKind}
 def _stored_zone(name: str) -> ZoneInfo:
     """A schedule's zone; UTC, said once in the log, for one this machine's zone data no
     longer has: its prompts go on (at that hour in UTC) until it is set again, and one
-    such row can't stop every other schedule's."""
+    such row can't stop every other schedule's. That UTC keeps the stored name as its
+    key: the row is matched by it when a claim is undone or retired, and saved with it
+    again when turned back on (zone data that has the name again brings it back)."""
     zone = stored_zone(name)
     if zone is None:
         log.warning("time zone %r is unknown here: its schedules run in UTC until reset", name)
-        return ZoneInfo("UTC")
+        return ZoneInfo.from_file(io.BytesIO(_UTC_TZIF), key=name)
     return zone
+
+
+# RFC 8536's smallest zone file: no transitions, one local time type, UTC.
+_UTC_TZIF = (
+    b"TZif" + bytes(16) + struct.pack(">6l", 0, 0, 0, 0, 1, 4) + struct.pack(">lBB", 0, 0, 0)
+) + b"UTC\0"
 
 
 _PLATFORMS = {platform.value: platform for platform in Platform}
