@@ -1822,12 +1822,12 @@ async def test_a_paused_reminder_is_not_mentioned_under_an_answer_about_reminder
     chat = ChatRef(Platform.DISCORD, str(alice.id), str(alice.id))
     due = Prompt(await reminder_of(core, alice), date(2026, 3, 3))
     assert await bot.deliver(chat, await core.engine.scheduled(due)) is Delivery.GONE
-    # Setting it up again checks the DM anew.
+    # /remind offers it back (turning it on checks the DM anew).
     remind = await fake_discord.slash(world.guild, world.channel, alice, "remind")
     [asked] = await answered(fake_discord, remind)
     await slash(fake_discord, world, alice, "stats")
 
-    assert "What time suits you" in asked["content"]
+    assert "switched it off when my messages couldn't reach you" in asked["content"]
     assert len(answers(remind)) == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 from bot.app import Core, open_core
 from bot.model import Delivery, Incoming, Platform
 from bot.scheduler import Prompt, Scheduler
-from bot.store.schedules import reminder_owner
+from bot.store.schedules import DisabledReason, reminder_owner
 from tests.test_check import CLEAR
 from tests.transcript import Chat, FakeClock, Said
 
@@ -400,6 +400,29 @@ async def test_writing_again_after_being_unreachable_offers_the_reminder_back(
     assert schedule.enabled
     said = await tg.say("hi")
     assert "switched off" not in said.text  # said once
+
+
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [(DisabledReason.PAUSED, "paused"), (DisabledReason.GONE, "couldn't reach you")],
+)
+async def test_remind_with_a_reminder_the_bot_switched_off_offers_it_back(
+    tg: Chat, woken: tuple[Core, list[int]], clock: FakeClock, reason: DisabledReason, why: str
+) -> None:
+    """It was theirs, set up and switched off by the bot, not by them: /remind says so and
+    offers it back, rather than asking for a time as if there were none."""
+    core = woken[0]
+    await tg.say("/remind 07:30 Europe/Berlin daily")
+    schedule = await reminder(core)
+    await core.store.schedules.disable(schedule.id, reason, clock.now)
+    said = await tg.say("/remind")
+    assert why in said.text
+    assert "07:30" in said.text
+    assert said.labels == ["Yes, keep reminding me", "Change it", "No, leave them off"]
+    said = await tg.say("yes")
+    assert "back on" in said.text
+    schedule = await reminder(core)
+    assert schedule.enabled
 
 
 async def test_a_reminder_they_switched_off_is_not_offered_back(

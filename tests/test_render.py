@@ -113,6 +113,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "fixed": False,
         "days": "mon,wed,fri",
         "typed": True,
+        "off_because": "paused",
     },
     "remind/ask_time": {"default_days": "mon,wed,fri", "typed": False},
     "remind/ask_zone": {"default_days": "mon,wed,fri", "typed": False},

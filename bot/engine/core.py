@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.engine import community, training
 from bot.engine.checkup import CheckFlow, held_back, raise_flag, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
-from bot.engine.reminders import RemindFlow
+from bot.engine.reminders import KEEP_REMINDING, LEAVE_OFF, RemindFlow
 from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
@@ -79,12 +79,8 @@ NAVIGATION = frozenset({"start", "menu", "cancel", "learn"})
 NO_PERSON = "community/anonymous"
 # Words said to the bot in a group that ask for one of its pages, as their command does.
 PAGE_WORDS = {Word.HELP: "help", Word.MENU: "menu", Word.HELLO: "menu", Word.CANCEL: "menu"}
-# Whether to keep reminders the bot paused, or to turn back on those it switched off when
-# they couldn't reach someone: typed, "yes" and "no" answer too (a choice's value ending
-# in the word).
-KEEP_REMINDING = action("remind_keep", "remind_keep", Word.YES.value)
 KEEP_OR_STOP = (KEEP_REMINDING, action("remind_off", "remind_off", Word.NO.value))
-ON_OR_LEAVE_OFF = (KEEP_REMINDING, action("remind_off", "remind_leave_off", Word.NO.value))
+ON_OR_LEAVE_OFF = (KEEP_REMINDING, LEAVE_OFF)
 # What "/start <page>" (a Telegram deep link) may open: pages only. A link anyone can
 # share must not log, undo, forget or change a reminder for whoever follows it.
 LINKABLE_PAGES = frozenset({"menu", "check", "workout", "learn", "stats", "help", "continue"})

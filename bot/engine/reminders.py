@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.engine.turn import Answer, Turn, action, echo, stamp
 from bot.model import NUMBERED_CHOICES, Choice, Platform, PrivateReach, Reply
+from bot.parse import Word
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
@@ -37,8 +38,13 @@ ZONE_PICKS = tuple(
 )  # fmt: skip
 DAY_PICKS = (Choice("mon,wed,fri", "days_mwf"), Choice("tue,thu,sat", "days_tts"),
              Choice("weekdays", "days_weekdays"), Choice("daily", "days_daily"))  # fmt: skip
-CURRENT_CHOICES = (action("remind_change", "remind_change"), action("remind_off", "remind_off"),
-                   action("menu", "remind_keep_as_is"))  # fmt: skip
+CHANGE = action("remind_change", "remind_change")
+CURRENT_CHOICES = (CHANGE, action("remind_off", "remind_off"), action("menu", "remind_keep_as_is"))
+# Whether to keep reminders the bot paused, or to turn back on those it switched off when
+# they couldn't reach someone: typed, "yes" and "no" answer too (a choice's value ending
+# in the word).
+KEEP_REMINDING = action("remind_keep", "remind_keep", Word.YES.value)
+LEAVE_OFF = action("remind_off", "remind_leave_off", Word.NO.value)
 
 
 class RemindFlow:
@@ -54,16 +60,19 @@ class RemindFlow:
         if given:
             return await self._inline(turn, given)
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
-        if current is not None and current.enabled:
-            context = {
-                "time": current.local_time,
-                "tz": zone_name(current.tz),
-                "fixed": is_fixed_offset(current.tz),
-                "days": format_days(current.days),
-                "typed": _can_type_back(turn),
-            }
-            return [Reply("remind/current", context, choices=CURRENT_CHOICES, private=True)]
-        return self.ask(turn)
+        if current is None or not (current.enabled or current.disabled_reason in _BOTS_OFF):
+            return self.ask(turn)
+        context = {
+            "time": current.local_time,
+            "tz": zone_name(current.tz),
+            "fixed": is_fixed_offset(current.tz),
+            "days": format_days(current.days),
+            "typed": _can_type_back(turn),
+            # Switched off by the bot, not by them: still theirs, to turn back on.
+            "off_because": None if current.enabled else str(current.disabled_reason),
+        }
+        choices = CURRENT_CHOICES if current.enabled else (KEEP_REMINDING, CHANGE, LEAVE_OFF)
+        return [Reply("remind/current", context, choices=choices, private=True)]
 
     def ask(self, turn: Turn, data: Mapping[str, str] | None = None) -> list[Reply]:
         """Asks for the first thing `data` lacks (the time, the zone unless the person's is
