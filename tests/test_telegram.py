@@ -23,6 +23,7 @@ from bot.adapters.base import StartError
 from bot.adapters.telegram_adapter import (
     CHOSEN,
     CONTINUE_IN_PRIVATE,
+    EDITED_LOG,
     SEND_ATTEMPTS,
     SENT_PRIVATELY,
     TelegramAdapter,
@@ -907,6 +908,7 @@ def test_telegram_only_templates_render_escaped() -> None:
         CHOSEN: {"label": hostile},
         CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x", "again": hostile},
         SENT_PRIVATELY: {},
+        EDITED_LOG: {},
     }
     for template, context in samples.items():
         text = renderer.render(Reply(template, context), Platform.TELEGRAM).text
@@ -1098,6 +1100,26 @@ async def test_a_message_forwarded_to_the_private_chat_is_answered(bot: Bot) -> 
     update = bot.server.user_says(ALICE, "done 20", forwarded_from=BOB)
     calls = await bot.talk().deliver(update)
     assert "Logged 20 glute bridges" in texts(calls)[0]
+
+
+async def test_editing_a_logged_done_says_the_log_stands_and_how_to_fix_it(
+    bot: Bot, core: Core
+) -> None:
+    """A "done 15" edited into "done 20" came back as an edited message, which the bot
+    never asked Telegram for: 15 stayed logged and the person, seeing "done 20" in the
+    chat, was never told. A log stands as first sent; the answer to the edit says so."""
+    alice = bot.talk()
+    said = bot.server.user_says(ALICE, "done 15")
+    await alice.deliver(said)
+    calls = await alice.deliver(bot.server.edits(said["message"], "done 20"))
+    [note] = sent(calls)
+    assert "/undo" in note.params["text"]
+    assert note.params["reply_parameters"]["message_id"] == said["message"]["message_id"]
+    assert await reps_of(core, ALICE) == 15
+    # An edited message that logged nothing is no log to correct: no answer.
+    hello = bot.server.user_says(ALICE, "hi")
+    await alice.deliver(hello)
+    assert await alice.deliver(bot.server.edits(hello["message"], "hello")) == []
 
 
 async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:

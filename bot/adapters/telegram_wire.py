@@ -35,7 +35,7 @@ from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Platform
 from bot.render import MESSAGES_DIR, Button
 
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 # Labels up to this long share a row of buttons (three at most).
 SHORT_LABEL = 12
 # A Bot API object as sent: what the adapter builds instead of PTB's classes.

@@ -146,6 +146,7 @@ class Server:
         # Each forum's topics: their thread id is the id of the message that opened them.
         self.topics: dict[int, dict[int, JSON]] = {}
         self.confirmed_below = 0
+        self.dropped: set[int] = set()  # updates of a kind the bot didn't ask for
         # Seconds each call spends "on the network", and the most calls in flight at once
         # (getUpdates, which waits for updates, not counted).
         self.latency = 0.0
@@ -299,6 +300,18 @@ class Server:
             for message in (old, new)
         ]
 
+    def edits(self, message: JSON, text: str) -> JSON:
+        """The sender edits their `message` to say `text`: Telegram sends it again, whole,
+        as an edited message."""
+        content: JSON = {"text": text}
+        entities = _entities_of(text)
+        if entities:
+            content["entities"] = entities
+        kept = {k: v for k, v in message.items() if k not in ("text", "entities")}
+        edited = {**kept, **content, "edit_date": int(time.time())}
+        self.messages[(edited["chat"]["id"], edited["message_id"])] = edited
+        return {"update_id": next(self._update_ids), "edited_message": edited}
+
     def blocks(self, person: Person) -> JSON:
         """`person` blocks the bot: the server stops delivery and tells the bot."""
         self.blocked.add(person.id)
@@ -314,9 +327,10 @@ class Server:
         return {"update_id": next(self._update_ids), "my_chat_member": change}
 
     async def confirmed(self, update_id: int) -> None:
-        """Waits until the bot confirmed `update_id`: it called getUpdates with a higher offset."""
+        """Waits until the bot confirmed `update_id` (it called getUpdates with a higher
+        offset), or Telegram dropped it as of a kind the bot didn't ask for."""
         async with asyncio.timeout(WAIT_LIMIT):
-            while self.confirmed_below <= update_id:
+            while self.confirmed_below <= update_id and update_id not in self.dropped:
                 self._polled.clear()
                 await self._polled.wait()
 
@@ -401,6 +415,7 @@ class Server:
 
     async def api_getUpdates(self, params: Mapping[str, Any]) -> list[JSON]:
         offset = params.get("offset")
+        self._drop_unwanted(params.get("allowed_updates"))
         if offset is not None:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
             self.confirmed_below = max(self.confirmed_below, int(offset))
@@ -411,6 +426,15 @@ class Server:
                 wait = min(float(params["timeout"]), self.max_poll_wait)
                 await asyncio.wait_for(self._arrived.wait(), wait)
         return self.pending[: int(params.get("limit") or 100)]
+
+    def _drop_unwanted(self, allowed: Any) -> None:
+        """Telegram never delivers an update of a kind the bot didn't ask for (see
+        `allowed_updates`): it is dropped."""
+        if not allowed:
+            return
+        unwanted = [u for u in self.pending if not set(u) - {"update_id"} <= set(allowed)]
+        self.dropped.update(int(update["update_id"]) for update in unwanted)
+        self.pending = [u for u in self.pending if u not in unwanted]
 
     async def api_sendMessage(self, params: Mapping[str, Any]) -> JSON:
         chat_id = int(params["chat_id"])
