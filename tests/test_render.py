@@ -157,7 +157,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "again": "",
     },
     "telegram/sent_privately": {},
-    "telegram/edited_log": {},
+    "edited_log": {},
     "text_only": {},
     "earlier_question": {},
     "discord/slash_instead": {"command": "undo"},

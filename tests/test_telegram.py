@@ -23,7 +23,6 @@ from bot.adapters.base import StartError
 from bot.adapters.telegram_adapter import (
     CHOSEN,
     CONTINUE_IN_PRIVATE,
-    EDITED_LOG,
     SEND_ATTEMPTS,
     SENT_PRIVATELY,
     TelegramAdapter,
@@ -908,7 +907,6 @@ def test_telegram_only_templates_render_escaped() -> None:
         CHOSEN: {"label": hostile},
         CONTINUE_IN_PRIVATE: {"name": hostile, "link": "https://t.me/x", "again": hostile},
         SENT_PRIVATELY: {},
-        EDITED_LOG: {},
     }
     for template, context in samples.items():
         text = renderer.render(Reply(template, context), Platform.TELEGRAM).text

@@ -108,7 +108,6 @@ FIRST_RETRY_DELAY = 0.5
 CHOSEN = "telegram/chosen"
 CONTINUE_IN_PRIVATE = "telegram/continue_in_private"
 SENT_PRIVATELY = "telegram/sent_privately"
-EDITED_LOG = "telegram/edited_log"
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Context = CallbackContext[Any, Any, Any, Any]
@@ -310,21 +309,17 @@ class TelegramAdapter:
         await self._answer(incoming, replies, message)
 
     async def _on_edit(self, update: Update, context: Context) -> None:
-        """A private message edited after it was read. A log stands as the message was
-        first sent (its event key is the message's: read again, it would log nothing), so
-        someone who edits a "done 15" into "done 20" is told how to fix the log instead of
-        trusting the edit. An edit of anything else goes unanswered: answered again, it
-        would repeat or undo what happened since."""
+        """A private message edited after it was read: the engine says whether that
+        needs an answer (see `Engine.edited`)."""
         message = update.edited_message
         if message is None or message.from_user is None:
             return
-        person = str(message.from_user.id)
-        store = self._core.store
-        user = await store.users.get(Platform.TELEGRAM, person)
-        if user is None or not await store.reps.has_event(user.id, message_key(message)):
-            return
-        note = [Reply(EDITED_LOG)]
-        await self._send_all(place_of(message), note, person=person, reply_to=message.message_id)
+        person = message.from_user
+        incoming = Incoming(chat=chat_ref(message.chat, person), event_key=message_key(message))
+        replies = await self._core.engine.edited(incoming)
+        await self._send_all(
+            place_of(message), replies, person=str(person.id), reply_to=message.message_id
+        )
 
     async def _on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query

@@ -68,6 +68,8 @@ MENUS = ("menu", "learn")
 ASIDES = frozenset({"undo", "stats"})
 # The answer to a press on buttons that no longer apply.
 STALE_PRESS = "stale_button"
+# The answer to an edit of a message that logged reps (see `Engine.edited`).
+EDITED_LOG = "edited_log"
 TEXT_ONLY = "text_only"
 EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
@@ -668,6 +670,18 @@ class Engine:
 
     async def _remind_change(self, turn: Turn) -> list[Reply]:
         return self._remind.ask(turn)
+
+    async def edited(self, incoming: Incoming) -> list[Reply]:
+        """A message edited after it was handled (`incoming` names it by its event key).
+        A log stands as the message was first sent: handled again, it would only be a
+        redelivery. So someone who edits "done 15" into "done 20" is told how to fix the
+        log instead of trusting the edit. An edit of anything else goes unanswered:
+        answered again, it would repeat or undo what happened since."""
+        chat = incoming.chat
+        user = await self._store.users.get(chat.platform, chat.user_id)
+        if user is None or not await self._store.reps.has_event(user.id, incoming.event_key):
+            return []
+        return [Reply(EDITED_LOG, private=True)]
 
     async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
         """A person's reminder that can't reach them (the platform just refused a message
