@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core, open_core
-from bot.model import ChatRef, Incoming, Platform
+from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from bot.store.db import sql_write
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
@@ -134,3 +134,30 @@ async def test_a_place_an_upgrade_took_away_is_the_menu_not_an_apology(
         for text in ("hi", "yes", "next", "2"):
             assert "error" not in (await ann.say(text)).templates, text
         assert (await ann.say("done 10")).templates[0] == "logged"
+
+
+async def test_a_group_request_held_back_while_the_database_is_locked_gets_the_apology(
+    db_path: Path,
+) -> None:
+    """Asked in a Telegram group by someone the bot can't reach in private, a request with
+    a private answer is only marked handled (its answer would be lost). That mark, failing
+    on a database another process held locked, raised out of the engine: no answer at all,
+    where every other refused write gets the apology and can be sent again."""
+    group = ChatRef(Platform.TELEGRAM, user_id="7", chat_id="-100", community="-100")
+
+    def said(key: str, text: str) -> Incoming:
+        return Incoming(group, key, text=text, private_reach=PrivateReach.IF_STARTED)
+
+    async with open_core(db_path, clock=FakeClock()) as core:
+        await core.engine.handle(said("tg:known", "done 5"))  # recorded as a member
+        await core.store.db._conn.execute("PRAGMA busy_timeout = 100")
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            answer = await core.engine.handle(said("tg:stats", "/stats"))
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        assert [reply.template for reply in answer] == ["error"]
+        again = await core.engine.handle(said("tg:stats", "/stats"))
+        assert [reply.template for reply in again] == ["private_chat_first"]
