@@ -13,6 +13,7 @@ import pytest
 from bot.app import Core, open_core
 from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from bot.store.db import sql_write
+from bot.store.schedules import DisabledReason
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
@@ -161,3 +162,27 @@ async def test_a_group_request_held_back_while_the_database_is_locked_gets_the_a
         assert [reply.template for reply in answer] == ["error"]
         again = await core.engine.handle(said("tg:stats", "/stats"))
         assert [reply.template for reply in again] == ["private_chat_first"]
+
+
+async def test_keeping_paused_reminders_is_stored_with_its_event_or_not_at_all(
+    db_path: Path,
+) -> None:
+    """ "Keep reminding me" turned the reminders back on in a transaction of its own, ahead
+    of the event's: when the database then refused the event's writes, the person was told
+    nothing was stored, yet the reminders were on. Now they stay paused, as they were, and
+    sending the answer again turns them on."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        ann = Chat(core, user="ann", platform=Platform.TELEGRAM, name="Ann")
+        await ann.say("/remind 07:30 UTC daily")
+        [reminder] = await core.store.db.fetchall("SELECT id FROM schedules")
+        await core.store.schedules.disable(reminder[0], DisabledReason.PAUSED, FakeClock().now)
+        # The database refuses to mark the event handled, as a full disk would.
+        refuse = "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(FAIL, 'x'); END"
+        await core.store.db.apply([sql_write(refuse)])
+        keep = Incoming(ann.ref, "tg:keep", choice="do:remind_keep:yes")
+        assert [reply.template for reply in await core.engine.handle(keep)] == ["error"]
+        enabled = "SELECT enabled FROM schedules"
+        assert [tuple(row) for row in await core.store.db.fetchall(enabled)] == [(0,)]
+        await core.store.db.apply([sql_write("DROP TRIGGER refuse")])
+        assert [reply.template for reply in await core.engine.handle(keep)] == ["remind/kept"]
+        assert [tuple(row) for row in await core.store.db.fetchall(enabled)] == [(1,)]
