@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import Core, open_core
-from bot.model import ChatRef, Incoming, Platform
+from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from bot.store.db import sql_write
+from bot.store.schedules import DisabledReason
 from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
@@ -134,3 +135,117 @@ async def test_a_place_an_upgrade_took_away_is_the_menu_not_an_apology(
         for text in ("hi", "yes", "next", "2"):
             assert "error" not in (await ann.say(text)).templates, text
         assert (await ann.say("done 10")).templates[0] == "logged"
+
+
+async def test_a_group_request_held_back_while_the_database_is_locked_gets_the_apology(
+    db_path: Path,
+) -> None:
+    """Asked in a Telegram group by someone the bot can't reach in private, a request with
+    a private answer is only marked handled (its answer would be lost). That mark, failing
+    on a database another process held locked, raised out of the engine: no answer at all,
+    where every other refused write gets the apology and can be sent again."""
+    group = ChatRef(Platform.TELEGRAM, user_id="7", chat_id="-100", community="-100")
+
+    def said(key: str, text: str) -> Incoming:
+        return Incoming(group, key, text=text, private_reach=PrivateReach.IF_STARTED)
+
+    async with open_core(db_path, clock=FakeClock()) as core:
+        await core.engine.handle(said("tg:known", "done 5"))  # recorded as a member
+        await core.store.db._conn.execute("PRAGMA busy_timeout = 100")
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            answer = await core.engine.handle(said("tg:stats", "/stats"))
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        assert [reply.template for reply in answer] == ["error"]
+        again = await core.engine.handle(said("tg:stats", "/stats"))
+        assert [reply.template for reply in again] == ["private_chat_first"]
+
+
+async def test_keeping_paused_reminders_is_stored_with_its_event_or_not_at_all(
+    db_path: Path,
+) -> None:
+    """ "Keep reminding me" turned the reminders back on in a transaction of its own, ahead
+    of the event's: when the database then refused the event's writes, the person was told
+    nothing was stored, yet the reminders were on. Now they stay paused, as they were, and
+    sending the answer again turns them on."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        ann = Chat(core, user="ann", platform=Platform.TELEGRAM, name="Ann")
+        await ann.say("/remind 07:30 UTC daily")
+        [reminder] = await core.store.db.fetchall("SELECT id FROM schedules")
+        await core.store.schedules.disable(reminder[0], DisabledReason.PAUSED, FakeClock().now)
+        # The database refuses to mark the event handled, as a full disk would.
+        refuse = "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(FAIL, 'x'); END"
+        await core.store.db.apply([sql_write(refuse)])
+        keep = Incoming(ann.ref, "tg:keep", choice="do:remind_keep:yes")
+        assert [reply.template for reply in await core.engine.handle(keep)] == ["error"]
+        enabled = "SELECT enabled FROM schedules"
+        assert [tuple(row) for row in await core.store.db.fetchall(enabled)] == [(0,)]
+        await core.store.db.apply([sql_write("DROP TRIGGER refuse")])
+        assert [reply.template for reply in await core.engine.handle(keep)] == ["remind/kept"]
+        assert [tuple(row) for row in await core.store.db.fetchall(enabled)] == [(1,)]
+
+
+# Every point of every flow, typed and pressed: each message is sent once to a bot that
+# kept running and once to one restarted (a new core on the same file) right before it.
+# "IDLE" lets a day and more go by (the "carry on, or start over?" question).
+RESTART_SCRIPTS = {
+    "check": ["/start", "/check", "no", "2", "no", "1", "sometimes", "no", "no", "3", "ok"],
+    "check-red-flag": ["/check", "Yes", "1", "2", "/workout"],
+    "walk-throughs": ["/bridge", "next", "2", "1", "next", "next", "next", "next", "back",
+                      "next", "next", "Next ➡", "done", "/lunge", "Next ➡", "⬅ Back", "Stop"],
+    "remind": ["/remind", "07:30", "Berlin / Paris", "2", "/remind", "1", "/remind",
+               "Change time or days", "18:00", "Weekdays", "/remind off", "/remind"],
+    "forget": ["done 5", "/check", "no", "/forget", "no", "no", "/forget", "1", "hi"],
+    "resume": ["/check", "no", "/start", "1", "/start", "2", "no", "/check", "1", "/check",
+               "Start over", "IDLE", "next", "Continue", "IDLE", "hi", "2"],
+    "menus": ["/start", "2", "3", "1", "/learn", "1", "2", "menu", "3", "2", "done", "/undo",
+              "/stats", "4", "5", "1", "/workout", "I did it ✅", "/undo", "/undo"],
+}  # fmt: skip
+
+
+async def _transcript(path: Path, script: list[str], *, restarting: bool) -> list[list[str]]:
+    """What the bot said to each message of `script`: text, then buttons."""
+    clock = FakeClock()
+    seen: list[list[str]] = []
+    last = None
+    # Kept running: one core for the whole script; restarted: a new one for each message.
+    runs = [[n] for n in range(len(script))] if restarting else [list(range(len(script)))]
+    for run in runs:
+        async with open_core(path, clock=clock) as core:
+            ann = Chat(core, user="ann", platform=Platform.TELEGRAM, name="Ann")
+            ann.last = last
+            for n in run:
+                clock.advance(minutes=1)
+                if script[n] == "IDLE":
+                    clock.advance(hours=30)
+                    continue
+                key = f"restart:{n}"
+                pressed = ann.last is not None and script[n] in ann.last.labels
+                said = await (ann.tap if pressed else ann.say)(script[n], key=key)
+                seen.append([*said.plain, *said.labels])
+            last = ann.last
+    return seen
+
+
+@pytest.mark.parametrize("script", RESTART_SCRIPTS.values(), ids=RESTART_SCRIPTS.keys())
+async def test_a_restart_before_any_message_changes_no_answer(
+    tmp_path: Path, script: list[str]
+) -> None:
+    """A typed number picks the same option, a press answers the same question, and every
+    flow's every step and finish goes on as if the bot had kept running."""
+    kept = await _transcript(tmp_path / "kept.db", script, restarting=False)
+    restarted = await _transcript(tmp_path / "restarted.db", script, restarting=True)
+    for text, before, after in zip(script, kept, restarted, strict=False):
+        assert after == before, text
+
+
+async def test_after_restarts_a_typed_number_picks_what_was_on_screen(tmp_path: Path) -> None:
+    script = ["/start", "2", "3", "1", "/forget", "2"]
+    said = await _transcript(tmp_path / "restarted.db", script, restarting=True)
+    assert "Today's workout" in said[1][0]  # option 2 of the main menu
+    assert "Lunge · step 1 of 5" in said[2][0]  # option 3 of the workout
+    assert "Lunge · step 2 of 5" in said[3][0]  # option 1: Next
+    assert "kept everything" in said[5][0]  # option 2: No, keep my data

@@ -181,19 +181,22 @@ class Engine:
                 # written, they get an apology, and the log gets the details.
                 log_failure(log, exc, "failed to handle %s", incoming.event_key)
                 return [Reply(NOT_STORED)]
-            if self._out_of_private_reach(turn, replies):
-                # Carried out, its answer would be lost: an undo or a reminder they never
-                # see. So nothing is done until they can be answered.
-                await self._store.db.apply([self._event_mark(turn)])
-                typed = echo(incoming.text) if incoming.choice is None else ""
-                return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
+            # Carried out, its answer would be lost: an undo or a reminder they never see.
+            # So nothing is done until they can be answered; the event is only marked.
+            out_of_reach = self._out_of_private_reach(turn, replies)
             try:
-                await self._commit(turn, replies)
+                if out_of_reach:
+                    await self._store.db.apply([self._event_mark(turn)])
+                else:
+                    await self._commit(turn, replies)
             except Exception as exc:
                 # The database refused the writes (locked, full, failing) and none was
                 # stored, so the answer would be untrue: the apology lets them try again.
                 log_failure(log, exc, "could not store %s", incoming.event_key)
                 return [Reply(NOT_STORED)]
+            if out_of_reach:
+                typed = echo(incoming.text) if incoming.choice is None else ""
+                return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
         if turn.schedules_changed:
             self._on_schedule_change()
         return replies

@@ -115,7 +115,8 @@ class RemindFlow:
         current = await turn.store.schedules.get(reminder_owner(turn.user.id))
         if current is None:
             return [Reply("remind/none", private=True)]
-        await turn.store.schedules.enable(current.id, turn.now)
+        # With the event's other writes: if they are refused, the reminders stay as they were.
+        turn.writes.append(turn.store.schedules.enable_write(current, turn.now))
         turn.schedules_changed = True
         return [Reply("remind/kept", private=True)]
 

@@ -268,18 +268,11 @@ class ScheduleStore:
         schedule = await self.by_id(schedule_id)
         if schedule is None:
             return None
-        spec = ScheduleSpec(
-            schedule.kind,
-            schedule.owner,
-            schedule.platform,
-            schedule.target,
-            schedule.local_time,
-            schedule.tz,
-            schedule.days,
-            schedule.user_id,
-            schedule.community,
-        )
-        return await self.upsert(spec, now)
+        return await self.upsert(_spec_of(schedule), now)
+
+    def enable_write(self, schedule: Schedule, now: datetime) -> Write:
+        """`enable` as a write, to commit together with the event that asked for it."""
+        return self.upsert_write(_spec_of(schedule), now)
 
     async def next_due(self) -> datetime | None:
         row = await self._db.fetchone(
@@ -399,6 +392,20 @@ class ScheduleStore:
         async with self._db.transaction() as conn:
             cursor = await conn.execute(f"UPDATE schedules SET {assignments_and_where}", params)
             return cursor.rowcount == 1
+
+
+def _spec_of(schedule: Schedule) -> ScheduleSpec:
+    return ScheduleSpec(
+        schedule.kind,
+        schedule.owner,
+        schedule.platform,
+        schedule.target,
+        schedule.local_time,
+        schedule.tz,
+        schedule.days,
+        schedule.user_id,
+        schedule.community,
+    )
 
 
 # The row as a claim left it (`claimed` is the run it moved to, None for a pause), and
