@@ -505,7 +505,8 @@ async def test_a_schedule_whose_zone_was_dropped_can_still_be_switched_off_and_k
         retired = await schedules.by_id(schedule.id)
         assert retired is not None
         assert not retired.enabled
-        await schedules.enable(schedule.id, clock.now)  # "keep reminding me"
+        # "Keep reminding me", as the engine commits it.
+        await core.store.db.apply([schedules.enable_write(retired, clock.now)])
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT tz FROM schedules").fetchall() == [(DROPPED_ZONE,)]
 
