@@ -1374,6 +1374,54 @@ async def test_anyone_in_a_group_steps_through_a_posted_walk_through(bot: Bot, c
     assert await reps_of(core, ALICE) == 0
 
 
+async def test_every_finish_of_one_walk_through_in_a_group_logs_once(bot: Bot, core: Core) -> None:
+    """Back from a group's finish and Next again brought a second finish whose Done had an
+    id of its own: Bob pressing both logged his bridges twice. A walk-through posted in a
+    group now carries one id on all its buttons, and each finish's Done logs under it."""
+    bob = bot.talk(BOB, DESK)
+    calls = await bot.talk(ALICE, DESK).say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await bob.tap("Next ➡")
+    first, first_done = bob.button("Done ✅")
+    await bot.talk(ALICE, DESK).tap("⬅ Back")
+    calls = await bob.tap("Next ➡")
+    second, second_done = bob.button("Done ✅")
+    assert second["message_id"] != first["message_id"]
+    assert second_done == first_done
+    await bob.tap("Done ✅")
+    calls = await bob.deliver(bot.server.press(BOB, first, first_done))
+    assert "Already logged" in pop_up(calls)
+    assert await reps_of(core, BOB) == 20
+    shown = [key for m in bot.server.bot_messages(DESK.id) for key in keys_of(m)]
+    assert all(len(key["callback_data"].encode()) <= 64 for key in shown)
+
+
+async def test_a_group_walk_through_posted_before_its_buttons_had_an_id_goes_on(
+    bot: Bot, core: Core
+) -> None:
+    # Its steps' buttons said only the step they lead to: "do:bridge:<step>".
+    await bot.talk(ALICE, DESK).say("/bridge")
+    step_one, _ = bot.talk(ALICE, DESK).button("Next ➡")
+    bob = bot.talk(BOB, DESK)
+    calls = await bob.deliver(bot.server.press(BOB, step_one, "do:bridge:1"))
+    assert "step 2 of 5" in texts(calls)[-1]
+    calls = await bob.deliver(bot.server.press(BOB, step_one, "do:bridge:5"))
+    assert buttons(sent(calls)[-1]) == ["Done ✅", "⬅ Back"]
+    await bob.tap("Done ✅")
+    assert await reps_of(core, BOB) == 20
+    # Button data can be forged: an id too long for a Done to carry is no walk-through's.
+    forged = f"do:bridge:{'f' * 50}:5"
+    shown = len(bot.server.bot_messages(DESK.id))
+    await bob.deliver(bot.server.press(BOB, step_one, forged))
+    [finish] = bot.server.bot_messages(DESK.id)[shown:]
+    assert [key["text"] for key in keys_of(finish)] == ["Done ✅", "⬅ Back"]
+
+
+def keys_of(message: dict[str, Any]) -> list[dict[str, str]]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [key for row in rows for key in row if "callback_data" in key]
+
+
 async def test_a_voice_message_back_counts_as_hearing_from_them(bot: Bot, core: Core) -> None:
     # Reminders pause after several in a row with no message back: any message resets that.
     alice = bot.talk()

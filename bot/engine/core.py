@@ -15,7 +15,7 @@ from bot.engine import community, training
 from bot.engine.checkup import CheckFlow, held_back, raise_flag, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
 from bot.engine.reminders import KEEP_REMINDING, LEAVE_OFF, RemindFlow
-from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
+from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo, is_nonce
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import (
@@ -647,15 +647,19 @@ class Engine:
         if warning is not None:
             return [held_back(warning)]
         last = len(walk.exercise.steps) - 1
-        walk_id, _, arg = arg.rpartition(":")  # the finish's Back: "<walk-through id>:back"
-        # Button data can be forged: only a plain step number counts ("²" is a digit too).
+        # The finish's Back is "<walk-through id>:back", a step's button in a group
+        # "<walk-through id>:<step>" (a plain step number, on one posted before they had ids).
+        walk_id, _, arg = arg.rpartition(":")
+        # Button data can be forged: only a plain step number counts ("²" is a digit too),
+        # and only an id as the bot makes them.
         number = arg.isascii() and arg.isdigit() and len(arg) <= 3
         step = last if arg == BACK.value else int(arg) if number else 0
+        carried = walk_id if is_nonce(walk_id) else None
         if turn.in_community:
-            return await walk.shown_to_all(turn, step)
+            return await walk.shown_to_all(turn, step, carried)
         # Back from the finish is the same walk-through; a step number, a group's button
-        # somehow pressed here, begins one.
-        return walk.start(turn, min(step, last), walk_id or None)
+        # somehow pressed here, begins one (the group's, if it carries its id: one Done).
+        return walk.start(turn, min(step, last), carried)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         return [help_page(turn.incoming.chat.platform), *self._prompt_if_busy(turn)]

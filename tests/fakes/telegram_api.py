@@ -685,6 +685,9 @@ def _formatted(params: Mapping[str, Any]) -> JSON:
         data["entities"] = entities
     markup = params.get("reply_markup")
     if markup and markup.get("inline_keyboard"):
+        keys = [key for row in markup["inline_keyboard"] for key in row]
+        if any(len(str(key.get("callback_data", "")).encode()) > 64 for key in keys):
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")  # 64 bytes at most
         data["reply_markup"] = markup
     return data
 
