@@ -1496,6 +1496,29 @@ def keys_of(message: dict[str, Any]) -> list[dict[str, str]]:
     return [key for row in rows for key in row if "callback_data" in key]
 
 
+async def test_editing_a_plain_done_says_the_log_stands_and_how_to_fix_it(
+    bot: Bot, core: Core
+) -> None:
+    """A bare "done" logs the day's session under a key of its own, not the message's:
+    edited into "done 12", it got no answer at all, and the person saw "done 12" in the
+    chat with 20 logged. Its edit now gets the note a "done 15" edit gets."""
+    alice = bot.talk()
+    said = bot.server.user_says(ALICE, "done")
+    await alice.deliver(said)
+    logged = await reps_of(core, ALICE)  # the day's session: bridges and lunges
+    calls = await alice.deliver(bot.server.edits(said["message"], "done 12"))
+    [note] = sent(calls)
+    assert "/undo" in note.params["text"]
+    assert note.params["reply_parameters"]["message_id"] == said["message"]["message_id"]
+    # A message that logged nothing, edited into a "done": that logs nothing either.
+    typo = bot.server.user_says(ALICE, "dnoe 12")
+    await alice.deliver(typo)
+    calls = await alice.deliver(bot.server.edits(typo["message"], "done 12"))
+    [note] = sent(calls)
+    assert "send it again as a new message" in note.params["text"]
+    assert await reps_of(core, ALICE) == logged
+
+
 async def test_a_voice_message_back_counts_as_hearing_from_them(bot: Bot, core: Core) -> None:
     # Reminders pause after several in a row with no message back: any message resets that.
     alice = bot.talk()

@@ -42,6 +42,7 @@ from bot.parse import (
     parse,
     parse_done,
     plain_command,
+    says_done,
 )
 from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
@@ -68,8 +69,10 @@ MENUS = ("menu", "learn")
 ASIDES = frozenset({"undo", "stats"})
 # The answer to a press on buttons that no longer apply.
 STALE_PRESS = "stale_button"
-# The answer to an edit of a message that logged reps (see `Engine.edited`).
+# The answers to an edit of a message that logged reps, and to one of a message that logged
+# nothing edited into a "done" (see `Engine.edited`).
 EDITED_LOG = "edited_log"
+EDITED_UNLOGGED = "edited_unlogged"
 TEXT_ONLY = "text_only"
 EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
@@ -679,16 +682,25 @@ class Engine:
         return self._remind.ask(turn)
 
     async def edited(self, incoming: Incoming) -> list[Reply]:
-        """A message edited after it was handled (`incoming` names it by its event key).
-        A log stands as the message was first sent: handled again, it would only be a
-        redelivery. So someone who edits "done 15" into "done 20" is told how to fix the
-        log instead of trusting the edit. An edit of anything else goes unanswered:
-        answered again, it would repeat or undo what happened since."""
+        """A message edited after it was handled (`incoming` names it by its event key,
+        with its new text). A log stands as the message was first sent: handled again, it
+        would only be a redelivery. So someone who edits "done" or "done 15" into "done 20"
+        is told how to fix the log instead of trusting the edit, and someone who edits a
+        message that logged nothing into a "done" that it logged nothing. An edit of
+        anything else goes unanswered: answered again, it would repeat or undo what
+        happened since."""
         chat = incoming.chat
         user = await self._store.users.get(chat.platform, chat.user_id)
-        if user is None or not await self._store.reps.has_event(user.id, incoming.event_key):
+        if user is None:
             return []
-        return [Reply(EDITED_LOG, private=True)]
+        key = incoming.event_key
+        if await self._store.reps.has_event(user.id, key) or await self._store.events.seen(
+            training.logged_by(key)
+        ):
+            return [Reply(EDITED_LOG, private=True)]
+        if says_done(incoming.text):
+            return [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
+        return []
 
     async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
         """A person's reminder that can't reach them (the platform just refused a message
