@@ -393,6 +393,12 @@ def concern(words: str) -> Concern | None:
     return None
 
 
+def says_done(text: str) -> bool:
+    """Whether `text` logs reps: "done 15", "finished", "/done 15"."""
+    said = parse(text)
+    return isinstance(said, Done) or (isinstance(said, Command) and said.name == "done")
+
+
 def parse_done(rest: str) -> Done:
     """Reads what follows "done": "15", "12 lunges", "bridge 20", "8 per side"."""
     rest = _SETS.sub(lambda sets: str(int(sets[1]) * int(sets[2])), normalise(rest))

@@ -683,3 +683,24 @@ async def test_a_walk_through_finished_in_a_group_names_no_ones_own_target(
         said = await bob.tap("Next ➡")
     assert "Aim for 5 to 10 per side" in said.text
     assert "target right now" not in said.text
+
+
+async def test_a_group_walk_through_gone_back_over_keeps_one_done(core: Core) -> None:
+    """Its finish, Back, then Next again: both finishes are on show, and Ann presses the
+    Done of each. One walk-through, one log: its id is on every one of its buttons."""
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    said = await bob.say("/lunge")
+    while "exercise/finish" not in said.templates:
+        said = await bob.tap("Next ➡")
+    first = said
+    await bob.tap("⬅ Back")
+    second = await bob.tap("Next ➡")
+    assert "exercise/finish" in second.templates
+    ann.last = second
+    assert "Logged 5 lunges per side" in (await ann.tap("Done ✅")).text
+    ann.last = first
+    assert "already" in (await ann.tap("Done ✅")).text.lower()
+    user = await core.store.users.get(Platform.TELEGRAM, "7")
+    assert user is not None
+    assert [t.reps for t in await core.store.reps.day_totals(user.id)] == [5]

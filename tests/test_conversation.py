@@ -10,7 +10,7 @@ import pytest
 from bot.app import Core
 from bot.model import Incoming, Platform
 from tests.test_check import LIKELY
-from tests.transcript import Chat, FakeClock
+from tests.transcript import Chat, FakeClock, reps_by_person
 
 
 @pytest.mark.parametrize("aside", ["done", "/done 10", "undo", "/undo", "stats", "/stats"])
@@ -441,3 +441,33 @@ async def test_stats_in_the_middle_of_a_first_check_does_not_suggest_starting_on
     await chat.say("cancel")
     said = await chat.say("stats")
     assert "haven't done the symptom check" in said.text
+
+
+@pytest.mark.parametrize(
+    ("first", "edit", "note"),
+    [
+        # Logged under the day's session, not its own key: its edit had no answer.
+        ("done", "done 12", "/undo"),
+        ("finished", "done 12", "/undo"),
+        ("done 15", "done 20", "/undo"),
+        # Logged nothing: an edit into a "done" logs nothing either, and says so.
+        ("dnoe 12", "done 12", 'send it again as a new message: "done 12"'),
+        ("hi", "/done 12", "as a new message"),
+        ("hi", "hello", None),  # no log, before or after: nothing to say
+    ],
+)
+async def test_an_edit_of_a_message_says_what_its_log_is(
+    core: Core, first: str, edit: str, note: str | None
+) -> None:
+    alice = Chat(core, platform=Platform.TELEGRAM)
+    await alice.say("/start")
+    await alice.say(first, key="tg:m:1:50")
+    before = await reps_by_person(core)
+    replies = await core.engine.edited(Incoming(alice.ref, "tg:m:1:50", text=edit))
+    said = await alice.send_replies(replies)
+    if note is None:
+        assert replies == []
+    else:
+        assert note in said.text
+        assert all(reply.private for reply in replies)
+    assert await reps_by_person(core) == before

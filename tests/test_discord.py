@@ -2105,6 +2105,26 @@ async def test_a_walk_through_finished_in_a_server_asks_for_the_button(
     assert "Logged 5 lunges per side" in logged["content"]
 
 
+async def test_every_finish_of_one_walk_through_in_a_server_logs_once(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    # Back from the finish and Next again: a second finish, with the same Done as the first.
+    alice = world.alice
+    [workout] = await slash(fake_discord, world, alice, "workout")
+    step = (await press(fake_discord, workout, alice, "do:lunge"))[-1]
+    while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):
+        step = (await press(fake_discord, step, alice, custom_ids(step)[0]))[-1]
+    first = step
+    before = (await press(fake_discord, first, alice, ":back"))[-1]
+    second = (await press(fake_discord, before, alice, custom_ids(before)[0]))[-1]
+    dones = [[c for c in custom_ids(m) if DONE_BUTTON.match(c)] for m in (first, second)]
+    assert dones[0] == dones[1]
+    await press(fake_discord, second, alice, ".lunge")
+    [again] = await press(fake_discord, first, alice, ".lunge")
+    assert "Already logged" in again["content"]
+    assert await reps_of(core, alice) == {"lunge": 5}
+
+
 async def test_check_sent_again_partway_through_in_a_server_offers_to_start_over(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:

@@ -158,6 +158,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "telegram/sent_privately": {},
     "edited_log": {},
+    "edited_unlogged": {"text": "done 12"},
     "text_only": {},
     "earlier_question": {},
     "discord/slash_instead": {"command": "undo"},

@@ -39,6 +39,7 @@ from tests.fakes.telegram_api import (
     BOT_USERNAME,
     TOKEN,
     Call,
+    Channel,
     FakeBotApi,
     Group,
     Person,
@@ -976,6 +977,10 @@ async def test_a_leaderboard_of_emoji_names_is_split_as_telegram_counts(
     parts = sent(calls)
     assert len(parts) >= 2
     assert [thread_of(part) for part in parts] == [topic] * len(parts)  # every part
+    if not in_topic:  # a plain group: only its first part replies to the message
+        assert ["reply_parameters" in part.params for part in parts][1:] == [False] * (
+            len(parts) - 1
+        )
     shown = plain(bot.talk(people[0], group))
     assert "Leaderboard" in shown
     assert all(shown.count(person.first_name) == 2 for person in people)  # week, all time
@@ -1032,6 +1037,75 @@ async def test_the_general_topic_and_plain_groups_get_no_thread(bot: Bot) -> Non
     calls = await bot.talk(ALICE, FORUM).say("/help")
     calls += await bot.talk(ALICE, DESK).say("/help")
     assert [thread_of(c) for c in sent(calls)] == [None, None]
+
+
+# A channel's discussion group: the comments under a post are a thread, but no topic.
+NEWS = Channel(-100555, "Desk Workers News")
+COMMENTS = Group(-100999, "Desk Workers Chat")
+
+
+async def test_every_answer_to_a_comment_under_a_channel_post_stays_under_that_post(
+    bot: Bot,
+) -> None:
+    """A comment under a channel's post comes from its discussion group with the post's
+    thread but not as a topic message: the first answer replied to it, and the answers to
+    presses on it landed in the group's main chat, away from the comments. Every answer now
+    replies to the message it answers, so Telegram keeps each one in the post's thread."""
+    post = bot.server.channel_posts(NEWS, COMMENTS, "Today: glute bridges at your desk")
+    comment = bot.server.user_says(ALICE, "/start", COMMENTS, reply_to=post)
+    said = comment["message"]
+    assert said == {  # as Telegram sends it
+        "message_id": said["message_id"],
+        "from": ALICE.json(),
+        "chat": {"id": COMMENTS.id, "title": COMMENTS.title, "type": "supergroup"},
+        "date": said["date"],
+        "message_thread_id": post["message_id"],  # the post's thread: no topic
+        "reply_to_message": post,
+        "text": "/start",
+        "entities": [{"offset": 0, "length": 6, "type": "bot_command"}],
+    }
+    assert post["is_automatic_forward"]
+    assert post["sender_chat"] == {"id": NEWS.id, "type": "channel", "title": NEWS.title}
+    alice = bot.talk(ALICE, COMMENTS)
+    [menu] = sent(await alice.deliver(comment))
+    assert menu.params["reply_parameters"]["message_id"] == said["message_id"]
+    calls = await alice.tap("Learn an exercise")  # a press on the bot's answer
+    calls += await alice.tap("Glute bridge")
+    assert "step 1 of 5" in texts(calls)[-1]
+    assert [thread_of(c) for c in sent(calls)] == [None] * len(sent(calls))  # topics only
+    shown = bot.server.bot_messages(COMMENTS.id)
+    assert len(shown) == 3
+    assert [m["message_thread_id"] for m in shown] == [post["message_id"]] * len(shown)
+
+
+async def test_a_long_answer_to_a_comment_stays_under_the_post_in_every_part(bot: Bot) -> None:
+    post = bot.server.channel_posts(NEWS, COMMENTS, "How many today?")
+    people = [Person(2000 + n, chr(0x1F600 + n) * 127) for n in range(10)]  # see above
+    for person in people:
+        await bot.talk(person, COMMENTS).deliver(
+            bot.server.user_says(person, "/done 10", COMMENTS, reply_to=post)
+        )
+    asked = bot.server.user_says(people[0], "/leaderboard", COMMENTS, reply_to=post)
+    parts = sent(await bot.talk(people[0], COMMENTS).deliver(asked))
+    assert len(parts) >= 2
+    replied = [part.params["reply_parameters"]["message_id"] for part in parts]
+    assert replied == [asked["message"]["message_id"]] * len(parts)
+    board = [m for m in bot.server.bot_messages(COMMENTS.id) if "reply_to_message" in m]
+    assert [m["message_thread_id"] for m in board] == [post["message_id"]] * len(board)
+
+
+async def test_a_press_under_a_channel_post_answers_under_that_post(bot: Bot) -> None:
+    post = bot.server.channel_posts(NEWS, COMMENTS, "Today: glute bridges at your desk")
+    said = bot.server.user_says(ALICE, "/bridge", COMMENTS, reply_to=post)
+    assert said["message"]["message_thread_id"] == post["message_id"]
+    await bot.talk(ALICE, COMMENTS).deliver(said)
+    step_one, _ = bot.talk(BOB, COMMENTS).button("Next ➡")
+    calls = await bot.talk(BOB, COMMENTS).tap("Next ➡")
+    [step_two] = sent(calls)
+    assert "step 2 of 5" in step_two.params["text"]
+    assert step_two.params["reply_parameters"]["message_id"] == step_one["message_id"]
+    shown = bot.server.bot_messages(COMMENTS.id)
+    assert [m["message_thread_id"] for m in shown] == [post["message_id"]] * len(shown)
 
 
 async def test_a_press_on_an_old_walk_through_step_in_a_topic_answers_in_that_topic(
@@ -1372,6 +1446,77 @@ async def test_anyone_in_a_group_steps_through_a_posted_walk_through(bot: Bot, c
     await bob.tap("Done ✅")
     assert await reps_of(core, BOB) == 20
     assert await reps_of(core, ALICE) == 0
+
+
+async def test_every_finish_of_one_walk_through_in_a_group_logs_once(bot: Bot, core: Core) -> None:
+    """Back from a group's finish and Next again brought a second finish whose Done had an
+    id of its own: Bob pressing both logged his bridges twice. A walk-through posted in a
+    group now carries one id on all its buttons, and each finish's Done logs under it."""
+    bob = bot.talk(BOB, DESK)
+    calls = await bot.talk(ALICE, DESK).say("/bridge")
+    while "Next ➡" in buttons(sent(calls)[-1]):
+        calls = await bob.tap("Next ➡")
+    first, first_done = bob.button("Done ✅")
+    await bot.talk(ALICE, DESK).tap("⬅ Back")
+    calls = await bob.tap("Next ➡")
+    second, second_done = bob.button("Done ✅")
+    assert second["message_id"] != first["message_id"]
+    assert second_done == first_done
+    await bob.tap("Done ✅")
+    calls = await bob.deliver(bot.server.press(BOB, first, first_done))
+    assert "Already logged" in pop_up(calls)
+    assert await reps_of(core, BOB) == 20
+    shown = [key for m in bot.server.bot_messages(DESK.id) for key in keys_of(m)]
+    assert all(len(key["callback_data"].encode()) <= 64 for key in shown)
+
+
+async def test_a_group_walk_through_posted_before_its_buttons_had_an_id_goes_on(
+    bot: Bot, core: Core
+) -> None:
+    # Its steps' buttons said only the step they lead to: "do:bridge:<step>".
+    await bot.talk(ALICE, DESK).say("/bridge")
+    step_one, _ = bot.talk(ALICE, DESK).button("Next ➡")
+    bob = bot.talk(BOB, DESK)
+    calls = await bob.deliver(bot.server.press(BOB, step_one, "do:bridge:1"))
+    assert "step 2 of 5" in texts(calls)[-1]
+    calls = await bob.deliver(bot.server.press(BOB, step_one, "do:bridge:5"))
+    assert buttons(sent(calls)[-1]) == ["Done ✅", "⬅ Back"]
+    await bob.tap("Done ✅")
+    assert await reps_of(core, BOB) == 20
+    # Button data can be forged: an id too long for a Done to carry is no walk-through's.
+    forged = f"do:bridge:{'f' * 50}:5"
+    shown = len(bot.server.bot_messages(DESK.id))
+    await bob.deliver(bot.server.press(BOB, step_one, forged))
+    [finish] = bot.server.bot_messages(DESK.id)[shown:]
+    assert [key["text"] for key in keys_of(finish)] == ["Done ✅", "⬅ Back"]
+
+
+def keys_of(message: dict[str, Any]) -> list[dict[str, str]]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [key for row in rows for key in row if "callback_data" in key]
+
+
+async def test_editing_a_plain_done_says_the_log_stands_and_how_to_fix_it(
+    bot: Bot, core: Core
+) -> None:
+    """A bare "done" logs the day's session under a key of its own, not the message's:
+    edited into "done 12", it got no answer at all, and the person saw "done 12" in the
+    chat with 20 logged. Its edit now gets the note a "done 15" edit gets."""
+    alice = bot.talk()
+    said = bot.server.user_says(ALICE, "done")
+    await alice.deliver(said)
+    logged = await reps_of(core, ALICE)  # the day's session: bridges and lunges
+    calls = await alice.deliver(bot.server.edits(said["message"], "done 12"))
+    [note] = sent(calls)
+    assert "/undo" in note.params["text"]
+    assert note.params["reply_parameters"]["message_id"] == said["message"]["message_id"]
+    # A message that logged nothing, edited into a "done": that logs nothing either.
+    typo = bot.server.user_says(ALICE, "dnoe 12")
+    await alice.deliver(typo)
+    calls = await alice.deliver(bot.server.edits(typo["message"], "done 12"))
+    [note] = sent(calls)
+    assert "send it again as a new message" in note.params["text"]
+    assert await reps_of(core, ALICE) == logged
 
 
 async def test_a_voice_message_back_counts_as_hearing_from_them(bot: Bot, core: Core) -> None:

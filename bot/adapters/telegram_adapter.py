@@ -315,7 +315,12 @@ class TelegramAdapter:
         if message is None or message.from_user is None:
             return
         person = message.from_user
-        incoming = Incoming(chat=chat_ref(message.chat, person), event_key=message_key(message))
+        said = what_was_said(message, self._me) if self._me is not None else None
+        incoming = Incoming(
+            chat=chat_ref(message.chat, person),
+            event_key=message_key(message),
+            text=said.text if said is not None else "",
+        )
         replies = await self._core.engine.edited(incoming)
         await self._send_all(
             place_of(message), replies, person=str(person.id), reply_to=message.message_id

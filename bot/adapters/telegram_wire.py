@@ -74,9 +74,9 @@ def is_private(chat: Chat) -> bool:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a message goes: a chat and, in a forum supergroup, the topic in it. A topic
+    """Where a message goes: a chat and, in a forum supergroup, the topic in it. A thread
     known only as a message's (`topic_of`) is reached by replying to that message: Telegram
-    puts a reply in the topic of the message it answers."""
+    puts a reply in the topic or thread of the message it answers."""
 
     chat_id: str
     thread_id: int | None = None
@@ -84,13 +84,19 @@ class Place:
 
 
 def place_of(message: MaybeInaccessibleMessage) -> Place:
-    """Where answers to `message` go: its chat, in its topic if it is in one. A message in
-    a group too old to read (48 hours) says nothing about its topic, so the answers reply
-    to it: else they would land in a forum's General topic."""
+    """Where answers to `message` go: its chat, in its topic or thread if it is in one.
+    Only a forum's topic can be sent to by its id: a thread that is none (the comments
+    under a channel's post, in the channel's discussion group; any chain of replies in a
+    supergroup) is reached by replying to the message. So is a message's topic when the
+    message is too old to read (48 hours), as it then says nothing about its topic: else the
+    answers would land in a forum's General topic."""
     chat_id = str(message.chat.id)
-    if isinstance(message, Message) and message.is_topic_message:
-        return Place(chat_id, message.message_thread_id)
-    if readable(message) is None and not is_private(message.chat):
+    content = readable(message)
+    if content is not None and content.is_topic_message:
+        return Place(chat_id, content.message_thread_id)
+    if is_private(message.chat):
+        return Place(chat_id)
+    if content is None or content.message_thread_id is not None:
         return Place(chat_id, topic_of=message.message_id)
     return Place(chat_id)
 

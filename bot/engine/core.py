@@ -15,7 +15,7 @@ from bot.engine import community, training
 from bot.engine.checkup import CheckFlow, held_back, raise_flag, warning_on_record
 from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
 from bot.engine.reminders import KEEP_REMINDING, LEAVE_OFF, RemindFlow
-from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo
+from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo, is_nonce
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import (
@@ -42,6 +42,7 @@ from bot.parse import (
     parse,
     parse_done,
     plain_command,
+    says_done,
 )
 from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
@@ -68,8 +69,10 @@ MENUS = ("menu", "learn")
 ASIDES = frozenset({"undo", "stats"})
 # The answer to a press on buttons that no longer apply.
 STALE_PRESS = "stale_button"
-# The answer to an edit of a message that logged reps (see `Engine.edited`).
+# The answers to an edit of a message that logged reps, and to one of a message that logged
+# nothing edited into a "done" (see `Engine.edited`).
 EDITED_LOG = "edited_log"
+EDITED_UNLOGGED = "edited_unlogged"
 TEXT_ONLY = "text_only"
 EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
@@ -647,15 +650,19 @@ class Engine:
         if warning is not None:
             return [held_back(warning)]
         last = len(walk.exercise.steps) - 1
-        walk_id, _, arg = arg.rpartition(":")  # the finish's Back: "<walk-through id>:back"
-        # Button data can be forged: only a plain step number counts ("²" is a digit too).
+        # The finish's Back is "<walk-through id>:back", a step's button in a group
+        # "<walk-through id>:<step>" (a plain step number, on one posted before they had ids).
+        walk_id, _, arg = arg.rpartition(":")
+        # Button data can be forged: only a plain step number counts ("²" is a digit too),
+        # and only an id as the bot makes them.
         number = arg.isascii() and arg.isdigit() and len(arg) <= 3
         step = last if arg == BACK.value else int(arg) if number else 0
+        carried = walk_id if is_nonce(walk_id) else None
         if turn.in_community:
-            return await walk.shown_to_all(turn, step)
+            return await walk.shown_to_all(turn, step, carried)
         # Back from the finish is the same walk-through; a step number, a group's button
-        # somehow pressed here, begins one.
-        return walk.start(turn, min(step, last), walk_id or None)
+        # somehow pressed here, begins one (the group's, if it carries its id: one Done).
+        return walk.start(turn, min(step, last), carried)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         return [help_page(turn.incoming.chat.platform), *self._prompt_if_busy(turn)]
@@ -675,16 +682,25 @@ class Engine:
         return self._remind.ask(turn)
 
     async def edited(self, incoming: Incoming) -> list[Reply]:
-        """A message edited after it was handled (`incoming` names it by its event key).
-        A log stands as the message was first sent: handled again, it would only be a
-        redelivery. So someone who edits "done 15" into "done 20" is told how to fix the
-        log instead of trusting the edit. An edit of anything else goes unanswered:
-        answered again, it would repeat or undo what happened since."""
+        """A message edited after it was handled (`incoming` names it by its event key,
+        with its new text). A log stands as the message was first sent: handled again, it
+        would only be a redelivery. So someone who edits "done" or "done 15" into "done 20"
+        is told how to fix the log instead of trusting the edit, and someone who edits a
+        message that logged nothing into a "done" that it logged nothing. An edit of
+        anything else goes unanswered: answered again, it would repeat or undo what
+        happened since."""
         chat = incoming.chat
         user = await self._store.users.get(chat.platform, chat.user_id)
-        if user is None or not await self._store.reps.has_event(user.id, incoming.event_key):
+        if user is None:
             return []
-        return [Reply(EDITED_LOG, private=True)]
+        key = incoming.event_key
+        if await self._store.reps.has_event(user.id, key) or await self._store.events.seen(
+            training.logged_by(key)
+        ):
+            return [Reply(EDITED_LOG, private=True)]
+        if says_done(incoming.text):
+            return [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
+        return []
 
     async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
         """A person's reminder that can't reach them (the platform just refused a message

@@ -73,6 +73,11 @@ async def _log(turn: Turn, done: Done, pressed: str | None, *, remembered: bool)
         if community is not None:  # logged in private: it counts on this board
             turn.writes.append(turn.store.reps.count_in(turn.user.id, key, community, shown_as))
         return [Reply("already_logged")]
+    if pressed is None and key != turn.incoming.event_key:
+        # Typed, and logged under another key (the day's session, a walk-through's Done):
+        # an edit of this message is still an edit of a log (see `Engine.edited`).
+        logged = logged_by(turn.incoming.event_key)
+        turn.writes.append(turn.store.events.mark(logged, turn.user.id, turn.now))
     for exercise, reps in entries.items():
         turn.writes.append(
             turn.store.reps.log(
@@ -131,6 +136,12 @@ def done_button(turn: Turn, arg: str, day: date) -> tuple[str, Done]:
     if exercise in EXERCISES:
         return f"button:{arg}:{turn.user.id}", Done(exercise=exercise)
     return session_key(turn, day), Done()
+
+
+def logged_by(event_key: str) -> str:
+    """What the events table keeps, beside a message's own key, once the message logged
+    under a key of another (for as long as it keeps handled events)."""
+    return f"logged:{event_key}"
 
 
 def session_key(turn: Turn, day: date) -> str:

@@ -24,9 +24,13 @@ _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # as the zero-width space): the Hangul and Braille fillers people use to send a "blank".
 _FILLERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
+# A nonce's length in bytes (hex digits: twice as many). See `Turn.nonce`.
+NONCE_BYTES = 6
+_NONCE = re.compile(f"[0-9a-f]{{{2 * NONCE_BYTES}}}")
+
 # Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
-# button's nonce, or a walk-through's "back"); a flow's own buttons are
-# "<flow>:<step>:<value>" and go stale once the conversation moves on.
+# button's nonce, or a walk-through's id and "back" or the step it leads to); a flow's own
+# buttons are "<flow>:<step>:<value>" and go stale once the conversation moves on.
 ACTION_PREFIX = "do"
 
 
@@ -114,7 +118,8 @@ class Turn:
 
     def nonce(self) -> str:
         """Short and unique to this event: ties a one-shot button to the message it came with."""
-        return hashlib.blake2s(self.incoming.event_key.encode(), digest_size=6).hexdigest()
+        key = self.incoming.event_key.encode()
+        return hashlib.blake2s(key, digest_size=NONCE_BYTES).hexdigest()
 
 
 class Flow(Protocol):
@@ -131,6 +136,12 @@ class Flow(Protocol):
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
         """Handle an answer; None when it doesn't fit the current step."""
+
+
+def is_nonce(text: str) -> bool:
+    """Whether `text` could be a `Turn.nonce` (button data can be forged: one too long would
+    make the buttons that carry it on too long to send)."""
+    return _NONCE.fullmatch(text) is not None
 
 
 def stamp(flow: str, step: int, choices: Sequence[Choice]) -> tuple[Choice, ...]:

@@ -34,17 +34,23 @@ class WalkFlow:
         turn.go(self.name, step, {WALK_ID: walk or turn.nonce()})
         return self.prompt(turn)
 
-    async def shown_to_all(self, turn: Turn, step: int) -> list[Reply]:
+    async def shown_to_all(self, turn: Turn, step: int, walk: str | None = None) -> list[Reply]:
         """A step in a group or a server, where anyone may press its buttons: they carry
-        the step they lead to, and nobody's conversation moves (theirs goes on in private)."""
+        the step they lead to, and nobody's conversation moves (theirs goes on in private).
+        They carry the walk-through's id too (`walk`; a new one at its start), so that every
+        finish it comes to brings the same Done."""
+        walk = walk or turn.nonce()
         steps = len(self.exercise.steps)
         if step >= steps:
-            return [await self._finish(turn)]
+            return [await self._finish(turn, walk)]
         step = max(step, 0)
         context = {"step": step + 1, "steps": steps}
-        back = (action(self.exercise.id, BACK.label, str(step - 1)),) if step > 0 else ()
-        choices = (action(self.exercise.id, NEXT.label, str(step + 1)), *back)
+        back = (self._shown_step(walk, step - 1, BACK),) if step > 0 else ()
+        choices = (self._shown_step(walk, step + 1, NEXT), *back)
         return [Reply(self.exercise.step_template(step), context, choices=choices)]
+
+    def _shown_step(self, walk: str, step: int, button: Choice) -> Choice:
+        return action(self.exercise.id, button.label, f"{walk}:{step}")
 
     def back_from_finish(self, walk: str) -> Choice:
         # An action like the finish's other buttons: the walk-through is over by then. It
@@ -85,11 +91,12 @@ class WalkFlow:
             return self.prompt(turn)
         return [await self._finish(turn)]
 
-    async def _finish(self, turn: Turn) -> Reply:
+    async def _finish(self, turn: Turn, shown_walk: str | None = None) -> Reply:
         # Its Done logs under the walk-through's id: going back from the finish and on to it
         # again leaves two finishes on screen, and pressing both must log once. (Posted
-        # in a group, where nobody's conversation moves, each finish is its own.)
-        walk = turn.nonce() if turn.in_community else _walk_id(turn)
+        # in a group, where nobody's conversation moves, the id is on its buttons:
+        # `shown_walk`.)
+        walk = shown_walk or _walk_id(turn)
         target = None
         if not turn.in_community:
             turn.go("menu")

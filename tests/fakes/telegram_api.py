@@ -87,6 +87,34 @@ class Group:
         return data
 
 
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    title: str = "Desk Workers News"
+
+    def json(self) -> JSON:
+        return {"id": self.id, "type": "channel", "title": self.title}
+
+
+# The sender Telegram names for a message posted on behalf of a channel.
+CHANNEL_BOT: JSON = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
+
+
+def _reply_thread(chat: JSON, replied: JSON) -> JSON:
+    """In a supergroup, a reply belongs to the thread of the message it answers, or starts
+    one there: it carries the thread's id (the first message's), though no topic but a
+    forum's is a thread a message can be sent to by id. A comment under a channel's post,
+    in the channel's discussion group, is in the thread of that post's copy."""
+    if chat.get("type") != "supergroup" or replied.get("is_topic_message"):
+        return {}
+    return {"message_thread_id": replied.get("message_thread_id", replied["message_id"])}
+
+
 @dataclass
 class Failure:
     kind: str
@@ -157,6 +185,7 @@ class Server:
         self._failures: dict[str, deque[Failure]] = {}
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
+        self._channel_post_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._arrived = asyncio.Event()
         self._polled = asyncio.Event()
@@ -222,6 +251,29 @@ class Server:
                 content["caption_entities"] = entities
         return self._posted(person, content, group, None, topic)
 
+    def channel_posts(self, channel: Channel, discussion: Group, text: str) -> JSON:
+        """`channel` posts `text`: Telegram copies the post into the channel's `discussion`
+        group (an automatic forward), where the comments under the post reply to it."""
+        self.groups[discussion.id] = discussion
+        post: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": discussion.json(),
+            # Sent on behalf of the channel: Telegram names its placeholder bot as sender.
+            "from": CHANNEL_BOT,
+            "sender_chat": channel.json(),
+            "is_automatic_forward": True,
+            "forward_origin": {
+                "type": "channel",
+                "chat": channel.json(),
+                "message_id": next(self._channel_post_ids),
+                "date": int(time.time()),
+            },
+            "text": text,
+        }
+        self.messages[(discussion.id, post["message_id"])] = post
+        return post
+
     def open_topic(self, group: Group, by: Person, name: str = "Workouts") -> int:
         """`by` opens a topic in the forum `group`; its thread id."""
         assert group.forum, "only a forum has topics"
@@ -271,6 +323,7 @@ class Server:
             reply_to = reply_to or self.topics[group.id][topic]
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+            message.update(_reply_thread(chat, reply_to))
         self.messages[(chat["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
 
@@ -456,6 +509,8 @@ class Server:
         if thread is not None:
             message["message_thread_id"] = thread
             message["is_topic_message"] = True
+        elif replied is not None:
+            message.update(_reply_thread(chat, replied))
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
@@ -685,6 +740,9 @@ def _formatted(params: Mapping[str, Any]) -> JSON:
         data["entities"] = entities
     markup = params.get("reply_markup")
     if markup and markup.get("inline_keyboard"):
+        keys = [key for row in markup["inline_keyboard"] for key in row]
+        if any(len(str(key.get("callback_data", "")).encode()) > 64 for key in keys):
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")  # 64 bytes at most
         data["reply_markup"] = markup
     return data
 
