@@ -167,7 +167,7 @@ _ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("nst", "ndt"), ("America/St_Johns",)),
     "bst": ("Europe/London", "Asia/Dhaka"),
     "ist": ("Asia/Kolkata", "Asia/Jerusalem", "Europe/Dublin"),
-    **dict.fromkeys(("wet", "west"), ("Europe/Lisbon",)),
+    "wet": ("Europe/Lisbon",),  # not "west": typed, that is Australia/West (Perth)
     **dict.fromkeys(("cet", "cest"), ("Europe/Berlin",)),
     **dict.fromkeys(("eet", "eest"), ("Europe/Athens",)),
     "msk": ("Europe/Moscow",),

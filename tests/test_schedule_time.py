@@ -422,5 +422,6 @@ def test_an_offset_only_one_place_keeps_is_that_place(typed: str, zone: str) -> 
 def test_names_and_whole_hour_offsets_are_no_guess() -> None:
     for typed in ("Europe/London", "london", "UTC+2", "+0200", "UTC", "GMT"):
         assert not guessed_zone(typed), typed
+    assert parse_timezone("west") == ZoneInfo("Australia/West")  # a place, not WEST
     assert zone_name(parse_timezone("+0200")) == "UTC+2"
     assert zone_name(parse_timezone("-0000")) == "UTC"
