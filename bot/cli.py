@@ -135,6 +135,9 @@ async def _chat(settings: Settings, user: str) -> None:
     for stream in (sys.stdin, sys.stdout):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
+    # A line piped in may end as any system ends it: "\n", "\r\n", or a "\r" alone.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(newline=None)
     stdin = sys.stdin or io.StringIO()  # started with `<&-`: nothing to read
     with _StopSignals() as stop:
         try:

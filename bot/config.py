@@ -143,7 +143,12 @@ def _timezone(name: str | None) -> ZoneInfo | None:
         return None
     try:
         return parse_timezone(name)
-    except UnknownTimezone:
+    except UnknownTimezone as error:
+        if error.places:  # "IST", "UTC+5:30": the server's zone is no place to guess
+            raise ConfigError(
+                f"GLUTEBOT_TIMEZONE={name!r} could be {' or '.join(error.places)}: set the one"
+                " you mean"
+            ) from None
         raise ConfigError(
             f"GLUTEBOT_TIMEZONE={name!r} is not a time zone (use a name like Europe/London)"
         ) from None

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from importlib import resources
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -36,7 +37,12 @@ class InvalidDays(ScheduleInputError):
 
 
 class UnknownTimezone(ScheduleInputError):
-    pass
+    """`places` are the zones the text could mean, when it says that much: an abbreviation
+    several places use ("IST"), or an offset several places are on ("UTC+5:30")."""
+
+    def __init__(self, value: str, places: tuple[str, ...] = ()) -> None:
+        super().__init__(value)
+        self.places = places
 
 
 class Run(NamedTuple):
@@ -138,19 +144,62 @@ def format_days(days: Iterable[int]) -> str:
 _NOT_PLACES = {"localtime", "Factory", "posixrules"}
 # Zones that are a fixed offset from UTC rather than a place's clock: those named Etc/...,
 # whose sign is POSIX's, the reverse of what people mean (Etc/GMT+2 is UTC-2), other names
-# for UTC, and EST, MST and HST: UTC-5, -7 and -10 all year, whatever New York or Denver do.
+# for UTC, and EST, MST and HST (UTC-5, -7 and -10 all year): never read from what is typed
+# now, but still the zone of a schedule saved when they were.
 _FIXED_ABBREVIATIONS = {"EST", "MST", "HST"}
 _UTC_ALIASES = {"GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "UCT", "Universal", "Zulu"}
-# The places people most likely mean when they type a fixed zone's abbreviation: suggested
-# instead of it (in July, someone who types "EST" means New York's clock, then UTC-4).
-_MEANT = {
-    "est": ("America/New_York",),
+# Abbreviations as people type them, for the places whose clock they mean, daylight saving
+# included: in July, someone who types "EST" means New York's clock, then UTC-4 (tzdb's own
+# EST, UTC-5 all year, is a compatibility name; UTC-5 says that). One place: read as it,
+# and the confirmation names it. More than one: asked which ("MST" is Denver's winter and
+# Phoenix's whole year; "IST" India's, Israel's and Ireland's summer).
+_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("est", "edt", "et"), ("America/New_York",)),
+    **dict.fromkeys(("cdt", "ct"), ("America/Chicago",)),
+    "cst": ("America/Chicago", "Asia/Shanghai"),
+    "mdt": ("America/Denver",),
     "mst": ("America/Denver", "America/Phoenix"),
+    **dict.fromkeys(("pst", "pdt", "pt"), ("America/Los_Angeles",)),
+    **dict.fromkeys(("akst", "akdt"), ("America/Anchorage",)),
     "hst": ("Pacific/Honolulu",),
-    "gmt": ("Europe/London", "UTC"),
+    "ast": ("America/Halifax", "America/Puerto_Rico", "Asia/Riyadh"),
+    "adt": ("America/Halifax",),
+    **dict.fromkeys(("nst", "ndt"), ("America/St_Johns",)),
+    "bst": ("Europe/London", "Asia/Dhaka"),
+    "ist": ("Asia/Kolkata", "Asia/Jerusalem", "Europe/Dublin"),
+    "wet": ("Europe/Lisbon",),  # not "west": typed, that is Australia/West (Perth)
+    **dict.fromkeys(("cet", "cest"), ("Europe/Berlin",)),
+    **dict.fromkeys(("eet", "eest"), ("Europe/Athens",)),
+    "msk": ("Europe/Moscow",),
+    "wat": ("Africa/Lagos",),
+    "cat": ("Africa/Maputo",),
+    "eat": ("Africa/Nairobi",),
+    "sast": ("Africa/Johannesburg",),
+    "pkt": ("Asia/Karachi",),
+    "npt": ("Asia/Kathmandu",),
+    "ict": ("Asia/Bangkok",),
+    "wib": ("Asia/Jakarta",),
+    "hkt": ("Asia/Hong_Kong",),
+    "sgt": ("Asia/Singapore",),
+    "pht": ("Asia/Manila",),
+    "jst": ("Asia/Tokyo",),
+    "kst": ("Asia/Seoul",),
+    "awst": ("Australia/Perth",),
+    "acst": ("Australia/Adelaide", "Australia/Darwin"),
+    "acdt": ("Australia/Adelaide",),
+    "aest": ("Australia/Sydney", "Australia/Brisbane"),
+    "aedt": ("Australia/Sydney",),
+    **dict.fromkeys(("nzst", "nzdt"), ("Pacific/Auckland",)),
 }
-# "UTC+2", "GMT+2", "utc -5", "UTC+02:00": an offset as people write it.
-_OFFSET = re.compile(r"(?:utc|gmt)\s*([+\-\u2212])\s*(\d{1,2})(?::?00)?")
+# What autocomplete puts first for an abbreviation: its places, and for GMT (read as UTC,
+# which it is) London's clock too, which is GMT only in winter.
+_MEANT = {**_ABBREVIATIONS, "gmt": ("Europe/London", "UTC")}
+# An offset as people write it: "UTC+2", "GMT+2", "utc -5", "UTC+02:00", "UTC+5:30",
+# "GMT+0545", and ISO's "+05:30" or "-0330" (there, with hours and minutes both).
+_OFFSET = re.compile(
+    r"(?:utc|gmt)\s*(?P<sign>[+\-\u2212])\s*(?P<hours>\d{1,2})(?:[:.]?(?P<minutes>\d{2}))?"
+    r"|(?P<iso_sign>[+\-\u2212])(?P<iso_hours>\d{2}):?(?P<iso_minutes>\d{2})"
+)
 _OFFSET_HOURS = range(-12, 15)  # the Etc zones there are
 
 
@@ -172,17 +221,66 @@ def _folded(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
-def _offset_zone(text: str) -> str | None:
-    """The zone of "UTC+2" or "GMT+2" meant as people mean it, two hours ahead of UTC:
-    Etc/GMT-2, given the Etc names' reversed sign. None if it isn't such an offset, or one
-    no Etc zone has (half hours are a city's: Asia/Kolkata)."""
+def _offset_minutes(text: str) -> int | None:
+    """Minutes ahead of UTC that "UTC+5:30" or "+0530" says (330); None if it says none."""
     match = _OFFSET.fullmatch(text.strip().lower())
     if match is None:
         return None
-    hours = int(match[2]) * (1 if match[1] == "+" else -1)
+    sign, hours, minutes = (
+        (match["sign"], match["hours"], match["minutes"])
+        if match["sign"]
+        else (match["iso_sign"], match["iso_hours"], match["iso_minutes"])
+    )
+    if int(minutes or 0) > 59:
+        return None
+    return (int(hours) * 60 + int(minutes or 0)) * (1 if sign == "+" else -1)
+
+
+def _offset_zone(text: str) -> str | None:
+    """The zone of "UTC+2" or "GMT+2" meant as people mean it, two hours ahead of UTC:
+    Etc/GMT-2, given the Etc names' reversed sign. None if it isn't such an offset, or one
+    no Etc zone has (half hours are a place's: see `_offset_places`)."""
+    minutes = _offset_minutes(text)
+    if minutes is None or minutes % 60:
+        return None
+    hours = minutes // 60
     if hours not in _OFFSET_HOURS:
         return None
     return f"Etc/GMT{-hours:+d}" if hours else "UTC"
+
+
+def _offset_places(text: str) -> tuple[str, ...]:
+    """The places whose clock is on an offset of hours and minutes ("UTC+5:30": Asia/Kolkata
+    and Asia/Colombo) at some time this year, those on it all year first. No Etc zone has
+    such an offset, and zones are stored by name: a place's is the one to store."""
+    minutes = _offset_minutes(text)
+    if minutes is None or not minutes % 60:
+        return ()
+    return _places_on(minutes, datetime.now(UTC).year)
+
+
+@cache
+def _places_on(minutes: int, year: int) -> tuple[str, ...]:
+    offset = timedelta(minutes=minutes)
+    seasons = {name: _offsets_in(name, year) for name in _places()}
+    on_it = [name for name, offsets in seasons.items() if offset in offsets]
+    return tuple(sorted(on_it, key=lambda name: len(seasons[name])))  # all year first
+
+
+def _offsets_in(name: str, year: int) -> set[timedelta | None]:
+    zone = ZoneInfo(name)
+    return {datetime(year, month, 15, tzinfo=zone).utcoffset() for month in (1, 7)}
+
+
+@cache
+def _places() -> tuple[str, ...]:
+    """The tz database's list of places (zone1970.tab, from the tzdata package this bot
+    requires): one zone for each clock kept since 1970, without old names (Asia/Calcutta)."""
+    table = resources.files("tzdata.zoneinfo").joinpath("zone1970.tab")
+    known = set(_zone_names().values())
+    lines = table.read_text(encoding="utf-8").splitlines()
+    rows = (line.split("\t") for line in lines if not line.startswith("#"))
+    return tuple(row[2] for row in rows if len(row) > 2 and row[2] in known)
 
 
 # The areas of IANA's place names; not the old country ones ("US/Pacific" is a region).
@@ -215,11 +313,29 @@ def _offsets(name: str) -> tuple[object, ...]:
 
 
 def parse_timezone(name: str) -> ZoneInfo:
+    return ZoneInfo(_read_zone(name)[0])
+
+
+def guessed_zone(name: str) -> bool:
+    """Whether `name` is read as a place's clock by a guess at the place meant, which its
+    confirmation says so they can correct it: an abbreviation ("PST") or an offset only one
+    place keeps ("UTC+5:45"), rather than the place's own name."""
+    return _read_zone(name)[1]
+
+
+def _read_zone(name: str) -> tuple[str, bool]:
+    """The zone's name, and whether it is a guess. Raises UnknownTimezone, with the places
+    it could be when it could be several."""
     key = _zone_key(name)
+    places = _ABBREVIATIONS.get(key) or _offset_places(name)
+    if len(places) == 1:
+        return places[0], True
+    if places:
+        raise UnknownTimezone(name, places)
     canonical = _offset_zone(name) or _zone_names().get(key) or _city_names().get(key)
     if canonical is None:
         raise UnknownTimezone(name)
-    return ZoneInfo(canonical)
+    return canonical, False
 
 
 def is_fixed_offset(zone: ZoneInfo) -> bool:
@@ -264,15 +380,18 @@ def _suggested_names() -> tuple[tuple[str, str], ...]:
 
 def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
     """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York,
-    "gmt+2" UTC+2, and "est" America/New_York."""
+    "gmt+2" UTC+2, "est" America/New_York and "utc+5:30" Asia/Kolkata and Asia/Colombo."""
     offset = _offset_zone(prefix)
     key = zone_name(ZoneInfo(offset)).lower() if offset else _zone_key(prefix)
+    # An abbreviation's places once it is typed whole, or three letters of it: "es" or "as"
+    # is more likely the start of a place's name (Asia/...).
     meant = [
         zone
         for abbreviation, zones in _MEANT.items()
-        if len(key) >= 2 and abbreviation.startswith(key)
+        if abbreviation == key or (len(key) >= 3 and abbreviation.startswith(key))
         for zone in zones
     ]
+    meant.extend(_offset_places(prefix))
 
     def rank(entry: tuple[str, str]) -> tuple[bool, bool, str]:
         name, folded = entry

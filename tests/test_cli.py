@@ -235,9 +235,12 @@ def test_a_database_glutebot_may_only_read_is_one_clear_line_at_start(tmp_path: 
 def read_only(path: Path) -> Iterator[None]:
     """`path` made read-only, even for root (whom file modes don't stop): immutable."""
     if os.geteuid() != 0:
-        path.chmod(0o444)
-        yield
-        path.chmod(0o644)
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
         return
     if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode:
         pytest.skip("cannot make a file read-only for root here (no chattr +i)")
@@ -245,6 +248,27 @@ def read_only(path: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_a_database_in_a_folder_glutebot_may_not_write_in_says_so(
+    tmp_path: Path, existing: bool
+) -> None:
+    """SQLite keeps its journal files beside the database, so a folder glutebot may not
+    write in stops a new database and an existing one alike. The line used to give
+    SQLite's "unable to open database file", though the file may be right there."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    env = {"GLUTEBOT_DB": str(folder / "cli.db")}
+    if existing:
+        assert glutebot(tmp_path, "done 5\n", env=env).returncode == 0
+    with read_only(folder):
+        result = glutebot(tmp_path, "done 5\n", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("glutebot: cannot ")
+    assert result.stderr.endswith(f": glutebot may not write in its folder, {folder}\n")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Logged" not in result.stdout
 
 
 def test_help_and_version_say_what_an_operator_needs(tmp_path: Path) -> None:

@@ -143,6 +143,17 @@ def test_piped_input_starting_with_a_byte_order_mark_is_understood(tmp_path: Pat
     assert "Question 2 of 9" in out
 
 
+def test_piped_input_with_old_mac_line_ends_is_read_line_by_line(tmp_path: Path) -> None:
+    """A file whose lines end in a carriage return alone (classic Mac OS, some serial
+    tools): each line is a message. It used to be one message, "done 15\r/stats", not
+    understood, and nothing logged."""
+    result = glutebot(tmp_path, b"done 15\r/stats\r", "--user", "ann")
+    out = result.stdout.decode()
+    assert result.returncode == 0
+    assert "Logged 15 glute bridges." in out, out
+    assert "Glute bridges: 15 in total" in out, out
+
+
 def test_invalid_bytes_typed_are_not_echoed_raw_to_the_terminal(tmp_path: Path) -> None:
     """Under the C.UTF-8 locale (stdin surrogateescape), bytes that aren't UTF-8 are not
     echoed back raw in "didn't understand": byte 0x9b starts an escape sequence on an

@@ -6,10 +6,12 @@ import itertools
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.app import Core
 from bot.model import ChatRef, Delivery, Incoming, Platform, PrivateReach
 from bot.scheduler import Prompt, Scheduler
+from bot.store.db import sql_write
 from bot.store.schedules import DisabledReason, channel_owner
 from tests.transcript import Chat, FakeClock
 
@@ -559,7 +561,7 @@ async def test_a_fixed_offset_zone_is_confirmed_as_the_offset_it_is(
     core: Core, clock: FakeClock
 ) -> None:
     boss = member(core, "2", "Boss")
-    text = await say(boss, "/setup 555 07:30 EST daily", admin=True)
+    text = await say(boss, "/setup 555 07:30 UTC-5 daily", admin=True)
     assert "at 07:30 (UTC-5, no daylight saving) every day" in text
     text = await say(boss, "/setup 555 07:30 GMT+2 daily", admin=True)
     assert "at 07:30 (UTC+2, no daylight saving) every day" in text
@@ -567,6 +569,37 @@ async def test_a_fixed_offset_zone_is_confirmed_as_the_offset_it_is(
     assert schedule is not None
     # Monday 09:00 UTC is past 07:30 at UTC+2: Tuesday's 07:30 there is 05:30 UTC.
     assert schedule.next_due == clock.now.replace(day=3, hour=5, minute=30)
+
+
+async def test_an_abbreviation_is_read_as_its_places_clock_and_said_so(
+    core: Core, clock: FakeClock
+) -> None:
+    boss = member(core, "2", "Boss")
+    text = await say(boss, "/setup 555 07:30 EST daily", admin=True)
+    # New York's clock, daylight saving and all, not tzdb's EST (UTC-5 all year).
+    assert "at 07:30 (America/New_York) every day" in text
+    assert 'I took "EST" to mean the time in America/New_York' in text
+    text = await say(boss, "/setup 555 07:30 IST daily", admin=True)
+    assert '"IST" could be Asia/Kolkata, Asia/Jerusalem or Europe/Dublin' in text
+    assert "Nothing was saved" in text
+    text = await say(boss, "/setup 555 07:30 UTC+5:30 daily", admin=True)
+    assert '"UTC+5:30" could be Asia/Kolkata or Asia/Colombo' in text
+    schedule = await core.store.schedules.get(channel_owner(Platform.DISCORD, GUILD))
+    assert schedule is not None
+    assert schedule.tz == ZoneInfo("America/New_York")
+
+
+async def test_a_zone_saved_as_tzdbs_mst_stays_when_setup_leaves_it_out(
+    core: Core, clock: FakeClock
+) -> None:
+    # Saved when "MST" meant tzdb's UTC-7 all year: now "MST" typed is asked about (Denver
+    # or Phoenix), but a new time alone keeps the zone as it was.
+    boss = member(core, "2", "Boss")
+    await say(boss, "/setup 555 07:30 UTC daily", admin=True)
+    await core.store.db.apply([sql_write("UPDATE schedules SET tz = 'MST'")])
+    text = await say(boss, "/setup 555 18:00", admin=True)
+    assert "at 18:00 (UTC-7, no daylight saving) every day" in text
+    assert "I took" not in text
 
 
 async def test_a_member_typing_setup_is_told_it_needs_manage_server(core: Core) -> None:

@@ -68,6 +68,14 @@ def test_timezone_setting_is_validated() -> None:
         Settings.load(environ={"GLUTEBOT_TIMEZONE": "Mars/Base"}, env_file=None)
 
 
+def test_the_timezone_setting_reads_abbreviations_and_names_the_places_of_unclear_ones() -> None:
+    settings = Settings.load(environ={"GLUTEBOT_TIMEZONE": "PST"}, env_file=None)
+    assert settings.timezone is not None
+    assert settings.timezone.key == "America/Los_Angeles"
+    with pytest.raises(ConfigError, match="could be Asia/Kolkata or Asia/Colombo"):
+        Settings.load(environ={"GLUTEBOT_TIMEZONE": "UTC+5:30"}, env_file=None)
+
+
 def test_spaces_around_the_database_path_are_ignored_like_around_every_setting() -> None:
     """A stray space after GLUTEBOT_DB (`docker run --env-file`, a unit file, a
     copy-paste) names the same file as without it. It used to be the one setting kept as

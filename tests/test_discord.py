@@ -402,6 +402,29 @@ async def test_timezone_option_autocompletes_iana_names(
     ]
 
 
+async def test_a_zone_typed_as_people_do_is_suggested_and_answered_in_places(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    interaction = await fake_discord.autocomplete(
+        world.guild, world.channel, world.boss, "setup", {"timezone": "utc+5:30"},
+        focused="timezone",
+    )  # fmt: skip
+    await fake_discord.wait_for(lambda: interaction.response)
+    assert interaction.response is not None
+    names = [choice["value"] for choice in interaction.response.data["choices"]]
+    assert names[:2] == ["Asia/Kolkata", "Asia/Colombo"]
+
+    options = {"channel": world.channel, "time": "07:30", "timezone": "IST"}
+    [answer] = await slash(fake_discord, world, world.boss, "setup", options)
+    assert answer["flags"] & EPHEMERAL
+    assert '"IST" could be Asia/Kolkata, Asia/Jerusalem or Europe/Dublin' in answer["content"]
+    options["timezone"] = "PST"
+    [answer] = await slash(fake_discord, world, world.boss, "setup", options)
+    shown = answer["content"].replace("\\_", "_")  # Discord's markdown escapes it
+    assert "(America/Los_Angeles)" in shown
+    assert 'I took "PST" to mean the time in America/Los_Angeles' in shown
+
+
 async def test_prompt_posts_the_workout_with_its_done_button(
     fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
 ) -> None:

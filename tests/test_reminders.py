@@ -525,3 +525,46 @@ async def test_a_reminder_waiting_to_be_sent_is_not_sent_after_forget_or_off(
     for text in meanwhile:
         await tg.say(text)
     assert await core.engine.scheduled(Prompt(due, due.next_day)) == []
+
+
+async def test_an_abbreviation_is_read_as_its_places_clock_and_said_so(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    said = await tg.say("/remind 07:30 PST weekdays")
+    assert "at 07:30 (America/Los_Angeles) on weekdays" in said.text
+    assert 'I took "PST" to mean the time in America/Los_Angeles' in said.text
+    assert "/remind 07:30 Toronto" in said.text  # how to correct it
+    user = await woken[0].store.users.get("telegram", "42")
+    assert user is not None
+    assert user.tz == "America/Los_Angeles"  # daylight saving and all
+
+
+async def test_a_zone_several_places_could_be_is_asked_about_by_name(
+    tg: Chat, woken: tuple[Core, list[int]]
+) -> None:
+    said = await tg.say("/remind 07:30 IST daily")
+    assert '"IST" could be Asia/Kolkata, Asia/Jerusalem or Europe/Dublin' in said.text
+    assert "/remind 07:30 Asia/Kolkata" in said.text
+    assert "Nothing was changed" in said.text
+    assert await reminder(woken[0]) is None
+    # Answered step by step: the places, and the zone question's buttons, to pick one.
+    await tg.say("/remind")
+    await tg.say("07:30")
+    said = await tg.say("UTC+5:30")
+    assert '"UTC+5:30" could be Asia/Kolkata or Asia/Colombo' in said.text
+    assert "India" in said.labels
+    said = await tg.say("Asia/Colombo")
+    assert "Which days?" in said.text
+    said = await tg.say("daily")
+    assert "at 07:30 (Asia/Colombo) every day" in said.text
+    assert "I took" not in said.text  # named, not guessed
+
+
+async def test_a_guess_typed_step_by_step_is_said_in_the_confirmation(tg: Chat) -> None:
+    await tg.say("/remind")
+    await tg.say("18:00")
+    said = await tg.say("cest")
+    assert "Which days?" in said.text
+    said = await tg.say("weekends")
+    assert "at 18:00 (Europe/Berlin) at weekends" in said.text
+    assert 'I took "cest" to mean the time in Europe/Berlin' in said.text

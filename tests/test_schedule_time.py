@@ -13,6 +13,7 @@ from bot.schedule_time import (
     InvalidTime,
     UnknownTimezone,
     format_days,
+    guessed_zone,
     instant_on,
     is_fixed_offset,
     next_run,
@@ -352,7 +353,8 @@ def test_utc_and_gmt_offsets_mean_what_people_mean(typed: str, hours: int) -> No
 
 def test_fixed_zones_are_shown_as_the_offset_they_are_and_never_suggested_first() -> None:
     assert zone_name(parse_timezone("Etc/GMT+2")) == "UTC-2"  # typed as IANA names it
-    assert zone_name(parse_timezone("EST")) == "UTC-5"  # not New York's clock in summer
+    # A schedule saved in tzdb's EST (UTC-5 all year) before "EST" was read as New York.
+    assert zone_name(ZoneInfo("EST")) == "UTC-5"  # not New York's clock in summer
     assert zone_name(parse_timezone("Europe/Berlin")) == "Europe/Berlin"
     assert timezone_suggestions("est")[0] == "America/New_York"
     assert timezone_suggestions("gmt")[0] == "Europe/London"
@@ -363,4 +365,63 @@ def test_fixed_zones_are_shown_as_the_offset_they_are_and_never_suggested_first(
         for name in suggested:
             parse_timezone(name)
     with pytest.raises(UnknownTimezone):
-        parse_timezone("UTC+5:30")  # no such fixed zone: Asia/Kolkata is the place
+        parse_timezone("UTC+5:75")
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [("EST", "America/New_York"), ("edt", "America/New_York"), ("PST", "America/Los_Angeles"),
+     ("pdt", "America/Los_Angeles"), ("CET", "Europe/Berlin"), ("CEST", "Europe/Berlin"),
+     ("AEDT", "Australia/Sydney"), ("HST", "Pacific/Honolulu"), ("JST", "Asia/Tokyo")],
+)  # fmt: skip
+def test_an_abbreviation_one_place_uses_is_that_places_clock(typed: str, zone: str) -> None:
+    # Daylight saving included: in July "EST" typed in New York means UTC-4, New York's
+    # clock then. The confirmation names the place, a guess they can correct.
+    assert parse_timezone(typed) == ZoneInfo(zone)
+    assert not is_fixed_offset(parse_timezone(typed))
+    assert guessed_zone(typed)
+    assert timezone_suggestions(typed)[0] == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "places"),
+    [("IST", ("Asia/Kolkata", "Asia/Jerusalem", "Europe/Dublin")),
+     ("cst", ("America/Chicago", "Asia/Shanghai")),
+     ("MST", ("America/Denver", "America/Phoenix")),  # Phoenix keeps no daylight saving
+     ("AEST", ("Australia/Sydney", "Australia/Brisbane"))],
+)  # fmt: skip
+def test_an_abbreviation_several_places_use_names_them(
+    typed: str, places: tuple[str, ...]
+) -> None:
+    with pytest.raises(UnknownTimezone) as raised:
+        parse_timezone(typed)
+    assert raised.value.places == places
+    assert raised.value.value == typed
+    assert timezone_suggestions(typed)[: len(places)] == list(places)
+
+
+@pytest.mark.parametrize("typed", ["UTC+5:30", "utc+0530", "GMT+05:30", "+05:30", "+0530"])
+def test_a_half_hour_offset_names_the_places_on_it(typed: str) -> None:
+    # No Etc zone is UTC+5:30, and zones are stored by name: India's or Sri Lanka's.
+    with pytest.raises(UnknownTimezone) as raised:
+        parse_timezone(typed)
+    assert raised.value.places == ("Asia/Kolkata", "Asia/Colombo")
+    assert timezone_suggestions(typed)[:2] == ["Asia/Kolkata", "Asia/Colombo"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [("GMT+05:45", "Asia/Kathmandu"), ("UTC+4:30", "Asia/Kabul"), ("UTC+3:30", "Asia/Tehran"),
+     ("-03:30", "America/St_Johns"), ("UTC-9:30", "Pacific/Marquesas")],
+)  # fmt: skip
+def test_an_offset_only_one_place_keeps_is_that_place(typed: str, zone: str) -> None:
+    assert parse_timezone(typed) == ZoneInfo(zone)
+    assert guessed_zone(typed)
+
+
+def test_names_and_whole_hour_offsets_are_no_guess() -> None:
+    for typed in ("Europe/London", "london", "UTC+2", "+0200", "UTC", "GMT"):
+        assert not guessed_zone(typed), typed
+    assert parse_timezone("west") == ZoneInfo("Australia/West")  # a place, not WEST
+    assert zone_name(parse_timezone("+0200")) == "UTC+2"
+    assert zone_name(parse_timezone("-0000")) == "UTC"

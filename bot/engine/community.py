@@ -12,6 +12,7 @@ from bot.model import ChatRef, Platform, Reply
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
+    guessed_zone,
     is_fixed_offset,
     parse_days,
     parse_local_time,
@@ -57,6 +58,9 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
     if is_off(fields):
         return [_setup_off(turn, current)]
     kept = {"tz": current.tz.key, "days": format_days(current.days)} if current else {}
+    # A zone left out stays the zone saved, as it is: even one no longer read from what
+    # is typed ("MST", saved when it meant UTC-7 all year).
+    kept_zone = current.tz if current and "tz" not in fields else None
     fields = {"days": DEFAULT_DAYS, **kept, **fields}
     if channel_id is None or "time" not in fields or "tz" not in fields:
         usage = {
@@ -67,10 +71,14 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         return [Reply("community/setup_usage", usage, private=True)]
     try:
         at = parse_local_time(fields["time"])
-        zone = parse_timezone(fields["tz"])
+        zone = kept_zone or parse_timezone(fields["tz"])
         days = parse_days(fields["days"])
     except ScheduleInputError as error:
-        problem = {"field": type(error).__name__, "value": echo(error.value)}
+        problem = {
+            "field": type(error).__name__,
+            "value": echo(error.value),
+            "places": getattr(error, "places", ()),
+        }
         return [Reply("community/setup_invalid", problem, private=True)]
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
@@ -94,6 +102,8 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         "fixed": is_fixed_offset(zone),
         "days": format_days(days),
         "next": first.due_utc.astimezone(zone),
+        # "PST" read as America/Los_Angeles: said, to be corrected if wrong.
+        "guessed": echo(fields["tz"]) if not kept_zone and guessed_zone(fields["tz"]) else None,
     }
     return [Reply("community/setup_done", context, private=True)]
 

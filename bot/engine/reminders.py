@@ -11,7 +11,9 @@ from bot.model import NUMBERED_CHOICES, Choice, Platform, PrivateReach, Reply
 from bot.parse import Word
 from bot.schedule_time import (
     ScheduleInputError,
+    UnknownTimezone,
     format_days,
+    guessed_zone,
     is_fixed_offset,
     parse_days,
     parse_local_time,
@@ -28,6 +30,9 @@ READ: Mapping[str, Callable[[str], str]] = {
     "tz": lambda text: parse_timezone(text).key,
     "days": lambda text: format_days(parse_days(text)),
 }
+# Where the conversation keeps a zone typed as an abbreviation or offset ("PST"), whose
+# place was a guess: the confirmation says how it was read, to be corrected if wrong.
+GUESSED_FROM = "tz_typed"
 # Values avoid ":" (it separates a button's parts), so times are written 07.30.
 TIME_PICKS = (Choice("07.00", "time_0700"), Choice("12.30", "time_1230"),
               Choice("18.00", "time_1800"))  # fmt: skip
@@ -135,11 +140,19 @@ class RemindFlow:
         picked = answer.value
         if answer.number is not None and turn.incoming.chat.platform not in NUMBERED_CHOICES:
             picked = None  # buttons show no numbers here: "3" is 3 o'clock, not the third
+        typed = picked or answer.text
         try:
-            value = READ[key](picked or answer.text)
+            value = READ[key](typed)
+        except UnknownTimezone as error:
+            if not error.places:
+                return None
+            picks = stamp(self.name, turn.conversation.step, self.choices(turn))
+            return [_which_zone(turn, error, picks)]
         except ScheduleInputError:
             return None
-        return await self._ask_or_save(turn, {**turn.conversation.data, key: value})
+        return await self._ask_or_save(
+            turn, {**turn.conversation.data, key: value, **_guessed(key, typed)}
+        )
 
     async def _inline(self, turn: Turn, given: Mapping[str, str]) -> list[Reply]:
         """ "/remind 07:30 Europe/London mon,wed,fri": all at once. Without a time the
@@ -148,8 +161,15 @@ class RemindFlow:
         try:
             data = {key: READ[key](text) for key, text in given.items()}
         except ScheduleInputError as error:
-            problem = {"field": type(error).__name__, "value": echo(error.value)}
+            problem = {
+                "field": type(error).__name__,
+                "value": echo(error.value),
+                "places": getattr(error, "places", ()),
+                "typed": _can_type_back(turn),
+            }
             return [Reply("remind/invalid", problem, private=True)]
+        if "tz" in given:
+            data.update(_guessed("tz", given["tz"]))
         if "time" not in data or ("tz" not in data and not _zone_known(turn)):
             return self.ask(turn, data)
         self._end_setup(turn)
@@ -184,11 +204,24 @@ class RemindFlow:
             "fixed": is_fixed_offset(zone),
             "days": format_days(days),
             "next": first.due_utc.astimezone(zone),
+            "guessed": data.get(GUESSED_FROM),
+            "typed": _can_type_back(turn),
         }
         return Reply("remind/set", context, private=True)
 
 
 _BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
+
+
+def _guessed(key: str, typed: str) -> dict[str, str]:
+    """The typed zone, kept when its place was a guess ("PST": America/Los_Angeles)."""
+    return {GUESSED_FROM: echo(typed)} if key == "tz" and guessed_zone(typed) else {}
+
+
+def _which_zone(turn: Turn, error: UnknownTimezone, choices: tuple[Choice, ...]) -> Reply:
+    """ "IST" or "UTC+5:30" typed for the zone: the places it could be, to pick one."""
+    context = {"value": echo(error.value), "places": error.places, "typed": _can_type_back(turn)}
+    return Reply("remind/which_zone", context, choices=choices, private=True)
 
 
 def _can_type_back(turn: Turn) -> bool:

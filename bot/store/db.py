@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -87,7 +88,8 @@ class Database:
                 db._checkpointer = Checkpointer(path)
         except (sqlite3.DatabaseError, StoreError) as exc:
             await db.close()
-            raise StoreError(f"cannot use database {path}: {exc}") from None
+            why = _why_not(Path(path), exc) if isinstance(exc, sqlite3.Error) else str(exc)
+            raise StoreError(f"cannot use database {path}: {why}") from None
         except asyncio.CancelledError:
             # Called off (Ctrl-C while waiting for a busy file): the statement under way
             # is interrupted and the connection closed, so its worker thread ends before
@@ -424,6 +426,9 @@ def _why_not(path: Path, error: sqlite3.Error) -> str:
             return f"the folder {path.parent} does not exist"
         if not path.parent.is_dir():  # a file where the folder should be
             return f"{path.parent} is not a folder"
+        # SQLite creates the database, and its journal files beside it, in its folder.
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"glutebot may not write in its folder, {path.parent}"
     except OSError as exc:  # the system won't even look: a name too long, a folder shut
         return exc.strerror or str(error)
     return str(error)
