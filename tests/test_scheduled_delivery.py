@@ -12,10 +12,10 @@ import pytest
 
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.app import Core, open_core
-from bot.model import Platform
+from bot.model import Platform, Reply
 from bot.pacing import Pacer
 from bot.runner import deliverer
-from bot.scheduler import Scheduler
+from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import Server, Talk
 from tests.test_telegram import ALICE, make_adapter, no_sleep, texts
@@ -138,4 +138,43 @@ async def test_no_reminder_on_a_day_already_trained_and_it_does_not_count_as_ign
     assert (schedule.ignored, schedule.last_sent_day) == (0, SATURDAY_0730_GMT.date())
     clock.now = SUNDAY_0730_BST
     await scheduler.run_once()
+    assert len(reminders(server)) == 1
+
+
+async def test_a_reminder_that_could_not_be_written_is_retried_later_not_lost(
+    running: tuple[Core, TelegramAdapter, Server],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Writing the day's reminder fails once (a store read raising, say) before anything is
+    sent: the day isn't counted as sent. It is tried again a minute later, once, and goes
+    out then, once."""
+    core, adapter, server = running
+    await Talk(server, ALICE).say("/remind 07:30 Europe/London daily")
+    scheduler = scheduler_for(core, adapter, clock)
+    writes = core.engine.scheduled
+    failures = iter([RuntimeError("database is locked")])
+
+    async def fails_once(prompt: Prompt) -> list[Reply]:
+        for failure in failures:
+            raise failure
+        return await writes(prompt)
+
+    monkeypatch.setattr(core.engine, "scheduled", fails_once)
+    clock.now = SATURDAY_0730_GMT
+    await scheduler.run_once()
+    await scheduler.run_once()  # not due again at once: no busy retrying
+    assert reminders(server) == []
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    assert schedule.last_sent_day is None
+    assert schedule.next_day == SATURDAY_0730_GMT.date()
+    assert f"schedule {schedule.id}" in caplog.text
+
+    for minutes in (1, 2, 4, 8):
+        clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+        await scheduler.run_once()
     assert len(reminders(server)) == 1
