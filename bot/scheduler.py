@@ -242,7 +242,9 @@ class Scheduler:
             self._sending.discard(sending)
         if sending.cancelled():
             # Cut short by `stop` while sending, maybe after it reached the platform: as
-            # after a crash between the claim and the send, it is not retried.
+            # after a crash between the claim and the send, it is not retried. (A `deliver`
+            # that knows nothing went out returns RETRY instead, as the Telegram adapter's
+            # does when stopped waiting out a 429.)
             log.warning("schedule %s: shutdown cut its send short; not retried", schedule.id)
             return
         await self._settle(schedule, following, sending.result())

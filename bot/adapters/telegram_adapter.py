@@ -42,7 +42,7 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Delivery, RecentKeys, StartError
-from bot.adapters.telegram_calls import BotCalls
+from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter, watching_sends
 from bot.adapters.telegram_polling import Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
@@ -218,7 +218,17 @@ class TelegramAdapter:
         return await self._poller.wait_ended()
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
-        return await self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
+        """Cancelled before any of it may have reached Telegram (waiting out a 429, or its
+        turn behind one, when the scheduler stops), it returns RETRY rather than raising:
+        nothing went out, so the prompt stays due instead of being lost."""
+        with watching_sends() as watch:
+            try:
+                return await self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
+            except asyncio.CancelledError:
+                if watch.may_have_arrived:
+                    raise
+                log.info("Telegram: stopped before sending to %s; tried again", chat.chat_id)
+                return Delivery.RETRY
 
     # Updates in.
 
@@ -703,7 +713,7 @@ def _build_app(
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .updater(None)
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(WatchedRateLimiter(rate_limiter or AIORateLimiter(max_retries=3)))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
