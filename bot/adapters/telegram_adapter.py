@@ -43,7 +43,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Delivery, RecentKeys, StartError
 from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter, watching_sends
-from bot.adapters.telegram_polling import Poller, Sleep
+from bot.adapters.telegram_polling import DRAIN_TIMEOUT, Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
@@ -131,6 +131,7 @@ class TelegramAdapter:
         poll_timeout: int = 25,
         busy_poll: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         secret = token.reveal() if isinstance(token, Secret) else token
         self._core = core
@@ -152,6 +153,7 @@ class TelegramAdapter:
             is_fatal=lambda exc: isinstance(exc, InvalidToken),
             describe=self._describe,
             sleep=sleep,
+            drain_timeout=drain_timeout,
         )
         self._me: User | None = None
         self._outlived = OutlivedButtons()
