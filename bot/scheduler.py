@@ -243,8 +243,8 @@ class Scheduler:
         if sending.cancelled():
             # Cut short by `stop` while sending, maybe after it reached the platform: as
             # after a crash between the claim and the send, it is not retried. (A `deliver`
-            # that knows nothing went out returns RETRY instead, as the Telegram adapter's
-            # does when stopped waiting out a 429.)
+            # that knows nothing went out returns RETRY instead, as the adapters'
+            # do when stopped waiting out a 429: see adapters/send_watch.py.)
             log.warning("schedule %s: shutdown cut its send short; not retried", schedule.id)
             return
         await self._settle(schedule, following, sending.result())

@@ -39,6 +39,7 @@ from bot.pacing import Pacer
 from bot.runner import deliverer, run
 from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import Schedule, channel_owner, reminder_owner
+from tests.fakes.discord_checked import CheckedDiscord
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
     READ_MESSAGE_HISTORY,
@@ -51,6 +52,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeMember,
     fake_discord,
+    running_fake_discord,
     watching,
 )
 from tests.fakes.discord_world import Overwrite
@@ -1454,6 +1456,44 @@ async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
     for message in (echoed, board):
         assert "free-nitro" in message["content"]
         assert message["flags"] & SUPPRESS_EMBEDS, message
+
+
+@pytest.mark.parametrize("where", ["channel", "dm", "on-the-wire"])
+async def test_a_delivery_cancelled_while_discord_says_slow_down_says_retry(
+    core: Core, where: str
+) -> None:
+    """Cancelled (the scheduler stopping) while discord.py waits out a 429 on the message,
+    nothing went out: RETRY, so the prompt stays due rather than being lost (a DM's
+    channel, opened first, is no message). Cancelled while the post waits for Discord's
+    answer, it may have arrived: the cancellation stands, and it isn't sent again."""
+    async with running_fake_discord(CheckedDiscord) as fake:
+        assert isinstance(fake, CheckedDiscord)
+        guild = fake.add_guild("Glute Club")
+        channel = fake.add_channel(guild, "workouts")
+        alice = fake.add_member(guild, None, "alice")
+        async with running(fake, core) as adapter:
+            if where == "on-the-wire":
+                fake.hold_posts(channel)
+            else:
+                fake.rate_limit("POST", r"/channels/\d+/messages", retry_after=3600)
+            if where == "dm":
+                chat = ChatRef(Platform.DISCORD, str(alice.id), str(alice.id))
+            else:
+                chat = ChatRef(Platform.DISCORD, "", str(channel.id), str(guild.id))
+            asked = len(fake.requests)
+            post = [Reply("help", {"platform": "discord"})]
+            sending = asyncio.create_task(adapter.deliver(chat, post))
+            await fake.wait_for(
+                lambda: any(r.path.endswith("/messages") for r in fake.requests[asked:])
+            )
+            for _ in range(10):  # discord.py reads the 429 and starts its wait
+                await asyncio.sleep(0)
+            sending.cancel()
+            await asyncio.wait({sending})
+            if where == "on-the-wire":
+                assert sending.cancelled()
+            else:
+                assert sending.result() is Delivery.RETRY
 
 
 async def test_the_token_never_reaches_the_logs(

@@ -44,11 +44,13 @@ from bot.adapters.discord_wire import (
     is_personal,
     member_is_admin,
     message_key,
+    message_posts_watched,
     place,
     replied_buttons,
     setup_channel,
     what_was_said,
 )
+from bot.adapters.send_watch import retry_if_cut_short_unsent
 from bot.app import Core
 from bot.config import Secret, Settings
 from bot.engine.core import STALE_PRESS
@@ -138,6 +140,7 @@ class GluteBot(commands.Bot):
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            http_trace=message_posts_watched(),
         )
         self.adapter = adapter
 
@@ -314,7 +317,11 @@ class DiscordAdapter:
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """A channel's daily post (chat.community set) or a person's reminder by DM
-        (chat.chat_id is their user id). Tried once; the outcome says what next."""
+        (chat.chat_id is their user id). Tried once; the outcome says what next.
+        Cancelled while discord.py waits out a 429 on it, RETRY: see send_watch.py."""
+        return await retry_if_cut_short_unsent(self._deliver(chat, replies), chat.chat_id)
+
+    async def _deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         bot = self._bot
         if bot is None or bot.is_closed() or not bot.is_ready():
             return Delivery.RETRY

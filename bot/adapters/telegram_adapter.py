@@ -42,7 +42,8 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Delivery, RecentKeys, StartError
-from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter, watching_sends
+from bot.adapters.send_watch import retry_if_cut_short_unsent
+from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter
 from bot.adapters.telegram_polling import DRAIN_TIMEOUT, Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
@@ -221,16 +222,9 @@ class TelegramAdapter:
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """Cancelled before any of it may have reached Telegram (waiting out a 429, or its
-        turn behind one, when the scheduler stops), it returns RETRY rather than raising:
-        nothing went out, so the prompt stays due instead of being lost."""
-        with watching_sends() as watch:
-            try:
-                return await self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
-            except asyncio.CancelledError:
-                if watch.may_have_arrived:
-                    raise
-                log.info("Telegram: stopped before sending to %s; tried again", chat.chat_id)
-                return Delivery.RETRY
+        turn behind one, when the scheduler stops), RETRY: see send_watch.py."""
+        sending = self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
+        return await retry_if_cut_short_unsent(sending, chat.chat_id)
 
     # Updates in.
 

@@ -9,16 +9,14 @@ mapping of refusals onto `TelegramError` subclasses all still apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.constants import ParseMode, ReactionEmoji
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, ExtBot
 
+from bot.adapters.send_watch import note_leaving
 from bot.adapters.telegram_wire import JSON
 
 HTML = ParseMode.HTML.value
@@ -93,35 +91,13 @@ class BotCalls:
         await self._bot._post(method, params)
 
 
-@dataclass
-class SendWatch:
-    """Whether any call made under `watching_sends` may have reached Telegram."""
-
-    may_have_arrived: bool = False
-
-
-_WATCH: ContextVar[SendWatch | None] = ContextVar("telegram_send_watch", default=None)
-
-
-@contextmanager
-def watching_sends() -> Iterator[SendWatch]:
-    """Watches the calls this task makes meanwhile: a send stopped while it waited for its
-    turn (behind a 429's "retry after", say) sent nothing, and can be tried again."""
-    watch = SendWatch()
-    reset = _WATCH.set(watch)
-    try:
-        yield watch
-    finally:
-        _WATCH.reset(reset)
-
-
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
 class WatchedRateLimiter(BaseRateLimiter[Any]):
-    """`limiter`, noting for `watching_sends` each call that leaves for Telegram. The
-    limiter holds a call back (its pace, a 429's wait) before it goes; a 429 answered
-    means that try was refused, so it alone doesn't count as arrived."""
+    """`limiter`, noting for `send_watch` each call as it leaves for Telegram. The limiter
+    holds a call back (its pace, a 429's wait) before it goes; a try answered with a 429
+    was refused, so it sent nothing."""
 
     def __init__(self, limiter: BaseRateLimiter[Any]) -> None:
         self._limiter = limiter
@@ -141,17 +117,14 @@ class WatchedRateLimiter(BaseRateLimiter[Any]):
         data: dict[str, Any],
         rate_limit_args: Any,
     ) -> Result:
-        async def on_the_wire(*call_args: Any, **call_kwargs: Any) -> Result:
-            watch = _WATCH.get()
-            if watch is None:
-                return await callback(*call_args, **call_kwargs)
-            before, watch.may_have_arrived = watch.may_have_arrived, True
+        async def leaving(*call_args: Any, **call_kwargs: Any) -> Result:
+            refused = note_leaving()
             try:
                 return await callback(*call_args, **call_kwargs)
             except RetryAfter:
-                watch.may_have_arrived = before
+                refused()
                 raise
 
         return await self._limiter.process_request(
-            on_the_wire, args, kwargs, endpoint, data, rate_limit_args
+            leaving, args, kwargs, endpoint, data, rate_limit_args
         )
