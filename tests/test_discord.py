@@ -1016,6 +1016,33 @@ async def test_stop_lets_the_events_being_handled_finish(
     assert await reps_of(core, world.alice) == {"bridge": 15}
 
 
+async def test_stop_cuts_short_an_event_still_handled_after_the_drain_time(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event still being handled when the drain time is up is cancelled with the rest
+    of the shutdown: it can't write (or try to) once the database is closing, and its
+    turn is stored whole or not at all (here: not at all)."""
+    started, release = asyncio.Event(), asyncio.Event()
+    handle = core.engine.handle
+
+    async def stuck(incoming: Incoming) -> list[Reply]:
+        started.set()
+        await release.wait()
+        return await handle(incoming)
+
+    monkeypatch.setattr(core.engine, "handle", stuck)
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01, drain_timeout=0.0)
+    await adapter.start()
+    await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    async with asyncio.timeout(5):
+        await started.wait()
+    await adapter.stop()
+    release.set()  # what it waited for comes, too late
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert await reps_of(core, world.alice) == {}
+
+
 async def test_stopping_ends_the_wait_for_the_connection(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:

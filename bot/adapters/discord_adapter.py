@@ -180,9 +180,11 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
         defer_after: float = DEFER_AFTER,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         self._core = core
         self._defer_after = defer_after
+        self._drain_timeout = drain_timeout
         self._token = token.reveal() if isinstance(token, Secret) else token
         self._guild_ready_timeout = guild_ready_timeout
         self._ready_timeout = ready_timeout
@@ -281,7 +283,14 @@ class DiscordAdapter:
         self._stopping = True
         if self._in_flight:
             # Answers still need the connection, and the engine its database.
-            await asyncio.wait(set(self._in_flight), timeout=DRAIN_TIMEOUT)
+            _, late = await asyncio.wait(set(self._in_flight), timeout=self._drain_timeout)
+            if late:
+                # Left running, they would write to a database being closed and answer
+                # through a closed connection. A turn is stored whole or not at all.
+                log.warning("Discord: %d events still being handled; cut short", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
         if self._bot is not None:
             await self._bot.close()
         if task is None:
