@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.engine import utc_now
 from bot.model import ChatRef, Delivery, Platform
 from bot.scheduler import Deliver, Prompt, Scheduler
+from bot.store.db import log_failure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -182,7 +183,13 @@ def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
         if adapter is None:
             log.warning("%s is not running: schedule %s waits", schedule.platform, schedule.id)
             return Delivery.RETRY
-        replies = await core.engine.scheduled(prompt)
+        try:
+            replies = await core.engine.scheduled(prompt)
+        except Exception as exc:
+            # Nothing has gone out yet, so the day isn't lost: the scheduler tries again
+            # later (1, 2, 4... minutes, within the grace window), as after a refused send.
+            log_failure(log, exc, "schedule %s: writing its prompt failed", schedule.id)
+            return Delivery.RETRY
         if not replies:
             return Delivery.SENT  # nothing to send today: the day counts as done
         chat = ChatRef(schedule.platform, schedule.target, schedule.target, schedule.community)

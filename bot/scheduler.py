@@ -49,6 +49,8 @@ Clock = Callable[[], datetime]
 # paced at 25 a second or more, so normally all are out within a second; a send stuck on
 # a stalled connection, or on a long "slow down" (429) wait, must not hold up shutdown.
 STOP_TIMEOUT = 5.0
+# How long the loop waits after a pass that failed, or failed on some prompt.
+FAILED_PASS_NAP = 60.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Scheduler:
         # Never the store's writes, which a cancellation could leave half done.
         self._sending: set[asyncio.Task[Delivery]] = set()
         self._cut_short = False
+        self._failed = False  # whether a prompt of the last pass failed
 
     def wake(self) -> None:
         """Plan again now: call after creating, changing, enabling or deleting a schedule."""
@@ -152,8 +155,9 @@ class Scheduler:
     async def run_once(self) -> bool:
         """Handle the prompts due now; True if a full batch was handled and more may be due."""
         schedules = await self._store.due(self._clock(), self._batch)
-        await asyncio.gather(*(self._handle(schedule) for schedule in schedules))
-        return len(schedules) == self._batch
+        handled = await asyncio.gather(*(self._handle(schedule) for schedule in schedules))
+        self._failed = not all(handled)
+        return len(schedules) == self._batch and not self._failed
 
     async def _pass(self) -> float:
         try:
@@ -162,9 +166,14 @@ class Scheduler:
             due = await self._store.next_due()
         except Exception as exc:
             log_failure(log, exc, "scheduler pass failed; trying again in a minute")
-            return 60.0
+            return FAILED_PASS_NAP
         if due is None:
             return self._max_nap
+        if self._failed and due <= self._clock():
+            # A row that failed (a database refusing writes, a full disk) is still due:
+            # tried again every second, it would fill the log. Others due meanwhile wait
+            # for the retry too, or for a `wake`.
+            return FAILED_PASS_NAP
         # Still due right after a pass means it fell due during the pass or lost a race;
         # a second's pause keeps a row that can't move on from spinning the loop.
         return min(max((due - self._clock()).total_seconds(), 1.0), self._max_nap)
@@ -184,14 +193,17 @@ class Scheduler:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _handle(self, schedule: Schedule) -> None:
+    async def _handle(self, schedule: Schedule) -> bool:
+        """Sends or skips the prompt due; False if that failed."""
         async with self._slots:
             if self._stopping:
-                return
+                return True
             try:
                 await self._send_or_skip(schedule)
-            except Exception:
-                log.exception("schedule %s (%s) failed", schedule.id, schedule.owner)
+            except Exception as exc:
+                log_failure(log, exc, "schedule %s (%s) failed", schedule.id, schedule.owner)
+                return False
+            return True
 
     async def _send_or_skip(self, schedule: Schedule) -> None:
         assert schedule.next_day is not None
@@ -242,7 +254,9 @@ class Scheduler:
             self._sending.discard(sending)
         if sending.cancelled():
             # Cut short by `stop` while sending, maybe after it reached the platform: as
-            # after a crash between the claim and the send, it is not retried.
+            # after a crash between the claim and the send, it is not retried. (A `deliver`
+            # that knows nothing went out returns RETRY instead, as the adapters'
+            # do when stopped waiting out a 429: see adapters/send_watch.py.)
             log.warning("schedule %s: shutdown cut its send short; not retried", schedule.id)
             return
         await self._settle(schedule, following, sending.result())

@@ -588,3 +588,37 @@ def test_a_database_damaged_on_disk_is_no_traceback_in_the_terminal(db_path: Pat
     )
     assert "Traceback" not in result.stderr, result.stderr[-1500:]
     assert "Sorry" in result.stdout
+
+
+async def test_a_full_disk_mid_batch_tells_no_one_their_log_was_saved(db_path: Path) -> None:
+    """The file can't grow (SQLite's own page limit stands in for a full disk: a real
+    SQLITE_FULL) while 40 people log at once, in shared commits. Whoever is told "Logged"
+    has the log stored; everyone else gets the apology, and nothing of theirs is stored.
+    The bot keeps going, and once there is room again the same messages are logged, once."""
+    async with open_core(db_path, clock=FakeClock()) as core:
+        people = [telegram_private(str(300 + n)) for n in range(40)]
+        for ref in people:
+            await core.engine.handle(telegram_message(ref, 1, "/start"))
+        writer = core.store.db._conn
+        [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
+        await writer.execute(f"PRAGMA max_page_count = {pages}")
+        messages = [telegram_message(ref, 2, f"done {7 + n}") for n, ref in enumerate(people)]
+        answers = await asyncio.gather(*(core.engine.handle(m) for m in messages))
+        stored = {
+            row[0] for row in await core.store.db.fetchall("SELECT DISTINCT user_id FROM rep_logs")
+        }
+        told: dict[str, list[str]] = {}
+        for ref, replies in zip(people, answers, strict=True):
+            user = await core.store.users.get(Platform.TELEGRAM, ref.user_id)
+            assert user is not None
+            told[ref.user_id] = templates(replies)
+            assert told[ref.user_id] == (["logged"] if user.id in stored else ["error"])
+        assert ["error"] in told.values(), told
+
+        await writer.execute(f"PRAGMA max_page_count = {pages * 10}")
+        again = await asyncio.gather(*(core.engine.handle(m) for m in messages))
+        for ref, replies in zip(people, again, strict=True):
+            # Logged now, or (if it was logged the first time) not a second time.
+            assert templates(replies) == ([] if told[ref.user_id] == ["logged"] else ["logged"])
+        logs = await core.store.db.fetchall("SELECT user_id, COUNT(*) FROM rep_logs GROUP BY 1")
+        assert sorted(count for _, count in logs) == [1] * 40

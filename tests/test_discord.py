@@ -39,6 +39,7 @@ from bot.pacing import Pacer
 from bot.runner import deliverer, run
 from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import Schedule, channel_owner, reminder_owner
+from tests.fakes.discord_checked import CheckedDiscord
 from tests.fakes.discord_gateway import MESSAGE_CONTENT
 from tests.fakes.discord_server import (
     READ_MESSAGE_HISTORY,
@@ -51,6 +52,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeMember,
     fake_discord,
+    running_fake_discord,
     watching,
 )
 from tests.fakes.discord_world import Overwrite
@@ -1037,6 +1039,33 @@ async def test_stop_lets_the_events_being_handled_finish(
     assert await reps_of(core, world.alice) == {"bridge": 15}
 
 
+async def test_stop_cuts_short_an_event_still_handled_after_the_drain_time(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event still being handled when the drain time is up is cancelled with the rest
+    of the shutdown: it can't write (or try to) once the database is closing, and its
+    turn is stored whole or not at all (here: not at all)."""
+    started, release = asyncio.Event(), asyncio.Event()
+    handle = core.engine.handle
+
+    async def stuck(incoming: Incoming) -> list[Reply]:
+        started.set()
+        await release.wait()
+        return await handle(incoming)
+
+    monkeypatch.setattr(core.engine, "handle", stuck)
+    adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01, drain_timeout=0.0)
+    await adapter.start()
+    await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
+    async with asyncio.timeout(5):
+        await started.wait()
+    await adapter.stop()
+    release.set()  # what it waited for comes, too late
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert await reps_of(core, world.alice) == {}
+
+
 async def test_stopping_ends_the_wait_for_the_connection(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:
@@ -1477,6 +1506,44 @@ async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
     for message in (echoed, board):
         assert "free-nitro" in message["content"]
         assert message["flags"] & SUPPRESS_EMBEDS, message
+
+
+@pytest.mark.parametrize("where", ["channel", "dm", "on-the-wire"])
+async def test_a_delivery_cancelled_while_discord_says_slow_down_says_retry(
+    core: Core, where: str
+) -> None:
+    """Cancelled (the scheduler stopping) while discord.py waits out a 429 on the message,
+    nothing went out: RETRY, so the prompt stays due rather than being lost (a DM's
+    channel, opened first, is no message). Cancelled while the post waits for Discord's
+    answer, it may have arrived: the cancellation stands, and it isn't sent again."""
+    async with running_fake_discord(CheckedDiscord) as fake:
+        assert isinstance(fake, CheckedDiscord)
+        guild = fake.add_guild("Glute Club")
+        channel = fake.add_channel(guild, "workouts")
+        alice = fake.add_member(guild, None, "alice")
+        async with running(fake, core) as adapter:
+            if where == "on-the-wire":
+                fake.hold_posts(channel)
+            else:
+                fake.rate_limit("POST", r"/channels/\d+/messages", retry_after=3600)
+            if where == "dm":
+                chat = ChatRef(Platform.DISCORD, str(alice.id), str(alice.id))
+            else:
+                chat = ChatRef(Platform.DISCORD, "", str(channel.id), str(guild.id))
+            asked = len(fake.requests)
+            post = [Reply("help", {"platform": "discord"})]
+            sending = asyncio.create_task(adapter.deliver(chat, post))
+            await fake.wait_for(
+                lambda: any(r.path.endswith("/messages") for r in fake.requests[asked:])
+            )
+            for _ in range(10):  # discord.py reads the 429 and starts its wait
+                await asyncio.sleep(0)
+            sending.cancel()
+            await asyncio.wait({sending})
+            if where == "on-the-wire":
+                assert sending.cancelled()
+            else:
+                assert sending.result() is Delivery.RETRY
 
 
 async def test_the_token_never_reaches_the_logs(

@@ -15,7 +15,7 @@ from bot.model import ChatRef, Incoming, Platform, PrivateReach
 from bot.store.db import sql_write
 from bot.store.schedules import DisabledReason
 from bot.store.schema import SCHEMA_VERSION
-from tests.transcript import Chat, FakeClock
+from tests.transcript import Chat, FakeClock, every_row
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("schema_v*.sql"))
 
@@ -249,3 +249,40 @@ async def test_after_restarts_a_typed_number_picks_what_was_on_screen(tmp_path: 
     assert "Lunge · step 1 of 5" in said[2][0]  # option 3 of the workout
     assert "Lunge · step 2 of 5" in said[3][0]  # option 1: Next
     assert "kept everything" in said[5][0]  # option 2: No, keep my data
+
+
+async def test_a_turn_cut_short_anywhere_then_sent_again_moves_the_conversation_once(
+    tmp_path: Path,
+) -> None:
+    """A message still being handled when shutdown's drain runs out is cancelled, at any
+    point, and the platform sends it again after the restart. Whatever the point, the
+    result is the same as handling it once: one transaction holds all a turn writes with
+    the mark that it was handled, so the step is taken once, never twice or by half."""
+
+    async def answer_question_two(path: Path, cut: int | None) -> bool:
+        """Handles the answer, cut short after `cut` turns of the loop; True if it was."""
+        async with open_core(path, clock=FakeClock()) as core:
+            chat = Chat(core, platform=Platform.TELEGRAM)
+            await chat.say("/check", key="check")
+            await chat.say("no", key="question-1")
+            handling = asyncio.create_task(chat.say("no", key="question-2"))
+            for _ in range(cut or 0):
+                if handling.done():
+                    break
+                await asyncio.sleep(0)
+            cut_short = cut is not None and handling.cancel()
+            await asyncio.gather(handling, return_exceptions=True)
+        async with open_core(path, clock=FakeClock()) as restarted:
+            again = Chat(restarted, platform=Platform.TELEGRAM)
+            await again.say("no", key="question-2")  # sent again after the restart
+        return cut_short
+
+    await answer_question_two(tmp_path / "whole.db", None)
+    async with open_core(tmp_path / "whole.db") as core:
+        whole = await every_row(core)
+    cut = 0
+    while await answer_question_two(tmp_path / f"cut{cut}.db", cut):
+        async with open_core(tmp_path / f"cut{cut}.db") as core:
+            assert await every_row(core) == whole, f"cut after {cut} turns"
+        cut += 1
+    assert cut > 1  # it was cut at several points before it could finish

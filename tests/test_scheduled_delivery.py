@@ -4,30 +4,36 @@ daylight-saving change and a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.adapters.telegram_adapter import TelegramAdapter
 from bot.app import Core, open_core
-from bot.model import Platform
+from bot.model import ChatRef, Delivery, Platform, Reply
 from bot.pacing import Pacer
 from bot.runner import deliverer
-from bot.scheduler import Scheduler
+from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import reminder_owner
-from tests.fakes.telegram_api import Server, Talk
+from tests.fakes.telegram_api import Person, Server, Talk
 from tests.test_telegram import ALICE, make_adapter, no_sleep, texts
 from tests.transcript import FakeClock
 
+# How long a stop may take, at most (the adapters' drain); only a guard against a hang.
+SHUTDOWN_LIMIT = 10.0
 # London leaves GMT for BST at 01:00 UTC on Sunday 29 March 2026.
 FRIDAY = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
 SATURDAY_0730_GMT = datetime(2026, 3, 28, 7, 30, tzinfo=UTC)
 SUNDAY_0730_BST = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
 
 
-def scheduler_for(core: Core, adapter: TelegramAdapter, clock: FakeClock) -> Scheduler:
+def scheduler_for(
+    core: Core, adapter: TelegramAdapter, clock: FakeClock, **options: Any
+) -> Scheduler:
     pacer = Pacer(25.0, 1.0, clock=lambda: 0.0, sleep=no_sleep)
     return Scheduler(
         core.store.schedules,
@@ -35,6 +41,7 @@ def scheduler_for(core: Core, adapter: TelegramAdapter, clock: FakeClock) -> Sch
         clock=clock,
         sleep=no_sleep,
         pacers={Platform.TELEGRAM: pacer},
+        **options,
     )
 
 
@@ -139,3 +146,111 @@ async def test_no_reminder_on_a_day_already_trained_and_it_does_not_count_as_ign
     clock.now = SUNDAY_0730_BST
     await scheduler.run_once()
     assert len(reminders(server)) == 1
+
+
+async def test_a_reminder_that_could_not_be_written_is_retried_later_not_lost(
+    running: tuple[Core, TelegramAdapter, Server],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Writing the day's reminder fails once (a store read raising, say) before anything is
+    sent: the day isn't counted as sent. It is tried again a minute later, once, and goes
+    out then, once."""
+    core, adapter, server = running
+    await Talk(server, ALICE).say("/remind 07:30 Europe/London daily")
+    scheduler = scheduler_for(core, adapter, clock)
+    writes = core.engine.scheduled
+    failures = iter([RuntimeError("database is locked")])
+
+    async def fails_once(prompt: Prompt) -> list[Reply]:
+        for failure in failures:
+            raise failure
+        return await writes(prompt)
+
+    monkeypatch.setattr(core.engine, "scheduled", fails_once)
+    clock.now = SATURDAY_0730_GMT
+    await scheduler.run_once()
+    await scheduler.run_once()  # not due again at once: no busy retrying
+    assert reminders(server) == []
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    schedule = await core.store.schedules.get(reminder_owner(user.id))
+    assert schedule is not None
+    assert schedule.last_sent_day is None
+    assert schedule.next_day == SATURDAY_0730_GMT.date()
+    assert f"schedule {schedule.id}" in caplog.text
+
+    for minutes in (1, 2, 4, 8):
+        clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+        await scheduler.run_once()
+    assert len(reminders(server)) == 1
+
+
+async def test_a_stop_while_telegram_says_slow_down_loses_no_reminder_and_repeats_none(
+    running: tuple[Core, TelegramAdapter, Server], clock: FakeClock, tmp_path: Path
+) -> None:
+    """40 reminders fall due; Telegram answers the first with 429 (retry after an hour),
+    and the rest queue behind it in PTB's rate limiter. The bot is stopped (SIGTERM)
+    then: it stops at once, and each reminder has either gone out, or is still due, and
+    goes out after the restart. None is lost, none arrives twice."""
+    core, adapter, server = running
+    people = [Person(2000 + n, f"P{n}") for n in range(40)]
+    for person in people:
+        await Talk(server, person).say("/remind 07:30 Europe/London daily")
+    asked = len(server.calls_to("sendMessage"))
+    server.fail("sendMessage", "429", retry_after=3600)
+    clock.now = SATURDAY_0730_GMT
+    scheduler = scheduler_for(core, adapter, clock, stop_timeout=0.0)
+    scheduling = asyncio.create_task(scheduler.run())
+    await server.until(lambda: len(server.calls_to("sendMessage")) > asked)
+    for _ in range(100):  # the other claimed reminders reach the rate limiter's queue
+        await asyncio.sleep(0)
+    await asyncio.wait_for(scheduler.stop(), SHUTDOWN_LIMIT)
+    await scheduling
+
+    def arrived(person: Person) -> int:
+        return sum("Time for your glutes" in m["text"] for m in server.bot_messages(person.id))
+
+    saturday = SATURDAY_0730_GMT.date()
+    for person in people:
+        user = await core.store.users.get(Platform.TELEGRAM, str(person.id))
+        assert user is not None
+        reminder = await core.store.schedules.get(reminder_owner(user.id))
+        assert reminder is not None
+        if arrived(person):
+            assert (arrived(person), reminder.last_sent_day) == (1, saturday)
+        else:  # still due today, so sent after the restart
+            assert (reminder.last_sent_day, reminder.next_day) == (None, saturday), person
+
+    async with open_core(tmp_path / "glutebot.db", clock=clock) as again:
+        restarted = scheduler_for(again, adapter, clock)
+        for minutes in (1, 2, 4):
+            clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+            await restarted.run_once()
+    assert {person.id: arrived(person) for person in people} == {p.id: 1 for p in people}
+
+
+@pytest.mark.parametrize("on_the_wire", [False, True], ids=["held-back-by-429", "on-the-wire"])
+async def test_a_delivery_cancelled_says_retry_only_if_nothing_may_have_arrived(
+    running: tuple[Core, TelegramAdapter, Server], on_the_wire: bool
+) -> None:
+    """Cancelled while PTB waits out a 429, nothing went out: RETRY. Cancelled while the
+    request is with Telegram (no answer yet), it may have arrived: the cancellation
+    stands, and the scheduler doesn't send it again."""
+    _, adapter, server = running
+    if on_the_wire:
+        server.latency = 3600.0  # Telegram never answers
+    else:
+        server.fail("sendMessage", "429", retry_after=3600)
+    chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
+    sending = asyncio.create_task(adapter.deliver(chat, [Reply("help", {"platform": "telegram"})]))
+    await server.until(lambda: bool(server.calls_to("sendMessage")))
+    for _ in range(10):  # the 429 reaches PTB's rate limiter, which starts its wait
+        await asyncio.sleep(0)
+    sending.cancel()
+    await asyncio.wait({sending})
+    if on_the_wire:
+        assert sending.cancelled()
+    else:
+        assert sending.result() is Delivery.RETRY

@@ -846,3 +846,33 @@ async def test_moving_far_west_keeps_the_next_days_reminder(
     await run_until(scheduler, store, clock, utc(2026, 6, 3, 0, 0))
     sent = [datetime.fromtimestamp(when, UTC) for when, _ in deliver.sent]
     assert sent[1:] == [utc(2026, 6, 2, 14, 0)]
+
+
+async def test_a_database_refusing_the_claims_is_tried_again_in_a_minute_not_every_second(
+    db: Database, store: ScheduleStore, clock: VirtualClock
+) -> None:
+    """The database refuses to mark prompts sent (a full disk, say; a trigger stands in):
+    nothing is sent, the rows stay due, and the loop tries again a minute later rather
+    than every second (each time logging every due row's failure)."""
+    await store.upsert(channel("g1"), clock.utc())
+    clock.set(utc(2026, 6, 1, 6, 0))
+    async with db.transaction() as conn:
+        await conn.execute(
+            "CREATE TRIGGER full BEFORE UPDATE ON schedules"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    deliver = Recorder(clock)
+    naps = Naps()
+    scheduler = Scheduler(store, deliver, clock.utc, naps.sleep, pacers={})
+    loop = asyncio.ensure_future(scheduler.run())
+    try:
+        assert await naps.next() == 60.0
+        assert deliver.sent == []
+        async with db.transaction() as conn:
+            await conn.execute("DROP TRIGGER full")
+        naps.end()
+        assert await naps.next() == 3600  # sent, and tomorrow's planned
+    finally:
+        await scheduler.stop()
+    assert loop.done()
+    assert len(deliver.sent) == 1

@@ -7,12 +7,18 @@ import asyncio
 import signal
 from asyncio.subprocess import Process
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.fakes.telegram_api import JSON, TOKEN, HttpBotApi, Server
+from bot.app import open_core
+from bot.model import ChatRef, Incoming, Platform
+from bot.schedule_time import EVERY_DAY
+from bot.store.schedules import ScheduleKind, ScheduleSpec, reminder_owner
+from tests.fakes.telegram_api import JSON, TOKEN, HttpBotApi, Person, Server
 from tests.test_telegram_crash import ALICE, START_LIMIT, answered, start_bot
 
 SHUTDOWN_LIMIT = 10.0
@@ -90,3 +96,69 @@ async def test_a_signal_while_starting_stops_the_bot_at_once_and_cleanly(tmp_pat
     assert "stopped while starting" in output
     assert "Traceback" not in output
     assert not db.with_name(db.name + "-wal").exists()
+
+
+async def remind_now(db: Path, people: list[Person]) -> None:
+    """Gives each person a daily reminder that fell due a minute ago, in a zone where it is
+    around noon now (whatever the hour of the test, it is nowhere near their midnight)."""
+    now = datetime.now(UTC)
+    zone = ZoneInfo(f"Etc/GMT{now.hour - 12:+d}")  # "Etc/GMT+5" is five hours behind UTC
+    due = (now - timedelta(minutes=1)).astimezone(zone).time().replace(second=0, microsecond=0)
+    async with open_core(db) as core:
+        for person in people:
+            chat = ChatRef(Platform.TELEGRAM, str(person.id), str(person.id))
+            await core.engine.handle(Incoming(chat, f"seed:{person.id}", text="/start"))
+            user = await core.store.users.get(Platform.TELEGRAM, str(person.id))
+            assert user is not None
+            spec = ScheduleSpec(
+                ScheduleKind.REMINDER,
+                reminder_owner(user.id),
+                Platform.TELEGRAM,
+                str(person.id),
+                due,
+                zone,
+                EVERY_DAY,
+                user_id=user.id,
+            )
+            await core.store.schedules.upsert(spec, now - timedelta(minutes=5))
+
+
+async def test_sigterm_while_telegram_says_slow_down_stops_in_time_losing_no_reminder(
+    tmp_path: Path,
+) -> None:
+    """30 reminders due at start; Telegram answers the first with "retry after an hour",
+    and SIGTERM comes while the others queue behind it. glutebot exits cleanly within the
+    drain limit, and each reminder has gone out once or is still due (not marked sent)."""
+    people = [Person(3000 + n, f"P{n}") for n in range(30)]
+    server = Server()
+    for person in people:  # each has opened their chat with the bot
+        server.people[person.id] = person
+        server.started.add(person.id)
+    http = HttpBotApi(server)
+    url = await http.start()
+    db, log = tmp_path / "glutebot.db", tmp_path / "bot.log"
+    await remind_now(db, people)
+    server.fail("sendMessage", "429", retry_after=3600)
+    try:
+        bot = await start_bot(url, db, log)
+        await server.until(answered(server, 1), START_LIMIT)  # the 429
+        bot.send_signal(signal.SIGTERM)
+        status = await asyncio.wait_for(bot.wait(), SHUTDOWN_LIMIT)
+    finally:
+        await http.close()
+    output = log.read_text()
+    assert status == 0, output
+    assert "Traceback" not in output
+    async with open_core(db) as core:
+        for person in people:
+            user = await core.store.users.get(Platform.TELEGRAM, str(person.id))
+            assert user is not None
+            reminder = await core.store.schedules.get(reminder_owner(user.id))
+            assert reminder is not None
+            today = datetime.now(reminder.tz).date()
+            arrived = [m for m in server.bot_messages(person.id) if "Time for your" in m["text"]]
+            if arrived:
+                assert len(arrived) == 1
+                assert reminder.last_sent_day == today
+            else:
+                assert (reminder.last_sent_day, reminder.next_day) == (None, today), output

@@ -44,11 +44,13 @@ from bot.adapters.discord_wire import (
     is_personal,
     member_is_admin,
     message_key,
+    message_posts_watched,
     place,
     replied_buttons,
     setup_channel,
     what_was_said,
 )
+from bot.adapters.send_watch import retry_if_cut_short_unsent
 from bot.app import Core
 from bot.config import Secret, Settings
 from bot.engine.core import STALE_PRESS
@@ -138,6 +140,7 @@ class GluteBot(commands.Bot):
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            http_trace=message_posts_watched(),
         )
         self.adapter = adapter
 
@@ -177,9 +180,11 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
         defer_after: float = DEFER_AFTER,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         self._core = core
         self._defer_after = defer_after
+        self._drain_timeout = drain_timeout
         self._token = token.reveal() if isinstance(token, Secret) else token
         self._guild_ready_timeout = guild_ready_timeout
         self._ready_timeout = ready_timeout
@@ -278,7 +283,14 @@ class DiscordAdapter:
         self._stopping = True
         if self._in_flight:
             # Answers still need the connection, and the engine its database.
-            await asyncio.wait(set(self._in_flight), timeout=DRAIN_TIMEOUT)
+            _, late = await asyncio.wait(set(self._in_flight), timeout=self._drain_timeout)
+            if late:
+                # Left running, they would write to a database being closed and answer
+                # through a closed connection. A turn is stored whole or not at all.
+                log.warning("Discord: %d events still being handled; cut short", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
         if self._bot is not None:
             await self._bot.close()
         if task is None:
@@ -314,7 +326,11 @@ class DiscordAdapter:
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """A channel's daily post (chat.community set) or a person's reminder by DM
-        (chat.chat_id is their user id). Tried once; the outcome says what next."""
+        (chat.chat_id is their user id). Tried once; the outcome says what next.
+        Cancelled while discord.py waits out a 429 on it, RETRY: see send_watch.py."""
+        return await retry_if_cut_short_unsent(self._deliver(chat, replies), chat.chat_id)
+
+    async def _deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         bot = self._bot
         if bot is None or bot.is_closed() or not bot.is_ready():
             return Delivery.RETRY

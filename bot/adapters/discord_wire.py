@@ -6,11 +6,13 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import discord
 
+from bot.adapters.send_watch import note_leaving
 from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Delivery, Platform
 from bot.parse import Command, parse
@@ -276,3 +278,26 @@ def describe(error: BaseException) -> str:
     if isinstance(error, discord.HTTPException):
         return f"{error.status} {error.code} {error.text}".strip()
     return f"{type(error).__name__}: {error}"
+
+
+def message_posts_watched() -> aiohttp.TraceConfig:
+    """discord.py's HTTP hook, noting for `send_watch` each message posted as it leaves,
+    and taking the note back when Discord answers 429 (discord.py then waits and tries
+    again). Other requests (opening a DM's channel, say) deliver nothing."""
+    trace = aiohttp.TraceConfig()
+
+    async def leaving(
+        _: aiohttp.ClientSession, call: SimpleNamespace, request: aiohttp.TraceRequestStartParams
+    ) -> None:
+        if request.method == "POST" and request.url.path.endswith("/messages"):
+            call.refused = note_leaving()
+
+    async def answered(
+        _: aiohttp.ClientSession, call: SimpleNamespace, request: aiohttp.TraceRequestEndParams
+    ) -> None:
+        if request.response.status == 429 and hasattr(call, "refused"):
+            call.refused()
+
+    trace.on_request_start.append(leaving)
+    trace.on_request_end.append(answered)
+    return trace

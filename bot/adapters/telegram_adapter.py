@@ -42,8 +42,9 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.adapters.base import Delivery, RecentKeys, StartError
-from bot.adapters.telegram_calls import BotCalls
-from bot.adapters.telegram_polling import Poller, Sleep
+from bot.adapters.send_watch import retry_if_cut_short_unsent
+from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter
+from bot.adapters.telegram_polling import DRAIN_TIMEOUT, Poller, Sleep
 from bot.adapters.telegram_redact import TokenRedaction
 from bot.adapters.telegram_wire import (
     ALLOWED_UPDATES,
@@ -131,6 +132,7 @@ class TelegramAdapter:
         poll_timeout: int = 25,
         busy_poll: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         secret = token.reveal() if isinstance(token, Secret) else token
         self._core = core
@@ -152,6 +154,7 @@ class TelegramAdapter:
             is_fatal=lambda exc: isinstance(exc, InvalidToken),
             describe=self._describe,
             sleep=sleep,
+            drain_timeout=drain_timeout,
         )
         self._me: User | None = None
         self._outlived = OutlivedButtons()
@@ -218,7 +221,10 @@ class TelegramAdapter:
         return await self._poller.wait_ended()
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
-        return await self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
+        """Cancelled before any of it may have reached Telegram (waiting out a 429, or its
+        turn behind one, when the scheduler stops), RETRY: see send_watch.py."""
+        sending = self._send_all(Place(chat.chat_id), replies, person=chat.user_id)
+        return await retry_if_cut_short_unsent(sending, chat.chat_id)
 
     # Updates in.
 
@@ -708,7 +714,7 @@ def _build_app(
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .updater(None)
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(WatchedRateLimiter(rate_limiter or AIORateLimiter(max_retries=3)))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

@@ -9,11 +9,14 @@ mapping of refusals onto `TelegramError` subclasses all still apply.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.constants import ParseMode, ReactionEmoji
-from telegram.ext import ExtBot
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter, ExtBot
 
+from bot.adapters.send_watch import note_leaving
 from bot.adapters.telegram_wire import JSON
 
 HTML = ParseMode.HTML.value
@@ -86,3 +89,42 @@ class BotCalls:
         # method PTB has a typed version of. PTB is pinned below 23, and every adapter test
         # sends through here, so a change in `_post` fails loudly.
         await self._bot._post(method, params)
+
+
+Result = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class WatchedRateLimiter(BaseRateLimiter[Any]):
+    """`limiter`, noting for `send_watch` each call as it leaves for Telegram. The limiter
+    holds a call back (its pace, a 429's wait) before it goes; a try answered with a 429
+    was refused, so it sent nothing."""
+
+    def __init__(self, limiter: BaseRateLimiter[Any]) -> None:
+        self._limiter = limiter
+
+    async def initialize(self) -> None:
+        await self._limiter.initialize()
+
+    async def shutdown(self) -> None:
+        await self._limiter.shutdown()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Any,
+    ) -> Result:
+        async def leaving(*call_args: Any, **call_kwargs: Any) -> Result:
+            refused = note_leaving()
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter:
+                refused()
+                raise
+
+        return await self._limiter.process_request(
+            leaving, args, kwargs, endpoint, data, rate_limit_args
+        )

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # How long stop() waits for a cancelled long poll before cancelling it again.
 STOP_RETRY = 0.5
+# How long stop() lets updates in hand finish (as Discord's adapter does).
+DRAIN_TIMEOUT = 10.0
 MAX_BACKOFF = 30.0
 
 
@@ -109,8 +111,22 @@ class Lanes(Generic[T]):
             queue.popleft()
         del self._queues[key]
 
-    async def drain(self) -> None:
+    async def drain(self, seconds: float) -> None:
+        """Lets the items in hand finish for up to `seconds`, then cancels the rest
+        (one stuck behind a long 429 wait, say): those stay unconfirmed."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=seconds)
+        if late:
+            log.warning(
+                "Telegram: %d chats' updates still being handled after %s s; cut short, "
+                "they stay unconfirmed",
+                len(late),
+                seconds,
+            )
         while self._tasks:
+            for task in self._tasks:
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
@@ -126,8 +142,10 @@ class Poller(Generic[U]):
         is_fatal: Callable[[Exception], bool] = lambda exc: False,
         describe: Callable[[Exception], str] = str,
         sleep: Sleep = asyncio.sleep,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         self._fetch = fetch
+        self._drain_timeout = drain_timeout
         self._lane_of = lane_of
         self._timeout = timeout
         self._busy_poll = busy_poll
@@ -144,7 +162,8 @@ class Poller(Generic[U]):
         self._task = asyncio.create_task(self._loop(), name="telegram-polling")
 
     async def stop(self) -> None:
-        """Stops fetching, lets every update in flight finish, then confirms them."""
+        """Stops fetching, lets updates in flight finish (for `drain_timeout` seconds), then
+        confirms those handled."""
         if self._task is not None:
             # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives just
             # as its inner wait completes (an update finishing at shutdown); the loop then
@@ -155,7 +174,7 @@ class Poller(Generic[U]):
                 await asyncio.wait({self._task}, timeout=STOP_RETRY)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._lanes.drain()
+        await self._lanes.drain(self._drain_timeout)
         if self._ledger.unconfirmed:
             await self._confirm()
 
