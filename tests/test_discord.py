@@ -1126,6 +1126,70 @@ async def test_without_the_deferral_a_slow_answer_would_be_lost(
     assert stats.responses == []
 
 
+def callbacks_to(server: FakeDiscord, interaction: FakeInteraction) -> int:
+    path = f"/api/v10/interactions/{interaction.id}/{interaction.token}/callback"
+    return sum(1 for r in server.requests if r.path == path)
+
+
+async def test_a_command_or_press_discord_already_failed_is_not_carried_out(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Events missed while the connection was down come after the reconnect, by then
+    maybe past Discord's 3 s: the member was shown "The application did not respond", so
+    will send it again. Carried out anyway, a /done counted twice, and a press moved a
+    walk-through on unseen."""
+    walk = await fake_discord.slash(None, None, world.alice, "bridge")
+    [step] = await answered(fake_discord, walk)
+    await fake_discord.drop_connection()
+    late_done = await fake_discord.slash(
+        world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
+    )
+    late_next = await fake_discord.press_button(step, world.alice, custom_ids(step)[0], age=5)
+    await fake_discord.wait_for(
+        lambda: callbacks_to(fake_discord, late_done) and callbacks_to(fake_discord, late_next)
+    )
+    again = await slash(fake_discord, world, world.alice, "done", {"reps": 15})
+    said = await fake_discord.dm(world.alice, "next")
+    shown = await fake_discord.wait_for(
+        lambda: [m for m in fake_discord.dms_to(world.alice) if int(m["id"]) > int(said["id"])]
+    )
+
+    assert fake_discord.resumes == 1
+    assert (late_done.responses, late_next.responses) == ([], [])
+    assert "Logged 15" in again[0]["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    assert "step 2 of 5" in shown[0]["content"]  # the step after the one the member saw
+
+
+async def test_a_late_command_discord_still_waits_for_is_answered_once(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whether Discord still waits is its to say, not the bot's clock's: one that took long
+    to arrive (or a bot's clock running fast) is deferred at once, then carried out. Sent
+    again after a reconnect, Discord says it was answered: nothing more to do, or to warn
+    about."""
+    fake_discord.response_deadline = 60
+    late = await fake_discord.slash(
+        world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
+    )
+    [answer] = await answered(fake_discord, late)
+    await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await fake_discord.drop_connection(replay=1)
+        await fake_discord.wait_for(lambda: callbacks_to(fake_discord, late) == 2)
+        await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    assert [r.levelname for r in caplog.records if "Discord" in r.getMessage()] == ["INFO"]
+    assert late.response is not None
+    assert late.response.type == 5
+    assert "Logged 15" in answer["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+
+
 async def test_prompt_is_deferred_while_its_channel_post_is_slow(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:
