@@ -2375,3 +2375,29 @@ async def test_a_photo_or_sticker_alone_in_a_dm_is_told_what_the_bot_reads(
     answer = "\n".join(m["content"] for m in fake_discord.bot_messages(dm)[before:])
     assert "only read text" in answer
     assert "Question 1 of 9" in answer
+
+
+async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Someone who edits "done 51" into "done 15" in a DM got no answer at all, and the
+    log silently stayed 51 (on Telegram the edit is answered). The edit is answered as
+    there; an edit of anything else, or an update that is no edit (a link's preview
+    added), gets nothing."""
+    alice = world.alice
+    dm = fake_discord.dm_channel(alice)
+    hello = await fake_discord.dm(alice, "hi")
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) == 2)  # and menu
+    logged = await fake_discord.dm(alice, "done 51")
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) == 3)
+    await fake_discord.user_edits(hello, "hello")
+    await fake_discord.update_without_edit(logged)
+    before = len(fake_discord.bot_messages(dm))
+    await fake_discord.user_edits(logged, "done 15")
+    [answer] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(dm)[before:])
+    after = await dm_says(fake_discord, alice, "stats")  # events go in order
+
+    assert "editing it doesn't change what I logged" in answer["content"]
+    assert answer["message_reference"]["message_id"] == logged["id"]
+    assert "51" in after
+    assert await reps_of(core, alice) == {"bridge": 51}

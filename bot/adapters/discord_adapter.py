@@ -165,6 +165,9 @@ class GluteBot(commands.Bot):
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(self, message)
 
+    async def on_raw_message_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
+        await self.adapter.on_edit(edit)
+
     async def on_choice(self, interaction: discord.Interaction[Any], value: str) -> None:
         await self.adapter.on_button(interaction, value)
 
@@ -387,6 +390,20 @@ class DiscordAdapter:
                 await self._on_text(message, said, me)
             elif handling:
                 await self._on_unreadable(message)
+
+    async def on_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
+        """A message edited in a DM after it was read: the engine says whether that needs
+        an answer (see `Engine.edited`). Discord also sends updates that are no edit (a
+        link's preview added, a pin): only a change of the text counts."""
+        message, before = edit.message, edit.cached_message
+        if message.guild is not None or message.author.bot or message.edited_at is None:
+            return
+        if before is not None and before.content == message.content:
+            return
+        async with self._handling() as handling:
+            if handling:
+                incoming = Incoming(chat=chat_for_message(message), event_key=message_key(message))
+                await self._answer_message(message, await self._core.engine.edited(incoming))
 
     async def _on_unreadable(self, message: discord.Message) -> None:
         incoming = Incoming(

@@ -432,6 +432,19 @@ class FakeDiscord:
         await self._post(message)
         return message
 
+    async def user_edits(self, message: JSON, content: str) -> JSON:
+        """The author edits their message: MESSAGE_UPDATE with the new text, marked edited."""
+        await self._edit(message, {"content": content})
+        return message
+
+    async def update_without_edit(self, message: JSON) -> JSON:
+        """Discord updates a message its author didn't edit (adding a link's preview):
+        MESSAGE_UPDATE with the same text, not marked edited."""
+        message["embeds"] = [{"type": "link", "url": "https://example.com/"}]
+        self.notify()
+        await self._dispatch_message("MESSAGE_UPDATE", message)
+        return message
+
     async def slash(
         self,
         guild: FakeGuild | None,
