@@ -13,6 +13,8 @@ from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.parse import visible
+
 Days = tuple[int, ...]
 """Weekdays as `date.weekday()` numbers (Monday 0), sorted, no repeats, never empty."""
 
@@ -51,8 +53,9 @@ _WORDS_TIME = re.compile(r"(?:12\s*)?(noon|midday|midnight)")
 
 def _typed(text: str) -> str:
     """Text as compared: lower case, and with the full-width forms a Japanese or Chinese
-    keyboard types (of digits, the colon, letters) read as the usual characters."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    keyboard types (of digits, the colon, letters) read as the usual characters, and no
+    invisible marks (see `visible`)."""
+    return unicodedata.normalize("NFKC", visible(text)).strip().lower()
 
 
 def parse_local_time(text: str) -> time:
@@ -215,6 +218,7 @@ def _offsets(name: str) -> tuple[object, ...]:
 
 
 def parse_timezone(name: str) -> ZoneInfo:
+    name = visible(name)
     key = _zone_key(name)
     canonical = _offset_zone(name) or _zone_names().get(key) or _city_names().get(key)
     if canonical is None:

@@ -2401,3 +2401,25 @@ async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(
     assert answer["message_reference"]["message_id"] == logged["id"]
     assert "51" in after
     assert await reps_of(core, alice) == {"bridge": 51}
+
+
+async def test_invisible_marks_a_keyboard_adds_dont_hide_a_command_or_time(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """A right-to-left keyboard puts a direction mark before what is typed, and copied
+    text can carry a zero-width space: "/stats" was "not understood", and "07:30" "not
+    read as a time", though the member sees just that."""
+    alice = world.alice
+    stats = await dm_says(fake_discord, alice, "\u200f/stats")
+    options = {"time": "07:30\u200b", "timezone": "\u200fEurope/Berlin"}
+    command = await fake_discord.slash(None, None, alice, "remind", options)
+    [remind] = await answered(fake_discord, command)
+    # Step by step, for someone whose zone isn't known yet.
+    await dm_says(fake_discord, world.bob, "/remind")
+    at_quarter_to = await dm_says(fake_discord, world.bob, "\u200e07:45\u200e")
+    in_berlin = await dm_says(fake_discord, world.bob, "\u200fEurope/Berlin\u200f")
+
+    assert "Your progress" in stats
+    assert r"**07:30** (Europe/Berlin)" in remind["content"]
+    assert "Which time zone are you in?" in at_quarter_to
+    assert "Which days?" in in_berlin
