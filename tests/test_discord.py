@@ -2382,7 +2382,7 @@ async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(
 ) -> None:
     """Someone who edits "done 51" into "done 15" in a DM got no answer at all, and the
     log silently stayed 51 (on Telegram the edit is answered). The edit is answered as
-    there; an edit of anything else, or an update that is no edit (a link's preview
+    there, once; an edit of anything else, or an update that is no edit (a link's preview
     added), gets nothing."""
     alice = world.alice
     dm = fake_discord.dm_channel(alice)
@@ -2395,8 +2395,13 @@ async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(
     before = len(fake_discord.bot_messages(dm))
     await fake_discord.user_edits(logged, "done 15")
     [answer] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(dm)[before:])
+    # A reconnect before the bot's sequence number got through: the edit comes again.
+    await fake_discord.drop_connection(replay=2)
+    await fake_discord.wait_for(lambda: fake_discord.resumes and fake_discord.connected)
     after = await dm_says(fake_discord, alice, "stats")  # events go in order
 
+    edited = [m for m in fake_discord.bot_messages(dm) if "editing it" in m["content"]]
+    assert edited == [answer]
     assert "editing it doesn't change what I logged" in answer["content"]
     assert answer["message_reference"]["message_id"] == logged["id"]
     assert "51" in after
