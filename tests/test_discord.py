@@ -1498,6 +1498,22 @@ async def test_a_nickname_cannot_add_fake_lines_to_the_leaderboard(
     assert all(entry.endswith(": 10 reps, 1 session") for entry in entries), board
 
 
+async def test_a_nickname_that_shows_nothing_is_a_member_on_the_leaderboard(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """An "invisible" nickname (a Hangul filler, or only zero-width and direction marks)
+    left a line of the board with no name: "1. : 20 reps"."""
+    for nick, text in (("\u3164", "done 20"), ("\u200b\u202e", "done 10")):
+        member = fake_discord.add_member(world.guild, None, "ghost")
+        member.nick = nick
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+
+    assert "1\\. A member: 20 reps" in board
+    assert "2\\. A member: 10 reps" in board
+
+
 async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:
