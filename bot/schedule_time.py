@@ -269,6 +269,7 @@ def _suggested_names() -> tuple[tuple[str, str], ...]:
 def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
     """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York,
     "gmt+2" UTC+2, and "est" America/New_York."""
+    prefix = visible(prefix)
     offset = _offset_zone(prefix)
     key = zone_name(ZoneInfo(offset)).lower() if offset else _zone_key(prefix)
     meant = [

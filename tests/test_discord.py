@@ -387,11 +387,12 @@ async def test_a_refused_setup_that_discord_sends_again_is_not_answered_again(
     assert len(answers_to_it) == 1, [m["content"] for m in answers_to_it]
 
 
+@pytest.mark.parametrize("typed", ["berl", "\u200fberl"])  # as a right-to-left keyboard types
 async def test_timezone_option_autocompletes_iana_names(
-    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, typed: str
 ) -> None:
     interaction = await fake_discord.autocomplete(
-        world.guild, world.channel, world.boss, "setup", {"timezone": "berl"}, focused="timezone"
+        world.guild, world.channel, world.boss, "setup", {"timezone": typed}, focused="timezone"
     )
     await fake_discord.wait_for(lambda: interaction.response)
 
