@@ -258,6 +258,14 @@ _QUOTES = str.maketrans("\u2018\u2019\u201b\u02bc\u00b4\u201c\u201d\u201e", "'''
 _EMOJI_PARTS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\U0001f3fb-\U0001f3ff\u20e3]")
 
 
+def visible(text: str) -> str:
+    """The text without the invisible format characters that keyboards and copying add
+    (a right-to-left keyboard's direction marks, zero-width spaces, a byte-order mark):
+    they aren't what was typed, and would keep "/stats" from being a command, or "07:30"
+    a time."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+
+
 def normalise(text: str) -> str:
     """Text as typed answers are compared: case, quotes, spacing and emoji don't count
     ("I did it" is "I did it ✅"), unless an emoji is all there is ("👍")."""
@@ -304,7 +312,7 @@ def acknowledges(text: str) -> bool:
 
 def parse(text: str) -> Intent:
     stripped = text.strip()
-    command = _COMMAND.match(stripped)
+    command = _COMMAND.match(visible(stripped).strip())
     if command:
         return Command(command.group(1).lower(), (command.group(2) or "").strip())
     words = normalise(stripped)

@@ -14,6 +14,8 @@ from importlib import resources
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.parse import visible
+
 Days = tuple[int, ...]
 """Weekdays as `date.weekday()` numbers (Monday 0), sorted, no repeats, never empty."""
 
@@ -57,8 +59,9 @@ _WORDS_TIME = re.compile(r"(?:12\s*)?(noon|midday|midnight)")
 
 def _typed(text: str) -> str:
     """Text as compared: lower case, and with the full-width forms a Japanese or Chinese
-    keyboard types (of digits, the colon, letters) read as the usual characters."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    keyboard types (of digits, the colon, letters) read as the usual characters, and no
+    invisible marks (see `visible`)."""
+    return unicodedata.normalize("NFKC", visible(text)).strip().lower()
 
 
 def parse_local_time(text: str) -> time:
@@ -326,6 +329,7 @@ def guessed_zone(name: str) -> bool:
 def _read_zone(name: str) -> tuple[str, bool]:
     """The zone's name, and whether it is a guess. Raises UnknownTimezone, with the places
     it could be when it could be several."""
+    name = visible(name)
     key = _zone_key(name)
     places = _ABBREVIATIONS.get(key) or _offset_places(name)
     if len(places) == 1:
@@ -381,6 +385,7 @@ def _suggested_names() -> tuple[tuple[str, str], ...]:
 def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
     """Zone names for autocomplete: "lon" finds Europe/London, "america/new" America/New_York,
     "gmt+2" UTC+2, "est" America/New_York and "utc+5:30" Asia/Kolkata and Asia/Colombo."""
+    prefix = visible(prefix)
     offset = _offset_zone(prefix)
     key = zone_name(ZoneInfo(offset)).lower() if offset else _zone_key(prefix)
     # An abbreviation's places once it is typed whole, or three letters of it: "es" or "as"

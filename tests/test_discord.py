@@ -389,11 +389,12 @@ async def test_a_refused_setup_that_discord_sends_again_is_not_answered_again(
     assert len(answers_to_it) == 1, [m["content"] for m in answers_to_it]
 
 
+@pytest.mark.parametrize("typed", ["berl", "\u200fberl"])  # as a right-to-left keyboard types
 async def test_timezone_option_autocompletes_iana_names(
-    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, typed: str
 ) -> None:
     interaction = await fake_discord.autocomplete(
-        world.guild, world.channel, world.boss, "setup", {"timezone": "berl"}, focused="timezone"
+        world.guild, world.channel, world.boss, "setup", {"timezone": typed}, focused="timezone"
     )
     await fake_discord.wait_for(lambda: interaction.response)
 
@@ -1178,6 +1179,70 @@ async def test_without_the_deferral_a_slow_answer_would_be_lost(
     assert stats.responses == []
 
 
+def callbacks_to(server: FakeDiscord, interaction: FakeInteraction) -> int:
+    path = f"/api/v10/interactions/{interaction.id}/{interaction.token}/callback"
+    return sum(1 for r in server.requests if r.path == path)
+
+
+async def test_a_command_or_press_discord_already_failed_is_not_carried_out(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Events missed while the connection was down come after the reconnect, by then
+    maybe past Discord's 3 s: the member was shown "The application did not respond", so
+    will send it again. Carried out anyway, a /done counted twice, and a press moved a
+    walk-through on unseen."""
+    walk = await fake_discord.slash(None, None, world.alice, "bridge")
+    [step] = await answered(fake_discord, walk)
+    await fake_discord.drop_connection()
+    late_done = await fake_discord.slash(
+        world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
+    )
+    late_next = await fake_discord.press_button(step, world.alice, custom_ids(step)[0], age=5)
+    await fake_discord.wait_for(
+        lambda: callbacks_to(fake_discord, late_done) and callbacks_to(fake_discord, late_next)
+    )
+    again = await slash(fake_discord, world, world.alice, "done", {"reps": 15})
+    said = await fake_discord.dm(world.alice, "next")
+    shown = await fake_discord.wait_for(
+        lambda: [m for m in fake_discord.dms_to(world.alice) if int(m["id"]) > int(said["id"])]
+    )
+
+    assert fake_discord.resumes == 1
+    assert (late_done.responses, late_next.responses) == ([], [])
+    assert "Logged 15" in again[0]["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+    assert "step 2 of 5" in shown[0]["content"]  # the step after the one the member saw
+
+
+async def test_a_late_command_discord_still_waits_for_is_answered_once(
+    fake_discord: FakeDiscord,
+    world: World,
+    core: Core,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whether Discord still waits is its to say, not the bot's clock's: one that took long
+    to arrive (or a bot's clock running fast) is deferred at once, then carried out. Sent
+    again after a reconnect, Discord says it was answered: nothing more to do, or to warn
+    about."""
+    fake_discord.response_deadline = 60
+    late = await fake_discord.slash(
+        world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
+    )
+    [answer] = await answered(fake_discord, late)
+    await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await fake_discord.drop_connection(replay=1)
+        await fake_discord.wait_for(lambda: callbacks_to(fake_discord, late) == 2)
+        await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    assert [r.levelname for r in caplog.records if "Discord" in r.getMessage()] == ["INFO"]
+    assert late.response is not None
+    assert late.response.type == 5
+    assert "Logged 15" in answer["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+
+
 async def test_prompt_is_deferred_while_its_channel_post_is_slow(
     fake_discord: FakeDiscord, world: World, core: Core
 ) -> None:
@@ -1484,6 +1549,22 @@ async def test_a_nickname_cannot_add_fake_lines_to_the_leaderboard(
     entries = [line for line in lines if line.startswith("1\\. Zed")]
     assert entries, board
     assert all(entry.endswith(": 10 reps, 1 session") for entry in entries), board
+
+
+async def test_a_nickname_that_shows_nothing_is_a_member_on_the_leaderboard(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """An "invisible" nickname (a Hangul filler, or only zero-width and direction marks)
+    left a line of the board with no name: "1. : 20 reps"."""
+    for nick, text in (("\u3164", "done 20"), ("\u200b\u202e", "done 10")):
+        member = fake_discord.add_member(world.guild, None, "ghost")
+        member.nick = nick
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+    board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
+
+    assert "1\\. A member: 20 reps" in board
+    assert "2\\. A member: 10 reps" in board
 
 
 async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
@@ -2421,3 +2502,56 @@ async def test_a_photo_or_sticker_alone_in_a_dm_is_told_what_the_bot_reads(
     answer = "\n".join(m["content"] for m in fake_discord.bot_messages(dm)[before:])
     assert "only read text" in answer
     assert "Question 1 of 9" in answer
+
+
+async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """Someone who edits "done 51" into "done 15" in a DM got no answer at all, and the
+    log silently stayed 51 (on Telegram the edit is answered). The edit is answered as
+    there, once; an edit of anything else, or an update that is no edit (a link's preview
+    added), gets nothing."""
+    alice = world.alice
+    dm = fake_discord.dm_channel(alice)
+    hello = await fake_discord.dm(alice, "hi")
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) == 2)  # and menu
+    logged = await fake_discord.dm(alice, "done 51")
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) == 3)
+    await fake_discord.user_edits(hello, "hello")
+    await fake_discord.update_without_edit(logged)
+    before = len(fake_discord.bot_messages(dm))
+    await fake_discord.user_edits(logged, "done 15")
+    [answer] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(dm)[before:])
+    # A reconnect before the bot's sequence number got through: the edit comes again.
+    await fake_discord.drop_connection(replay=2)
+    await fake_discord.wait_for(lambda: fake_discord.resumes and fake_discord.connected)
+    after = await dm_says(fake_discord, alice, "stats")  # events go in order
+
+    edited = [m for m in fake_discord.bot_messages(dm) if "editing it" in m["content"]]
+    assert edited == [answer]
+    assert "editing it doesn't change what I logged" in answer["content"]
+    assert answer["message_reference"]["message_id"] == logged["id"]
+    assert "51" in after
+    assert await reps_of(core, alice) == {"bridge": 51}
+
+
+async def test_invisible_marks_a_keyboard_adds_dont_hide_a_command_or_time(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """A right-to-left keyboard puts a direction mark before what is typed, and copied
+    text can carry a zero-width space: "/stats" was "not understood", and "07:30" "not
+    read as a time", though the member sees just that."""
+    alice = world.alice
+    stats = await dm_says(fake_discord, alice, "\u200f/stats")
+    options = {"time": "07:30\u200b", "timezone": "\u200fEurope/Berlin"}
+    command = await fake_discord.slash(None, None, alice, "remind", options)
+    [remind] = await answered(fake_discord, command)
+    # Step by step, for someone whose zone isn't known yet.
+    await dm_says(fake_discord, world.bob, "/remind")
+    at_quarter_to = await dm_says(fake_discord, world.bob, "\u200e07:45\u200e")
+    in_berlin = await dm_says(fake_discord, world.bob, "\u200fEurope/Berlin\u200f")
+
+    assert "Your progress" in stats
+    assert r"**07:30** (Europe/Berlin)" in remind["content"]
+    assert "Which time zone are you in?" in at_quarter_to
+    assert "Which days?" in in_berlin

@@ -9,6 +9,7 @@ buttons, mentions of the bot and replies that ping it keep working.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
@@ -95,6 +96,8 @@ DRAIN_TIMEOUT = 10.0
 DEFER_AFTER = 2.0
 # 403 "Cannot reply without permission to read message history".
 CANNOT_REPLY = 160002
+# 400 "Interaction has already been acknowledged".
+ALREADY_ANSWERED = 40060
 # What a scheduled send that failed comes to, for the log.
 AFTER_FAILURE = {
     Delivery.GONE: "not sending there again",
@@ -164,6 +167,9 @@ class GluteBot(commands.Bot):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(self, message)
+
+    async def on_raw_message_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
+        await self.adapter.on_edit(edit)
 
     async def on_choice(self, interaction: discord.Interaction[Any], value: str) -> None:
         await self.adapter.on_button(interaction, value)
@@ -401,6 +407,20 @@ class DiscordAdapter:
             elif handling:
                 await self._on_unreadable(message)
 
+    async def on_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
+        """A message edited in a DM after it was read: the engine says whether that needs
+        an answer (see `Engine.edited`). Discord also sends updates that are no edit (a
+        link's preview added, a pin): only a change of the text counts."""
+        message, before = edit.message, edit.cached_message
+        if message.guild is not None or message.author.bot or message.edited_at is None:
+            return
+        if before is not None and before.content == message.content:
+            return
+        async with self._handling() as handling:
+            if handling:
+                incoming = Incoming(chat=chat_for_message(message), event_key=message_key(message))
+                await self._answer_message(message, await self._core.engine.edited(incoming))
+
     async def _on_unreadable(self, message: discord.Message) -> None:
         incoming = Incoming(
             chat=chat_for_message(message),
@@ -432,7 +452,7 @@ class DiscordAdapter:
 
     async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         async with self._handling() as handling:
-            if not handling:
+            if not handling or not await self._still_awaited(interaction):
                 return
             incoming = self._from_interaction(interaction, text=text)
             if _unpostable_setup(incoming.text, incoming.is_admin, interaction.guild):
@@ -464,7 +484,7 @@ class DiscordAdapter:
 
     async def on_button(self, interaction: discord.Interaction[Any], value: str) -> None:
         async with self._handling() as handling:
-            if not handling:
+            if not handling or not await self._still_awaited(interaction):
                 return
             incoming = self._from_interaction(interaction, choice=value)
             replies = await self._handle_in_time(interaction, incoming)
@@ -479,11 +499,41 @@ class DiscordAdapter:
         handling = asyncio.ensure_future(self._handle_and_post(interaction, incoming))
         try:
             await asyncio.wait({handling}, timeout=self._defer_after)
-            if not handling.done():
+            if not handling.done() and not interaction.response.is_done():
                 await self._try(self._defer(interaction), "deferral", incoming.chat)
             return await handling
         finally:
             handling.cancel()  # does something only if this was cancelled first
+
+    async def _still_awaited(self, interaction: discord.Interaction[Any]) -> bool:
+        """Whether Discord still waits for this interaction's answer. One that reached the
+        bot late (missed while the connection was down, and sent after the reconnect) is
+        deferred at once: if Discord refuses that (10062), it has already shown the member
+        that the command or button failed, and they will try again, so carrying it out now
+        would log their reps twice. Discord decides, not the bot's clock, which may be off."""
+        age = discord.utils.utcnow() - interaction.created_at
+        if age < datetime.timedelta(seconds=self._defer_after):
+            return True
+        try:
+            await self._defer(interaction)
+        except SendError as error:
+            if not _failed_or_answered(error):
+                # Something else went wrong: it is handled, as after a failed deferral.
+                log.warning(
+                    "Discord: deferring the late interaction %s failed: %s",
+                    interaction.id,
+                    describe(error),
+                )
+                return True
+            log.info(
+                "Discord: interaction %s in %s came after Discord had failed or answered it "
+                "(a redelivery): not carried out (%s)",
+                interaction.id,
+                place(chat_for_interaction(interaction)),
+                describe(error),
+            )
+            return False
+        return True
 
     async def _handle_and_post(
         self, interaction: discord.Interaction[Any], incoming: Incoming
@@ -765,6 +815,14 @@ def _unpostable_setup(text: str, is_admin: bool, guild: discord.Guild | None) ->
     not post in or one of another server: refused before the engine can save it."""
     named = setup_channel(text)
     return named is not None and is_admin and not can_post(guild, named)
+
+
+def _failed_or_answered(error: BaseException) -> bool:
+    """Discord's refusal to take an interaction's answer: it is past its time (10062
+    Unknown interaction), or answered already (40060)."""
+    return isinstance(error, discord.NotFound) or (
+        isinstance(error, discord.HTTPException) and error.code == ALREADY_ANSWERED
+    )
 
 
 def _server_name(interaction: discord.Interaction[Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.engine.turn import Turn, action, echo
@@ -203,8 +204,8 @@ async def board(
     next_week = week_start + timedelta(days=7)
     week = (_midnight(week_start, place_tz), _midnight(next_week, place_tz))
     context = {
-        "week": ranked(await store.reps.leaderboard(server, week, LEADERBOARD_SIZE)),
-        "all_time": ranked(await store.reps.leaderboard(server, None, LEADERBOARD_SIZE)),
+        "week": ranked(_named(await store.reps.leaderboard(server, week, LEADERBOARD_SIZE))),
+        "all_time": ranked(_named(await store.reps.leaderboard(server, None, LEADERBOARD_SIZE))),
         "week_start": week_start,
         "week_end": week_start + timedelta(days=6),
         "hidden": hidden,
@@ -214,6 +215,12 @@ async def board(
 
 def _midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(), tz)
+
+
+def _named(standings: Sequence[Standing]) -> list[Standing]:
+    """A name that shows nothing (an "invisible" nickname: a Hangul filler, or only
+    zero-width and direction marks) as none, which the board words as a member's."""
+    return [s if echo(s.display_name) else replace(s, display_name="") for s in standings]
 
 
 def ranked(standings: Sequence[Standing]) -> list[tuple[int, Standing]]:

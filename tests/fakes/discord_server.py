@@ -432,6 +432,19 @@ class FakeDiscord:
         await self._post(message)
         return message
 
+    async def user_edits(self, message: JSON, content: str) -> JSON:
+        """The author edits their message: MESSAGE_UPDATE with the new text, marked edited."""
+        await self._edit(message, {"content": content})
+        return message
+
+    async def update_without_edit(self, message: JSON) -> JSON:
+        """Discord updates a message its author didn't edit (adding a link's preview):
+        MESSAGE_UPDATE with the same text, not marked edited."""
+        message["embeds"] = [{"type": "link", "url": "https://example.com/"}]
+        self.notify()
+        await self._dispatch_message("MESSAGE_UPDATE", message)
+        return message
+
     async def slash(
         self,
         guild: FakeGuild | None,
@@ -441,12 +454,14 @@ class FakeDiscord:
         options: Mapping[str, Any] | None = None,
         *,
         locale: str = "en-US",
+        age: float = 0.0,
     ) -> FakeInteraction:
         """A chat-input command. `command` may name subcommands ("remind set"). Option
         types come from the synced command (else from the Python values); user, member,
-        channel and role values become ids with `resolved` data. guild=None: in DMs."""
+        channel and role values become ids with `resolved` data. guild=None: in DMs.
+        `age`: Discord created it that many seconds ago (it reaches the bot late)."""
         data = self._command_data(guild, channel, user, command, options or {}, focused=None)
-        return await self._interact(2, guild, channel, user, data, locale=locale)
+        return await self._interact(2, guild, channel, user, data, locale=locale, age=age)
 
     async def autocomplete(
         self,
@@ -464,15 +479,22 @@ class FakeDiscord:
         return await self._interact(4, guild, channel, user, data, locale=locale)
 
     async def press_button(
-        self, message: JSON | int, user: UserLike, custom_id: str, *, locale: str = "en-US"
+        self,
+        message: JSON | int,
+        user: UserLike,
+        custom_id: str,
+        *,
+        locale: str = "en-US",
+        age: float = 0.0,
     ) -> FakeInteraction:
-        return await self._component(message, user, custom_id, [], locale)
+        """`age`: as for `slash`."""
+        return await self._component(message, user, custom_id, [], locale, age)
 
     async def choose(
         self, message: JSON | int, user: UserLike, custom_id: str, values: list[str]
     ) -> FakeInteraction:
         """Pick `values` in the select menu `custom_id` of `message`."""
-        return await self._component(message, user, custom_id, values, "en-US")
+        return await self._component(message, user, custom_id, values, "en-US", 0.0)
 
     async def drop_connection(self, code: int = 4000, *, replay: int = 0) -> None:
         """Close the bot's websocket the way an outage would; discord.py then RESUMEs, and
@@ -835,11 +857,12 @@ class FakeDiscord:
         *,
         locale: str,
         message: JSON | None = None,
+        age: float = 0.0,
     ) -> FakeInteraction:
         session = self._require_session()
         user = as_user(user)
         channel = channel or self.dm_channel(user)
-        interaction_id = self.ids.next()
+        interaction_id = self.ids.made_ago(age) if age else self.ids.next()
         token = f"interaction-token-{interaction_id}"
         payload: JSON = {
             "id": str(interaction_id),
@@ -861,6 +884,7 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = self._as_seen_by_bot(message, session.intents)
         interaction = FakeInteraction(interaction_id, token, type, payload)
+        interaction.created -= age
         self.interactions[interaction_id] = interaction
         await session.dispatch("INTERACTION_CREATE", payload)
         return interaction
@@ -892,7 +916,13 @@ class FakeDiscord:
         }
 
     async def _component(
-        self, message: JSON | int, user: UserLike, custom_id: str, values: list[str], locale: str
+        self,
+        message: JSON | int,
+        user: UserLike,
+        custom_id: str,
+        values: list[str],
+        locale: str,
+        age: float,
     ) -> FakeInteraction:
         current = self.messages[_message_id(message)]
         found = [
@@ -905,7 +935,9 @@ class FakeDiscord:
             data["values"] = values
         channel = self.channels[int(current["channel_id"])]
         guild = self.guilds.get(channel.guild_id or 0)
-        return await self._interact(3, guild, channel, user, data, locale=locale, message=current)
+        return await self._interact(
+            3, guild, channel, user, data, locale=locale, message=current, age=age
+        )
 
     def _command_data(
         self,

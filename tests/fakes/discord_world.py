@@ -62,6 +62,11 @@ class Snowflakes:
         self._last = max(now, self._last + 1)
         return self._last
 
+    def made_ago(self, seconds: float) -> int:
+        """A new id whose time is `seconds` ago (an event Discord created earlier)."""
+        made = int((time.time() - seconds) * 1000) - DISCORD_EPOCH_MS
+        return (made << 22) | (self.next() & ((1 << 22) - 1))
+
 
 def snowflake_time(snowflake: int) -> str:
     ms = (snowflake >> 22) + DISCORD_EPOCH_MS
