@@ -1174,6 +1174,18 @@ async def test_a_message_forwarded_to_the_private_chat_is_answered(bot: Bot) -> 
     assert "Logged 20 glute bridges" in texts(calls)[0]
 
 
+async def test_a_command_naming_another_bot_in_a_private_chat_is_still_answered(
+    bot: Bot,
+) -> None:
+    # No other bot can read a private chat with glutebot, so "/done@other_bot 5" there (a
+    # typo, or copied from a group) was meant for it: it used to get no answer at all.
+    alice = bot.talk()
+    assert "Logged 5 glute bridges" in texts(await alice.say("/done@some_other_bot 5"))[0]
+    assert "Glute bridges: 5 in total" in texts(await alice.say("/STATS@Other_Bot"))[0]
+    # In a group, where other bots read along, it stays theirs.
+    assert await bot.talk(ALICE, DESK).say("/done@some_other_bot 10") == []
+
+
 async def test_editing_a_logged_done_says_the_log_stands_and_how_to_fix_it(
     bot: Bot, core: Core
 ) -> None:

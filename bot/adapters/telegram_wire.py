@@ -203,8 +203,8 @@ class Said:
 
 def what_was_said(message: Message, me: User) -> Said | None:
     """The text for the engine (a photo's caption is read as text); None for what isn't
-    for the bot: a command meant for another bot, or a message forwarded into a group
-    (someone's earlier words passed on, which ask the bot nothing and log nothing).
+    for the bot: a command in a group meant for another bot, or a message forwarded into
+    a group (someone's earlier words passed on, which ask the bot nothing and log nothing).
 
     A command loses its "@bot" suffix and mentions of the bot are cut out, in any chat, so
     "/done@bot 5", "/done 5 @bot" and "@bot done 5" all reach the engine as what the person
@@ -221,7 +221,9 @@ def what_was_said(message: Message, me: User) -> Said | None:
     said, mentioned = _without_mentions(text, entities, me)
     if command is not None:
         name, _, target = command.partition("@")
-        if target and target.lower() != (me.username or "").lower():
+        # In a private chat no other bot reads along: "/done@other_bot" there (a typo, or
+        # copied from a group) was meant for this one.
+        if target and target.lower() != (me.username or "").lower() and not private:
             return None
         # Only "/cmd@thisbot" or a mention names the bot: in a group, a bare "/cmd" may be
         # another's. (Mentions come after the command, so `said` still starts with it.)
