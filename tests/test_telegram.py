@@ -669,6 +669,23 @@ async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     assert await is_blocked(core, ALICE)
 
 
+async def test_a_failed_send_names_the_chat_it_was_for_in_the_log(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "sending failed (gone): Forbidden: bot was blocked by the user" said what, not whom:
+    # a failed answer in a conversation left nothing in the log to find the chat by.
+    await bot.talk().say("/start")
+    bot.server.fail("sendMessage", "403")
+    chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
+    assert await bot.adapter.deliver(chat, [Reply("stale_button")]) is Delivery.GONE
+    bot.server.fail("sendMessage", "400", description="Bad Request: TOPIC_CLOSED")
+    await bot.talk(BOB, DESK).say("/help")
+    failures = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(str(ALICE.id) in line and "blocked" in line for line in failures), failures
+    assert any(str(DESK.id) in line and "topic_closed" in line.lower() for line in failures)
+    assert TOKEN not in caplog.text
+
+
 class ExtraTemplates(Renderer):
     """The real renderer, plus fixed texts for template names the tests invent."""
 

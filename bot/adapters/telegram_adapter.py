@@ -607,7 +607,12 @@ class TelegramAdapter:
             # Expected in groups: a private reply to someone who never opened the chat.
             log.info("Telegram: %s has no private chat with the bot yet", chat_id)
             return outcome
-        log.warning("Telegram: sending failed (%s): %s", outcome, self._describe(error))
+        if outcome is Delivery.GONE:
+            log.warning(
+                "Telegram: chat %s can't be written to: %s", chat_id, self._describe(error)
+            )
+        else:
+            log.warning("Telegram: sending to %s failed: %s", chat_id, self._describe(error))
         # A private chat's id is the person's id: a refusal there means they blocked us.
         if outcome is Delivery.GONE and person == chat_id:
             await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
