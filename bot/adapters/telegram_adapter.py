@@ -58,6 +58,7 @@ from bot.adapters.telegram_wire import (
     deep_link,
     deep_link_page,
     delivery_for,
+    edit_key,
     has_buttons,
     is_private,
     keyboard,
@@ -321,7 +322,7 @@ class TelegramAdapter:
             event_key=message_key(message),
             text=said.text if said is not None else "",
         )
-        replies = await self._core.engine.edited(incoming)
+        replies = await self._core.engine.edited(incoming, edit_key(message))
         await self._send_all(
             place_of(message), replies, person=str(person.id), reply_to=message.message_id
         )

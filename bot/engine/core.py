@@ -681,26 +681,30 @@ class Engine:
     async def _remind_change(self, turn: Turn) -> list[Reply]:
         return self._remind.ask(turn)
 
-    async def edited(self, incoming: Incoming) -> list[Reply]:
+    async def edited(self, incoming: Incoming, edit_key: str) -> list[Reply]:
         """A message edited after it was handled (`incoming` names it by its event key,
-        with its new text). A log stands as the message was first sent: handled again, it
-        would only be a redelivery. So someone who edits "done" or "done 15" into "done 20"
-        is told how to fix the log instead of trusting the edit, and someone who edits a
-        message that logged nothing into a "done" that it logged nothing. An edit of
-        anything else goes unanswered: answered again, it would repeat or undo what
-        happened since."""
+        with its new text; `edit_key` names this edit of it). A log stands as the message
+        was first sent: handled again, it would only be a redelivery. So someone who edits
+        "done" or "done 15" into "done 20" is told how to fix the log instead of trusting
+        the edit, and someone who edits a message that logged nothing into a "done" that it
+        logged nothing. An edit of anything else goes unanswered: answered again, it would
+        repeat or undo what happened since. Each edit is answered once: delivered again
+        (after a crash), it gets no second note."""
         chat = incoming.chat
         user = await self._store.users.get(chat.platform, chat.user_id)
-        if user is None:
+        if user is None or await self._store.events.seen(edit_key):
             return []
         key = incoming.event_key
         if await self._store.reps.has_event(user.id, key) or await self._store.events.seen(
             training.logged_by(key)
         ):
-            return [Reply(EDITED_LOG, private=True)]
-        if says_done(incoming.text):
-            return [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
-        return []
+            replies = [Reply(EDITED_LOG, private=True)]
+        elif says_done(incoming.text):
+            replies = [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
+        else:
+            return []
+        await self._store.db.apply([self._store.events.mark(edit_key, user.id, self._clock())])
+        return replies
 
     async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
         """A person's reminder that can't reach them (the platform just refused a message

@@ -361,7 +361,10 @@ class Server:
         if entities:
             content["entities"] = entities
         kept = {k: v for k, v in message.items() if k not in ("text", "entities")}
-        edited = {**kept, **content, "edit_date": int(time.time())}
+        # Seconds, as Telegram counts: a second edit within the same second still differs.
+        latest = self.messages.get((message["chat"]["id"], message["message_id"]), message)
+        edit_date = max(int(time.time()), int(latest.get("edit_date", 0)) + 1)
+        edited = {**kept, **content, "edit_date": edit_date}
         self.messages[(edited["chat"]["id"], edited["message_id"])] = edited
         return {"update_id": next(self._update_ids), "edited_message": edited}
 
@@ -378,6 +381,12 @@ class Server:
             "new_chat_member": {"status": "kicked", "user": self.me, "until_date": 0},
         }
         return {"update_id": next(self._update_ids), "my_chat_member": change}
+
+    def again(self, update: JSON) -> JSON:
+        """`update` as Telegram delivers it again to a bot that stopped before confirming
+        it (a crash). One the bot did confirm is gone from the server, so the copy gets a
+        fresh update id; the bot keys nothing on update ids, only on what they carry."""
+        return {**update, "update_id": next(self._update_ids)}
 
     async def confirmed(self, update_id: int) -> None:
         """Waits until the bot confirmed `update_id` (it called getUpdates with a higher
