@@ -860,6 +860,52 @@ async def test_polling_survives_failing_get_updates(
     assert "getUpdates failed" in caplog.text
 
 
+class ErrorPages(FakeBotApi):
+    """The fake behind a proxy that answers `pages[method]` of its calls with its own
+    HTML error page (nginx's "502 Bad Gateway", as when Telegram's servers are down)."""
+
+    PAGE = (
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        b"</body>\r\n</html>\r\n"
+    )
+
+    def __init__(self, server: Server, pages: dict[str, int]) -> None:
+        super().__init__(server)
+        self.pages = pages
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        if self.pages.get(endpoint):
+            self.pages[endpoint] -= 1
+            return 502, self.PAGE
+        return await super().do_request(url, method, *args, **kwargs)
+
+
+async def test_an_error_page_is_logged_as_its_status_not_whole(
+    core: Core, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every failed poll and send logged the proxy's whole page (a few kB from some), over
+    # and over while Telegram was down. The status says what happened.
+    caplog.set_level(logging.INFO)
+    pages = {"getUpdates": 2, "sendMessage": 1}
+    limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0)
+    request = ErrorPages(server, pages)
+    options: dict[str, Any] = {"poll_timeout": 1, "sleep": no_sleep}
+    adapter = TelegramAdapter(core, TOKEN, request=request, rate_limiter=limiter, **options)
+    await adapter.start()
+    try:
+        assert "Logged 6" in texts(await Talk(server, ALICE).say("done 6"))[0]
+    finally:
+        await adapter.stop()
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
+    failures = [line for line in ours if "Bad Gateway (502)" in line]
+    assert len(failures) == 3, ours
+    assert not any("<" in line for line in failures), failures
+
+
 async def test_polling_outlives_a_night_of_failing_get_updates(bot: Bot) -> None:
     # The back-off was 2.0 ** (failures - 1), capped after: the 1,025th failure in a row
     # (some 8 hours at the cap) overflowed, and polling ended for good.

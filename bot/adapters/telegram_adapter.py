@@ -104,6 +104,8 @@ TOAST_LIMIT = 200
 # A sendMessage that failed on the way is tried this often in all, waiting 0.5 s, then 1 s.
 SEND_ATTEMPTS = 3
 FIRST_RETRY_DELAY = 0.5
+# How PTB's message for an error answer that isn't JSON goes on after the status.
+NOT_JSON = ". Parsing the server response "
 # Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_telegram.py renders these.
 CHOSEN = "telegram/chosen"
@@ -679,6 +681,12 @@ class TelegramAdapter:
         text = (
             str(error) if isinstance(error, TelegramError) else f"{type(error).__name__}: {error}"
         )
+        # An answer that isn't JSON (a proxy's error page) PTB quotes whole after its
+        # status ("Bad Gateway (502). Parsing the server response b'<html>...' failed"),
+        # a few kB on every retry: the status says it. The page is logged at DEBUG.
+        status, quoted, _ = text.partition(NOT_JSON)
+        if quoted:
+            text = f"{status} (not a Bot API answer)"
         return self._redaction.redact(text)
 
 
