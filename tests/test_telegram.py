@@ -1271,6 +1271,24 @@ async def test_editing_a_logged_done_says_the_log_stands_and_how_to_fix_it(
     assert await alice.deliver(bot.server.edits(hello["message"], "hello")) == []
 
 
+async def test_editing_a_logged_done_in_a_group_says_the_log_stands(bot: Bot, core: Core) -> None:
+    # "/done 15" edited into "/done 20" in a group went unanswered: the message showed 20,
+    # the 👍 stayed, and the board counted 15 with no word of it. The group gets the note,
+    # as a reply to the edited message; an edit of chatter there stays unanswered.
+    alice = bot.talk(ALICE, DESK)
+    said = bot.server.user_says(ALICE, "/done 15", DESK)
+    await alice.deliver(said)
+    calls = await alice.deliver(bot.server.edits(said["message"], "/done 20"))
+    [note] = sent(calls)
+    assert note.params["chat_id"] == str(DESK.id)
+    assert note.params["reply_parameters"]["message_id"] == said["message"]["message_id"]
+    assert "/undo" in note.params["text"]
+    assert await reps_of(core, ALICE) == 15
+    chatter = bot.server.user_says(ALICE, "morning all", DESK)
+    await alice.deliver(chatter)
+    assert await alice.deliver(bot.server.edits(chatter["message"], "done 5")) == []
+
+
 async def test_an_edit_delivered_again_after_a_restart_is_answered_once(
     core: Core, server: Server
 ) -> None:

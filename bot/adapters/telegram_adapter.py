@@ -231,8 +231,7 @@ class TelegramAdapter:
         unreadable = message & filters.ChatType.PRIVATE & filters.ATTACHMENT & ~filters.CAPTION
         self._app.add_handler(MessageHandler(readable, self._on_text))
         self._app.add_handler(MessageHandler(unreadable, self._on_unreadable))
-        edited = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
-        self._app.add_handler(MessageHandler(edited, self._on_edit))
+        self._app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self._on_edit))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
         self._app.add_handler(ChatMemberHandler(self._on_membership))
         self._app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
@@ -312,11 +311,11 @@ class TelegramAdapter:
         await self._answer(incoming, replies, message)
 
     async def _on_edit(self, update: Update, context: Context) -> None:
-        """A private message edited after it was read: the engine says whether that
-        needs an answer (see `Engine.edited`)."""
+        """A message edited after it was read: the engine says whether that needs an
+        answer (see `Engine.edited`), which goes where the message is, replying to it."""
         message = update.edited_message
-        if message is None or message.from_user is None:
-            return
+        if message is None or message.from_user is None or message.sender_chat is not None:
+            return  # posted as a chat (anonymously, as a channel): no one's log to speak of
         person = message.from_user
         said = what_was_said(message, self._me) if self._me is not None else None
         incoming = Incoming(

@@ -689,17 +689,19 @@ class Engine:
         the edit, and someone who edits a message that logged nothing into a "done" that it
         logged nothing. An edit of anything else goes unanswered: answered again, it would
         repeat or undo what happened since. Each edit is answered once: delivered again
-        (after a crash), it gets no second note."""
+        (after a crash), it gets no second note. In a group only an edited log is answered,
+        there (the note holds nothing of theirs): any chatter there may be edited."""
         chat = incoming.chat
         user = await self._store.users.get(chat.platform, chat.user_id)
         if user is None or await self._store.events.seen(edit_key):
             return []
         key = incoming.event_key
+        in_private = chat.community is None
         if await self._store.reps.has_event(user.id, key) or await self._store.events.seen(
             training.logged_by(key)
         ):
-            replies = [Reply(EDITED_LOG, private=True)]
-        elif says_done(incoming.text):
+            replies = [Reply(EDITED_LOG, private=in_private)]
+        elif in_private and says_done(incoming.text):
             replies = [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
         else:
             return []
