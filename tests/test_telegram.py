@@ -37,6 +37,7 @@ from bot.store.db import sql_write
 from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
+    JSON,
     TOKEN,
     Call,
     Channel,
@@ -216,6 +217,51 @@ async def test_a_redelivered_update_logs_once(bot: Bot) -> None:
     assert len(sent(first)) == 1
     assert sent(again) == []
     assert "Glute bridges: 20 in total" in texts(await alice.say("/stats"))[0]
+
+
+async def test_a_whole_journey_survives_a_restart_between_every_two_messages(
+    tmp_path: Path, server: Server
+) -> None:
+    """From a deep link to /forget, with a new Application on the same database before
+    each message, which comes after the one before it delivered again (as Telegram does
+    when the bot stopped before confirming it): every step goes on where it was, and the
+    repeat changes nothing. The person has no username and a right-to-left name."""
+    maryam = Person(2001, "مريم 🍑")
+    talk = Talk(server, maryam)
+    check = [("No", "2 of 9"), ("No", "3 of 9"), ("yes", "4 of 9"), ("Sometimes", "5 of 9")]
+    check += [("Yes", "6 of 9"), ("No", "7 of 9"), ("more than 8 hours", "8 of 9")]
+    check += [("I don't run", "9 of 9"), ("Yes", "likely")]
+    steps = [("/start check", "1 of 9"), *check, ("Start with the glute bridge", "1 of 5")]
+    steps += [("Next ➡", f"{n} of 5") for n in range(2, 6)]
+    steps += [("Next ➡", "target"), ("Done ✅", "Logged 20 glute bridges")]
+    steps += [("/stats", "20 in total"), ("/undo", "Removed"), ("/stats", "No reps")]
+    steps += [("/forget", "Delete it all?"), ("Yes, delete everything", "deleted")]
+    previous: JSON | None = None
+    for said, expected in steps:
+        async with open_core(tmp_path / "glutebot.db") as core:
+            adapter = make_adapter(core, server)
+            await adapter.start()
+            try:
+                if previous is not None:
+                    repeat = await talk.deliver(server.again(previous))
+                    assert [c.method for c in repeat] in ([], ["answerCallbackQuery"]), said
+                shown = {label for m in server.bot_messages(maryam.id) for label in labels(m)}
+                if said in shown:
+                    message, data = talk.button(said)
+                    previous = server.press(maryam, message, data)
+                else:
+                    previous = server.user_says(maryam, said)
+                answer = await talk.deliver(previous)
+            finally:
+                await adapter.stop()
+        assert any(expected in text for text in texts(answer)), (said, texts(answer))
+    async with open_core(tmp_path / "glutebot.db") as core:
+        assert await people_recorded(core) == 0
+
+
+def labels(message: JSON) -> list[str]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [key["text"] for row in rows for key in row]
 
 
 # Buttons.
