@@ -700,6 +700,27 @@ async def test_after_blocking_the_bot_a_reminder_is_offered_back(bot: Bot, core:
     assert any("switched off your reminder" in text for text in texts(answer)), texts(answer)
 
 
+async def test_unblocking_the_bot_offers_the_reminder_back_at_once(bot: Bot, core: Core) -> None:
+    # Unblocked in Telegram's settings, no message comes with it: the reminder that
+    # blocking switched off stayed off, unmentioned, until they happened to write.
+    alice = bot.talk()
+    await alice.say("/remind 07:30 Europe/London daily")
+    await alice.deliver(bot.server.blocks(ALICE))
+    unblocked = bot.server.unblocks(ALICE)
+    [offer] = sent(await alice.deliver(unblocked))
+    assert offer.params["chat_id"] == str(ALICE.id)
+    assert "switched off your reminder" in offer.params["text"]
+    assert not await is_blocked(core, ALICE)
+    assert sent(await alice.deliver(bot.server.again(unblocked))) == []  # offered once
+    calls = await alice.tap("Yes, keep reminding me")
+    assert "back on" in texts(calls)[0]
+    # Someone with no reminder switched off that way gets nothing on unblocking.
+    bob = bot.talk(BOB)
+    await bob.say("hi")
+    await bob.deliver(bot.server.blocks(BOB))
+    assert await bob.deliver(bot.server.unblocks(BOB)) == []
+
+
 async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     await bot.talk().say("/start")
     chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))

@@ -424,9 +424,15 @@ class TelegramAdapter:
         change = update.my_chat_member
         if change is None or not is_private(change.chat):
             return
+        person = str(change.from_user.id)
+        # A private chat "bans" the bot when the person blocks it, and lets it back in as a
+        # member when they unblock it.
         if change.new_chat_member.status == ChatMemberStatus.BANNED:
-            # A private chat "bans" the bot when the person blocks it.
-            await self._core.store.users.mark_blocked(Platform.TELEGRAM, str(change.from_user.id))
+            await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
+        elif change.old_chat_member.status == ChatMemberStatus.BANNED:
+            chat = chat_ref(change.chat, change.from_user)
+            replies = await self._core.engine.unblocked(chat, change.from_user.full_name)
+            await self._send_all(Place(person), replies, person=person)
 
     async def _on_migration(self, update: Update, context: Context) -> None:
         # A group upgraded to a supergroup changes its id. Telegram says so in both: the

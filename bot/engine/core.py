@@ -742,13 +742,30 @@ class Engine:
             return []
         return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
 
+    async def unblocked(self, chat: ChatRef, display_name: str) -> list[Reply]:
+        """Someone who blocked the bot let it write to them again, saying nothing (on
+        Telegram, unblocking it in their settings). Their private chat is open again, and
+        a reminder blocking switched off is offered back now: they may never write first.
+        Once only: they are no longer marked unreachable."""
+        lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
+        async with lock:
+            user = await self._store.users.get(chat.platform, chat.user_id)
+            if user is None or not user.blocked:
+                return []
+            await self._store.users.ensure_read(user, chat, display_name, self._clock())
+            await self._store.db.apply([self._store.users.mark_private_chat(user.id)])
+            return await self._offer_reminder_back(user.id)
+
     async def _reachable_again(self, turn: Turn) -> list[Reply]:
         """Someone marked unreachable writes in private again. A reminder switched off
         because it couldn't reach them is offered back (not turned on unasked: they may
         have blocked the bot to stop it)."""
         if turn.schedules_changed:
             return []  # this very message set their reminder, or switched it off
-        reminder = await self._store.schedules.get(reminder_owner(turn.user.id))
+        return await self._offer_reminder_back(turn.user.id)
+
+    async def _offer_reminder_back(self, user_id: int) -> list[Reply]:
+        reminder = await self._store.schedules.get(reminder_owner(user_id))
         if reminder is None or reminder.disabled_reason is not DisabledReason.GONE:
             return []  # none, on, or switched off by them (or paused) rather than by us
         context = {

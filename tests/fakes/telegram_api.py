@@ -371,14 +371,31 @@ class Server:
     def blocks(self, person: Person) -> JSON:
         """`person` blocks the bot: the server stops delivery and tells the bot."""
         self.blocked.add(person.id)
+        return self._membership(person, "member", "kicked")
+
+    def unblocks(self, person: Person) -> JSON:
+        """`person` unblocks the bot (in their settings: no message comes with it)."""
+        self.blocked.discard(person.id)
+        return self._membership(person, "kicked", "member")
+
+    def _membership(self, person: Person, old: str, new: str) -> JSON:
         chat = {**person.json(), "type": "private"}
         chat.pop("is_bot", None)
+        kicked = {"until_date": 0}
         change = {
             "chat": chat,
             "from": person.json(),
             "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": self.me},
-            "new_chat_member": {"status": "kicked", "user": self.me, "until_date": 0},
+            "old_chat_member": {
+                "status": old,
+                "user": self.me,
+                **(kicked if old == "kicked" else {}),
+            },
+            "new_chat_member": {
+                "status": new,
+                "user": self.me,
+                **(kicked if new == "kicked" else {}),
+            },
         }
         return {"update_id": next(self._update_ids), "my_chat_member": change}
 
