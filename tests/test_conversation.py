@@ -463,7 +463,7 @@ async def test_an_edit_of_a_message_says_what_its_log_is(
     await alice.say("/start")
     await alice.say(first, key="tg:m:1:50")
     before = await reps_by_person(core)
-    replies = await core.engine.edited(Incoming(alice.ref, "tg:m:1:50", text=edit))
+    replies = await core.engine.edited(Incoming(alice.ref, "tg:m:1:50", text=edit), "tg:m:1:50:e1")
     said = await alice.send_replies(replies)
     if note is None:
         assert replies == []

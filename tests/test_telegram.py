@@ -37,6 +37,7 @@ from bot.store.db import sql_write
 from bot.store.schedules import reminder_owner
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
+    JSON,
     TOKEN,
     Call,
     Channel,
@@ -210,10 +211,57 @@ async def test_a_redelivered_update_logs_once(bot: Bot) -> None:
     alice = bot.talk()
     update = bot.server.user_says(ALICE, "done 20")
     first = await alice.deliver(update)
-    again = await alice.deliver(update)  # as after a crash before the offset moved on
+    # As after a crash before the offset moved on. (The same update again would never
+    # reach the bot: the fake server dropped it once the bot confirmed it.)
+    again = await alice.deliver(bot.server.again(update))
     assert len(sent(first)) == 1
     assert sent(again) == []
     assert "Glute bridges: 20 in total" in texts(await alice.say("/stats"))[0]
+
+
+async def test_a_whole_journey_survives_a_restart_between_every_two_messages(
+    tmp_path: Path, server: Server
+) -> None:
+    """From a deep link to /forget, with a new Application on the same database before
+    each message, which comes after the one before it delivered again (as Telegram does
+    when the bot stopped before confirming it): every step goes on where it was, and the
+    repeat changes nothing. The person has no username and a right-to-left name."""
+    maryam = Person(2001, "مريم 🍑")
+    talk = Talk(server, maryam)
+    check = [("No", "2 of 9"), ("No", "3 of 9"), ("yes", "4 of 9"), ("Sometimes", "5 of 9")]
+    check += [("Yes", "6 of 9"), ("No", "7 of 9"), ("more than 8 hours", "8 of 9")]
+    check += [("I don't run", "9 of 9"), ("Yes", "likely")]
+    steps = [("/start check", "1 of 9"), *check, ("Start with the glute bridge", "1 of 5")]
+    steps += [("Next ➡", f"{n} of 5") for n in range(2, 6)]
+    steps += [("Next ➡", "target"), ("Done ✅", "Logged 20 glute bridges")]
+    steps += [("/stats", "20 in total"), ("/undo", "Removed"), ("/stats", "No reps")]
+    steps += [("/forget", "Delete it all?"), ("Yes, delete everything", "deleted")]
+    previous: JSON | None = None
+    for said, expected in steps:
+        async with open_core(tmp_path / "glutebot.db") as core:
+            adapter = make_adapter(core, server)
+            await adapter.start()
+            try:
+                if previous is not None:
+                    repeat = await talk.deliver(server.again(previous))
+                    assert [c.method for c in repeat] in ([], ["answerCallbackQuery"]), said
+                shown = {label for m in server.bot_messages(maryam.id) for label in labels(m)}
+                if said in shown:
+                    message, data = talk.button(said)
+                    previous = server.press(maryam, message, data)
+                else:
+                    previous = server.user_says(maryam, said)
+                answer = await talk.deliver(previous)
+            finally:
+                await adapter.stop()
+        assert any(expected in text for text in texts(answer)), (said, texts(answer))
+    async with open_core(tmp_path / "glutebot.db") as core:
+        assert await people_recorded(core) == 0
+
+
+def labels(message: JSON) -> list[str]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [key["text"] for row in rows for key in row]
 
 
 # Buttons.
@@ -652,6 +700,27 @@ async def test_after_blocking_the_bot_a_reminder_is_offered_back(bot: Bot, core:
     assert any("switched off your reminder" in text for text in texts(answer)), texts(answer)
 
 
+async def test_unblocking_the_bot_offers_the_reminder_back_at_once(bot: Bot, core: Core) -> None:
+    # Unblocked in Telegram's settings, no message comes with it: the reminder that
+    # blocking switched off stayed off, unmentioned, until they happened to write.
+    alice = bot.talk()
+    await alice.say("/remind 07:30 Europe/London daily")
+    await alice.deliver(bot.server.blocks(ALICE))
+    unblocked = bot.server.unblocks(ALICE)
+    [offer] = sent(await alice.deliver(unblocked))
+    assert offer.params["chat_id"] == str(ALICE.id)
+    assert "switched off your reminder" in offer.params["text"]
+    assert not await is_blocked(core, ALICE)
+    assert sent(await alice.deliver(bot.server.again(unblocked))) == []  # offered once
+    calls = await alice.tap("Yes, keep reminding me")
+    assert "back on" in texts(calls)[0]
+    # Someone with no reminder switched off that way gets nothing on unblocking.
+    bob = bot.talk(BOB)
+    await bob.say("hi")
+    await bob.deliver(bot.server.blocks(BOB))
+    assert await bob.deliver(bot.server.unblocks(BOB)) == []
+
+
 async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     await bot.talk().say("/start")
     chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
@@ -667,6 +736,23 @@ async def test_deliver_reports_each_outcome(bot: Bot, core: Core) -> None:
     bot.server.blocked.add(ALICE.id)
     assert await bot.adapter.deliver(chat, reply) is Delivery.GONE
     assert await is_blocked(core, ALICE)
+
+
+async def test_a_failed_send_names_the_chat_it_was_for_in_the_log(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "sending failed (gone): Forbidden: bot was blocked by the user" said what, not whom:
+    # a failed answer in a conversation left nothing in the log to find the chat by.
+    await bot.talk().say("/start")
+    bot.server.fail("sendMessage", "403")
+    chat = ChatRef(Platform.TELEGRAM, str(ALICE.id), str(ALICE.id))
+    assert await bot.adapter.deliver(chat, [Reply("stale_button")]) is Delivery.GONE
+    bot.server.fail("sendMessage", "400", description="Bad Request: TOPIC_CLOSED")
+    await bot.talk(BOB, DESK).say("/help")
+    failures = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(str(ALICE.id) in line and "blocked" in line for line in failures), failures
+    assert any(str(DESK.id) in line and "topic_closed" in line.lower() for line in failures)
+    assert TOKEN not in caplog.text
 
 
 class ExtraTemplates(Renderer):
@@ -864,6 +950,52 @@ async def test_polling_survives_failing_get_updates(
     bot.server.fail("getUpdates", "409", times=1)
     assert "Logged 6" in texts(await bot.talk().say("done 6"))[0]
     assert "getUpdates failed" in caplog.text
+
+
+class ErrorPages(FakeBotApi):
+    """The fake behind a proxy that answers `pages[method]` of its calls with its own
+    HTML error page (nginx's "502 Bad Gateway", as when Telegram's servers are down)."""
+
+    PAGE = (
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        b"</body>\r\n</html>\r\n"
+    )
+
+    def __init__(self, server: Server, pages: dict[str, int]) -> None:
+        super().__init__(server)
+        self.pages = pages
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        if self.pages.get(endpoint):
+            self.pages[endpoint] -= 1
+            return 502, self.PAGE
+        return await super().do_request(url, method, *args, **kwargs)
+
+
+async def test_an_error_page_is_logged_as_its_status_not_whole(
+    core: Core, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every failed poll and send logged the proxy's whole page (a few kB from some), over
+    # and over while Telegram was down. The status says what happened.
+    caplog.set_level(logging.INFO)
+    pages = {"getUpdates": 2, "sendMessage": 1}
+    limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0)
+    request = ErrorPages(server, pages)
+    options: dict[str, Any] = {"poll_timeout": 1, "sleep": no_sleep}
+    adapter = TelegramAdapter(core, TOKEN, request=request, rate_limiter=limiter, **options)
+    await adapter.start()
+    try:
+        assert "Logged 6" in texts(await Talk(server, ALICE).say("done 6"))[0]
+    finally:
+        await adapter.stop()
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
+    failures = [line for line in ours if "Bad Gateway (502)" in line]
+    assert len(failures) == 3, ours
+    assert not any("<" in line for line in failures), failures
 
 
 async def test_polling_outlives_a_night_of_failing_get_updates(bot: Bot) -> None:
@@ -1199,6 +1331,18 @@ async def test_a_message_forwarded_to_the_private_chat_is_answered(bot: Bot) -> 
     assert "Logged 20 glute bridges" in texts(calls)[0]
 
 
+async def test_a_command_naming_another_bot_in_a_private_chat_is_still_answered(
+    bot: Bot,
+) -> None:
+    # No other bot can read a private chat with glutebot, so "/done@other_bot 5" there (a
+    # typo, or copied from a group) was meant for it: it used to get no answer at all.
+    alice = bot.talk()
+    assert "Logged 5 glute bridges" in texts(await alice.say("/done@some_other_bot 5"))[0]
+    assert "Glute bridges: 5 in total" in texts(await alice.say("/STATS@Other_Bot"))[0]
+    # In a group, where other bots read along, it stays theirs.
+    assert await bot.talk(ALICE, DESK).say("/done@some_other_bot 10") == []
+
+
 async def test_editing_a_logged_done_says_the_log_stands_and_how_to_fix_it(
     bot: Bot, core: Core
 ) -> None:
@@ -1217,6 +1361,50 @@ async def test_editing_a_logged_done_says_the_log_stands_and_how_to_fix_it(
     hello = bot.server.user_says(ALICE, "hi")
     await alice.deliver(hello)
     assert await alice.deliver(bot.server.edits(hello["message"], "hello")) == []
+
+
+async def test_editing_a_logged_done_in_a_group_says_the_log_stands(bot: Bot, core: Core) -> None:
+    # "/done 15" edited into "/done 20" in a group went unanswered: the message showed 20,
+    # the 👍 stayed, and the board counted 15 with no word of it. The group gets the note,
+    # as a reply to the edited message; an edit of chatter there stays unanswered.
+    alice = bot.talk(ALICE, DESK)
+    said = bot.server.user_says(ALICE, "/done 15", DESK)
+    await alice.deliver(said)
+    calls = await alice.deliver(bot.server.edits(said["message"], "/done 20"))
+    [note] = sent(calls)
+    assert note.params["chat_id"] == str(DESK.id)
+    assert note.params["reply_parameters"]["message_id"] == said["message"]["message_id"]
+    assert "/undo" in note.params["text"]
+    assert await reps_of(core, ALICE) == 15
+    chatter = bot.server.user_says(ALICE, "morning all", DESK)
+    await alice.deliver(chatter)
+    assert await alice.deliver(bot.server.edits(chatter["message"], "done 5")) == []
+
+
+async def test_an_edit_delivered_again_after_a_restart_is_answered_once(
+    core: Core, server: Server
+) -> None:
+    # Telegram delivers an update again if the bot stopped before confirming it (a crash);
+    # the note answering an edit went out a second time, unlike any other answer.
+    alice = Talk(server, ALICE)
+    said = server.user_says(ALICE, "done 15")
+    edit = server.edits(said["message"], "done 20")
+    for update, notes in ((said, 1), (edit, 1), (server.again(edit), 0)):
+        adapter = make_adapter(core, server)
+        await adapter.start()
+        try:
+            assert len(sent(await alice.deliver(update))) == notes
+        finally:
+            await adapter.stop()
+    # A second edit of the same message is an edit of its own, and answered.
+    adapter = make_adapter(core, server)
+    await adapter.start()
+    try:
+        again = await alice.deliver(server.edits(said["message"], "done 25"))
+        assert "/undo" in texts(again)[0]
+    finally:
+        await adapter.stop()
+    assert await reps_of(core, ALICE) == 15
 
 
 async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:
@@ -1255,7 +1443,7 @@ async def test_an_album_is_answered_once_by_its_caption(bot: Bot, core: Core) ->
     assert len(texts(calls)) == 1, texts(calls)
     assert "Logged 5 glute bridges" in texts(calls)[0]
     for update in album:
-        assert sent(await alice.deliver(update)) == []
+        assert sent(await alice.deliver(bot.server.again(update))) == []
     assert await reps_of(core, ALICE) == 5
 
 
@@ -1640,7 +1828,8 @@ async def test_an_anonymous_admins_command_naming_the_bot_is_answered(
     if command == "/leaderboard":
         assert "Bob" in answer.params["text"]
     assert await people_recorded(core) == 1  # Bob
-    assert await bot.talk(ALICE, DESK).deliver(update) == []  # redelivered: handled
+    redelivered = bot.server.again(update)
+    assert await bot.talk(ALICE, DESK).deliver(redelivered) == []  # handled already
 
 
 @pytest.mark.parametrize("sender", [DESK.json(), DESK_NEWS], ids=["anonymous_admin", "channel"])

@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -594,16 +593,6 @@ class World:
         return messages
 
 
-def leading_command_target(text: str) -> str | None:
-    match = re.match(r"/\w+@(\w+)", text)
-    return match.group(1) if match else None
-
-
-def for_another_bot(text: str) -> bool:
-    target = leading_command_target(text)
-    return target is not None and target.lower() != BOT_USERNAME.lower()
-
-
 def readable(text: str, limit: int = TEXT_LIMIT) -> str:
     """What Telegram delivers of `text`: trimmed, and cut at 4,096 UTF-16 code units (a
     caption at 1,024). Nothing is left of one that is all spaces: it can't be sent."""
@@ -639,7 +628,7 @@ def said(world: World, say: Say) -> Delivered | None:
     update = server.user_says(
         say.person, text, group, reply_to, topic=thread, forwarded_from=forwarded
     )
-    owed = say.person.id if group is None and not for_another_bot(text) else None
+    owed = say.person.id if group is None else None
     return Delivered(update, owed_to=owed, thread=forum_thread(say.place, thread))
 
 
@@ -656,7 +645,7 @@ def sent(world: World, send: Send) -> Delivered | None:
         caption = None  # stickers have none
     thread = world.thread_of(send.place) if group is not None else None
     update = world.server.user_sends(send.person, send.media, caption, group, topic=thread)
-    owed = send.person.id if group is None and not for_another_bot(caption or "") else None
+    owed = send.person.id if group is None else None
     return Delivered(update, owed_to=owed, thread=forum_thread(send.place, thread))
 
 

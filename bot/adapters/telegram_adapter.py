@@ -59,6 +59,7 @@ from bot.adapters.telegram_wire import (
     deep_link,
     deep_link_page,
     delivery_for,
+    edit_key,
     has_buttons,
     is_private,
     keyboard,
@@ -104,6 +105,8 @@ TOAST_LIMIT = 200
 # A sendMessage that failed on the way is tried this often in all, waiting 0.5 s, then 1 s.
 SEND_ATTEMPTS = 3
 FIRST_RETRY_DELAY = 0.5
+# How PTB's message for an error answer that isn't JSON goes on after the status.
+NOT_JSON = ". Parsing the server response "
 # Telegram-only messages. The "_" keeps them out of the shared test that wants a sample
 # context for every engine template; tests/test_telegram.py renders these.
 CHOSEN = "telegram/chosen"
@@ -234,8 +237,7 @@ class TelegramAdapter:
         unreadable = message & filters.ChatType.PRIVATE & filters.ATTACHMENT & ~filters.CAPTION
         self._app.add_handler(MessageHandler(readable, self._on_text))
         self._app.add_handler(MessageHandler(unreadable, self._on_unreadable))
-        edited = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
-        self._app.add_handler(MessageHandler(edited, self._on_edit))
+        self._app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self._on_edit))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
         self._app.add_handler(ChatMemberHandler(self._on_membership))
         self._app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
@@ -315,11 +317,11 @@ class TelegramAdapter:
         await self._answer(incoming, replies, message)
 
     async def _on_edit(self, update: Update, context: Context) -> None:
-        """A private message edited after it was read: the engine says whether that
-        needs an answer (see `Engine.edited`)."""
+        """A message edited after it was read: the engine says whether that needs an
+        answer (see `Engine.edited`), which goes where the message is, replying to it."""
         message = update.edited_message
-        if message is None or message.from_user is None:
-            return
+        if message is None or message.from_user is None or message.sender_chat is not None:
+            return  # posted as a chat (anonymously, as a channel): no one's log to speak of
         person = message.from_user
         said = what_was_said(message, self._me) if self._me is not None else None
         incoming = Incoming(
@@ -327,7 +329,7 @@ class TelegramAdapter:
             event_key=message_key(message),
             text=said.text if said is not None else "",
         )
-        replies = await self._core.engine.edited(incoming)
+        replies = await self._core.engine.edited(incoming, edit_key(message))
         await self._send_all(
             place_of(message), replies, person=str(person.id), reply_to=message.message_id
         )
@@ -428,9 +430,15 @@ class TelegramAdapter:
         change = update.my_chat_member
         if change is None or not is_private(change.chat):
             return
+        person = str(change.from_user.id)
+        # A private chat "bans" the bot when the person blocks it, and lets it back in as a
+        # member when they unblock it.
         if change.new_chat_member.status == ChatMemberStatus.BANNED:
-            # A private chat "bans" the bot when the person blocks it.
-            await self._core.store.users.mark_blocked(Platform.TELEGRAM, str(change.from_user.id))
+            await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
+        elif change.old_chat_member.status == ChatMemberStatus.BANNED:
+            chat = chat_ref(change.chat, change.from_user)
+            replies = await self._core.engine.unblocked(chat, change.from_user.full_name)
+            await self._send_all(Place(person), replies, person=person)
 
     async def _on_migration(self, update: Update, context: Context) -> None:
         # A group upgraded to a supergroup changes its id. Telegram says so in both: the
@@ -613,7 +621,12 @@ class TelegramAdapter:
             # Expected in groups: a private reply to someone who never opened the chat.
             log.info("Telegram: %s has no private chat with the bot yet", chat_id)
             return outcome
-        log.warning("Telegram: sending failed (%s): %s", outcome, self._describe(error))
+        if outcome is Delivery.GONE:
+            log.warning(
+                "Telegram: chat %s can't be written to: %s", chat_id, self._describe(error)
+            )
+        else:
+            log.warning("Telegram: sending to %s failed: %s", chat_id, self._describe(error))
         # A private chat's id is the person's id: a refusal there means they blocked us.
         if outcome is Delivery.GONE and person == chat_id:
             await self._core.store.users.mark_blocked(Platform.TELEGRAM, person)
@@ -679,6 +692,12 @@ class TelegramAdapter:
         text = (
             str(error) if isinstance(error, TelegramError) else f"{type(error).__name__}: {error}"
         )
+        # An answer that isn't JSON (a proxy's error page) PTB quotes whole after its
+        # status ("Bad Gateway (502). Parsing the server response b'<html>...' failed"),
+        # a few kB on every retry: the status says it. The page is logged at DEBUG.
+        status, quoted, _ = text.partition(NOT_JSON)
+        if quoted:
+            text = f"{status} (not a Bot API answer)"
         return self._redaction.redact(text)
 
 

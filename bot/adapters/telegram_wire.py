@@ -134,6 +134,13 @@ def message_key(message: Message) -> str:
     return f"tg:m:{message.chat.id}:{message.message_id}"
 
 
+def edit_key(message: Message) -> str:
+    """An edit's own key: the message's, and when it was edited (a second edit of the same
+    message is another event; the same edit delivered again is not)."""
+    edited_at = int(message.edit_date.timestamp()) if message.edit_date else 0
+    return f"{message_key(message)}:e{edited_at}"
+
+
 def replied_buttons(message: Message, me: User) -> tuple[str, ...] | None:
     """In a private chat, the button values of the bot's message that `message` replies to
     (none left: ()); None when it replies to no message of the bot's (see Incoming)."""
@@ -203,8 +210,8 @@ class Said:
 
 def what_was_said(message: Message, me: User) -> Said | None:
     """The text for the engine (a photo's caption is read as text); None for what isn't
-    for the bot: a command meant for another bot, or a message forwarded into a group
-    (someone's earlier words passed on, which ask the bot nothing and log nothing).
+    for the bot: a command in a group meant for another bot, or a message forwarded into
+    a group (someone's earlier words passed on, which ask the bot nothing and log nothing).
 
     A command loses its "@bot" suffix and mentions of the bot are cut out, in any chat, so
     "/done@bot 5", "/done 5 @bot" and "@bot done 5" all reach the engine as what the person
@@ -221,7 +228,9 @@ def what_was_said(message: Message, me: User) -> Said | None:
     said, mentioned = _without_mentions(text, entities, me)
     if command is not None:
         name, _, target = command.partition("@")
-        if target and target.lower() != (me.username or "").lower():
+        # In a private chat no other bot reads along: "/done@other_bot" there (a typo, or
+        # copied from a group) was meant for this one.
+        if target and target.lower() != (me.username or "").lower() and not private:
             return None
         # Only "/cmd@thisbot" or a mention names the bot: in a group, a bare "/cmd" may be
         # another's. (Mentions come after the command, so `said` still starts with it.)

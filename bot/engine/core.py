@@ -681,26 +681,32 @@ class Engine:
     async def _remind_change(self, turn: Turn) -> list[Reply]:
         return self._remind.ask(turn)
 
-    async def edited(self, incoming: Incoming) -> list[Reply]:
+    async def edited(self, incoming: Incoming, edit_key: str) -> list[Reply]:
         """A message edited after it was handled (`incoming` names it by its event key,
-        with its new text). A log stands as the message was first sent: handled again, it
-        would only be a redelivery. So someone who edits "done" or "done 15" into "done 20"
-        is told how to fix the log instead of trusting the edit, and someone who edits a
-        message that logged nothing into a "done" that it logged nothing. An edit of
-        anything else goes unanswered: answered again, it would repeat or undo what
-        happened since."""
+        with its new text; `edit_key` names this edit of it). A log stands as the message
+        was first sent: handled again, it would only be a redelivery. So someone who edits
+        "done" or "done 15" into "done 20" is told how to fix the log instead of trusting
+        the edit, and someone who edits a message that logged nothing into a "done" that it
+        logged nothing. An edit of anything else goes unanswered: answered again, it would
+        repeat or undo what happened since. Each edit is answered once: delivered again
+        (after a crash), it gets no second note. In a group only an edited log is answered,
+        there (the note holds nothing of theirs): any chatter there may be edited."""
         chat = incoming.chat
         user = await self._store.users.get(chat.platform, chat.user_id)
-        if user is None:
+        if user is None or await self._store.events.seen(edit_key):
             return []
         key = incoming.event_key
+        in_private = chat.community is None
         if await self._store.reps.has_event(user.id, key) or await self._store.events.seen(
             training.logged_by(key)
         ):
-            return [Reply(EDITED_LOG, private=True)]
-        if says_done(incoming.text):
-            return [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
-        return []
+            replies = [Reply(EDITED_LOG, private=in_private)]
+        elif in_private and says_done(incoming.text):
+            replies = [Reply(EDITED_UNLOGGED, {"text": echo(incoming.text)}, private=True)]
+        else:
+            return []
+        await self._store.db.apply([self._store.events.mark(edit_key, user.id, self._clock())])
+        return replies
 
     async def reminder_unreachable(self, platform: Platform, user_id: str) -> None:
         """A person's reminder that can't reach them (the platform just refused a message
@@ -736,13 +742,30 @@ class Engine:
             return []
         return [await training.todays_session(self._store, user, day, tz, nonce, "remind/workout")]
 
+    async def unblocked(self, chat: ChatRef, display_name: str) -> list[Reply]:
+        """Someone who blocked the bot let it write to them again, saying nothing (on
+        Telegram, unblocking it in their settings). Their private chat is open again, and
+        a reminder blocking switched off is offered back now: they may never write first.
+        Once only: they are no longer marked unreachable."""
+        lock = self._locks.setdefault((chat.platform, chat.user_id), asyncio.Lock())
+        async with lock:
+            user = await self._store.users.get(chat.platform, chat.user_id)
+            if user is None or not user.blocked:
+                return []
+            await self._store.users.ensure_read(user, chat, display_name, self._clock())
+            await self._store.db.apply([self._store.users.mark_private_chat(user.id)])
+            return await self._offer_reminder_back(user.id)
+
     async def _reachable_again(self, turn: Turn) -> list[Reply]:
         """Someone marked unreachable writes in private again. A reminder switched off
         because it couldn't reach them is offered back (not turned on unasked: they may
         have blocked the bot to stop it)."""
         if turn.schedules_changed:
             return []  # this very message set their reminder, or switched it off
-        reminder = await self._store.schedules.get(reminder_owner(turn.user.id))
+        return await self._offer_reminder_back(turn.user.id)
+
+    async def _offer_reminder_back(self, user_id: int) -> list[Reply]:
+        reminder = await self._store.schedules.get(reminder_owner(user_id))
         if reminder is None or reminder.disabled_reason is not DisabledReason.GONE:
             return []  # none, on, or switched off by them (or paused) rather than by us
         context = {

@@ -361,23 +361,49 @@ class Server:
         if entities:
             content["entities"] = entities
         kept = {k: v for k, v in message.items() if k not in ("text", "entities")}
-        edited = {**kept, **content, "edit_date": int(time.time())}
+        # Seconds, as Telegram counts: a second edit within the same second still differs.
+        latest = self.messages.get((message["chat"]["id"], message["message_id"]), message)
+        edit_date = max(int(time.time()), int(latest.get("edit_date", 0)) + 1)
+        edited = {**kept, **content, "edit_date": edit_date}
         self.messages[(edited["chat"]["id"], edited["message_id"])] = edited
         return {"update_id": next(self._update_ids), "edited_message": edited}
 
     def blocks(self, person: Person) -> JSON:
         """`person` blocks the bot: the server stops delivery and tells the bot."""
         self.blocked.add(person.id)
+        return self._membership(person, "member", "kicked")
+
+    def unblocks(self, person: Person) -> JSON:
+        """`person` unblocks the bot (in their settings: no message comes with it)."""
+        self.blocked.discard(person.id)
+        return self._membership(person, "kicked", "member")
+
+    def _membership(self, person: Person, old: str, new: str) -> JSON:
         chat = {**person.json(), "type": "private"}
         chat.pop("is_bot", None)
+        kicked = {"until_date": 0}
         change = {
             "chat": chat,
             "from": person.json(),
             "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": self.me},
-            "new_chat_member": {"status": "kicked", "user": self.me, "until_date": 0},
+            "old_chat_member": {
+                "status": old,
+                "user": self.me,
+                **(kicked if old == "kicked" else {}),
+            },
+            "new_chat_member": {
+                "status": new,
+                "user": self.me,
+                **(kicked if new == "kicked" else {}),
+            },
         }
         return {"update_id": next(self._update_ids), "my_chat_member": change}
+
+    def again(self, update: JSON) -> JSON:
+        """`update` as Telegram delivers it again to a bot that stopped before confirming
+        it (a crash). One the bot did confirm is gone from the server, so the copy gets a
+        fresh update id; the bot keys nothing on update ids, only on what they carry."""
+        return {**update, "update_id": next(self._update_ids)}
 
     async def confirmed(self, update_id: int) -> None:
         """Waits until the bot confirmed `update_id` (it called getUpdates with a higher
