@@ -2555,3 +2555,39 @@ async def test_invisible_marks_a_keyboard_adds_dont_hide_a_command_or_time(
     assert r"**07:30** (Europe/Berlin)" in remind["content"]
     assert "Which time zone are you in?" in at_quarter_to
     assert "Which days?" in in_berlin
+
+
+async def test_edits_of_a_servers_done_and_of_a_dms_typo_are_answered(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """In a server, "done 15" edited into "done 20" showed 20 while the board counted 15,
+    with no word (a Telegram group's edit is answered). The edit is answered there, as a
+    reply, and each edit once; chatter edited gets nothing. In a DM, a typo ("dnoe 12")
+    edited into a "done" is told the edit logged nothing, as on Telegram."""
+    alice, channel = world.alice, world.channel
+    chatter = await fake_discord.user_says(world.guild, channel, alice, "morning all")
+    logged = await fake_discord.user_says(world.guild, channel, alice, "done 15")
+    await fake_discord.wait_for(lambda: fake_discord.reactions_on(logged) == ["✅"])
+    before = len(fake_discord.bot_messages(channel))
+    await fake_discord.user_edits(chatter, "morning everyone")
+    await fake_discord.user_edits(logged, "done 20")
+    [answer] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(channel)[before:])
+    await fake_discord.user_edits(logged, "done 25")  # another edit: answered again
+    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(channel)) == before + 2)
+
+    assert "editing it doesn't change what I logged" in answer["content"]
+    assert answer["message_reference"]["message_id"] == logged["id"]
+    assert await reps_of(core, alice) == {"bridge": 15}
+
+    dm = fake_discord.dm_channel(alice)
+    typo = await fake_discord.dm(alice, "dnoe 12")
+    menu = "What would you like to do?"  # the last of the answer's messages
+    await fake_discord.wait_for(
+        lambda: any(menu in m["content"] for m in fake_discord.bot_messages(dm))
+    )
+    before = len(fake_discord.bot_messages(dm))
+    await fake_discord.user_edits(typo, "done 12")
+    [told] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(dm)[before:])
+    assert "your edit didn't log anything" in told["content"]
+    assert '"done 12"' in told["content"]
+    assert await reps_of(core, alice) == {"bridge": 15}

@@ -7,11 +7,12 @@ platform calls out. They hold no conversation logic, no SQL and no wording.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.model import ChatRef, Delivery, Platform, Reply
 
-__all__ = ["Adapter", "Delivery", "RecentKeys", "StartError"]
+__all__ = ["Adapter", "Delivery", "RecentKeys", "StartError", "edit_key"]
 
 
 class StartError(Exception):
@@ -34,6 +35,14 @@ class Adapter(Protocol):
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply]) -> Delivery:
         """Send replies nobody asked for just now (scheduled prompts, reminders)."""
+
+
+def edit_key(message_key: str, edited_at: datetime | None) -> str:
+    """An edit's own key: its message's, and when it was edited (a second edit of the same
+    message is another event; the same edit delivered again is not). In milliseconds, as
+    Discord stamps edits (Telegram, in seconds)."""
+    stamp = round(edited_at.timestamp() * 1000) if edited_at else 0
+    return f"{message_key}:e{stamp}"
 
 
 class RecentKeys:

@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.base import Delivery, RecentKeys, StartError
+from bot.adapters.base import Delivery, RecentKeys, StartError, edit_key
 from bot.adapters.discord_commands import (
     CommandWording,
     as_typed,
@@ -169,7 +169,7 @@ class GluteBot(commands.Bot):
         await self.adapter.on_message(self, message)
 
     async def on_raw_message_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
-        await self.adapter.on_edit(edit)
+        await self.adapter.on_edit(self, edit)
 
     async def on_choice(self, interaction: discord.Interaction[Any], value: str) -> None:
         await self.adapter.on_button(interaction, value)
@@ -407,19 +407,28 @@ class DiscordAdapter:
             elif handling:
                 await self._on_unreadable(message)
 
-    async def on_edit(self, edit: discord.RawMessageUpdateEvent) -> None:
-        """A message edited in a DM after it was read: the engine says whether that needs
-        an answer (see `Engine.edited`). Discord also sends updates that are no edit (a
-        link's preview added, a pin): only a change of the text counts."""
-        message, before = edit.message, edit.cached_message
-        if message.guild is not None or message.author.bot or message.edited_at is None:
+    async def on_edit(self, bot: GluteBot, edit: discord.RawMessageUpdateEvent) -> None:
+        """A message edited after it was read: the engine says whether that needs an answer
+        (see `Engine.edited`). Discord also sends updates that are no edit (a link's
+        preview added, a pin): only a change of the text counts."""
+        message, before, me = edit.message, edit.cached_message, bot.user
+        if me is None or message.author.bot or message.edited_at is None:
             return
         if before is not None and before.content == message.content:
             return
+        said = what_was_said(message, me)
         async with self._handling() as handling:
             if handling:
-                incoming = Incoming(chat=chat_for_message(message), event_key=message_key(message))
-                await self._answer_message(message, await self._core.engine.edited(incoming))
+                key = message_key(message)
+                incoming = Incoming(
+                    chat=chat_for_message(message),
+                    event_key=key,
+                    text=said.text if said is not None else "",
+                )
+                replies = await self._core.engine.edited(
+                    incoming, edit_key(key, message.edited_at)
+                )
+                await self._answer_message(message, replies)
 
     async def _on_unreadable(self, message: discord.Message) -> None:
         incoming = Incoming(

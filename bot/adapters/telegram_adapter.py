@@ -41,7 +41,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
-from bot.adapters.base import Delivery, RecentKeys, StartError
+from bot.adapters.base import Delivery, RecentKeys, StartError, edit_key
 from bot.adapters.send_watch import retry_if_cut_short_unsent
 from bot.adapters.telegram_calls import BotCalls, WatchedRateLimiter
 from bot.adapters.telegram_polling import DRAIN_TIMEOUT, Poller, Sleep
@@ -59,7 +59,6 @@ from bot.adapters.telegram_wire import (
     deep_link,
     deep_link_page,
     delivery_for,
-    edit_key,
     has_buttons,
     is_private,
     keyboard,
@@ -329,7 +328,9 @@ class TelegramAdapter:
             event_key=message_key(message),
             text=said.text if said is not None else "",
         )
-        replies = await self._core.engine.edited(incoming, edit_key(message))
+        replies = await self._core.engine.edited(
+            incoming, edit_key(message_key(message), message.edit_date)
+        )
         await self._send_all(
             place_of(message), replies, person=str(person.id), reply_to=message.message_id
         )

@@ -134,13 +134,6 @@ def message_key(message: Message) -> str:
     return f"tg:m:{message.chat.id}:{message.message_id}"
 
 
-def edit_key(message: Message) -> str:
-    """An edit's own key: the message's, and when it was edited (a second edit of the same
-    message is another event; the same edit delivered again is not)."""
-    edited_at = int(message.edit_date.timestamp()) if message.edit_date else 0
-    return f"{message_key(message)}:e{edited_at}"
-
-
 def replied_buttons(message: Message, me: User) -> tuple[str, ...] | None:
     """In a private chat, the button values of the bot's message that `message` replies to
     (none left: ()); None when it replies to no message of the bot's (see Incoming)."""
