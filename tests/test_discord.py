@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.adapters.base import StartError
@@ -31,7 +32,7 @@ from bot.adapters.discord_adapter import (
     DiscordAdapter,
     DiscordStartError,
 )
-from bot.adapters.discord_wire import setup_channel
+from bot.adapters.discord_wire import delivery_for, setup_channel
 from bot.app import Core, open_core
 from bot.config import Secret, Settings
 from bot.model import ChatRef, Delivery, Incoming, Platform, Reply
@@ -1455,11 +1456,33 @@ async def test_delivery_outcomes_for_channels(
         assert await adapter.deliver(to(1234), [post]) is Delivery.GONE  # a deleted channel
         fake_discord.fail("POST", r"/channels/\d+/messages", status=503)
         assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY
+        # Posted, but the connection dropped before Discord's answer: it may be there, so
+        # it isn't sent again (a daily post goes at most once). It used to be RETRY.
+        posted = len(fake_discord.bot_messages(world.channel))
+        fake_discord.lose_answers("POST", r"/channels/\d+/messages")
+        assert await adapter.deliver(to(world.channel), [post]) is Delivery.SENT
+        assert len(fake_discord.bot_messages(world.channel)) == posted + 1
     assert await adapter.deliver(to(world.channel), [post]) is Delivery.RETRY  # stopped
 
     await fake_discord.remove_bot(world.guild)  # kicked while it was down
     async with running(fake_discord, core) as adapter:
         assert await adapter.deliver(to(world.channel), [post]) is Delivery.GONE
+
+
+@pytest.mark.parametrize(
+    ("error", "delivery"),
+    [
+        (aiohttp.ConnectionTimeoutError(), Delivery.RETRY),  # never reached Discord
+        (ConnectionRefusedError(111, "refused"), Delivery.SENT),  # a bare OSError: unknown
+        (aiohttp.ServerDisconnectedError(), Delivery.SENT),  # the answer was lost
+        (aiohttp.SocketTimeoutError(), Delivery.SENT),  # no answer in time
+        (TimeoutError(), Delivery.SENT),
+    ],
+)
+def test_a_send_that_may_have_reached_discord_is_not_sent_again(
+    error: BaseException, delivery: Delivery
+) -> None:
+    assert delivery_for(error) is delivery
 
 
 async def no_sleep(seconds: float) -> None:

@@ -259,8 +259,15 @@ def delivery_for(error: BaseException, *, in_server: bool = False) -> Delivery:
         # 429 survived discord.py's own waiting; any other refusal would repeat.
         return Delivery.RETRY if error.status == 429 else Delivery.SENT
     if isinstance(error, aiohttp.ClientError | OSError | asyncio.TimeoutError):
-        return Delivery.RETRY
+        # Scheduled messages go at most once: one that may have arrived counts as sent.
+        return Delivery.SENT if may_have_arrived(error) else Delivery.RETRY
     return Delivery.SENT
+
+
+def may_have_arrived(error: BaseException) -> bool:
+    """A connection that broke or timed out once the request was on its way. One never
+    made (refused, a name that doesn't resolve, timed out connecting) sent nothing."""
+    return not isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
 
 
 # What a call to Discord may fail with: a refusal, or the connection.

@@ -148,6 +148,20 @@ class Failure:
     times: int
 
 
+# What a lost answer's rule carries in place of an error (see `FakeDiscord.lose_answers`).
+LOST = DiscordError(0, 0, "the connection dropped before the answer")
+
+
+def _matching(failures: list[Failure], request: web.Request) -> Failure | None:
+    """The first of `failures` left for `request`, now counted as used."""
+    path = request.path.removeprefix(API)
+    for failure in failures:
+        if failure.times > 0 and failure.method == request.method and failure.path.fullmatch(path):
+            failure.times -= 1
+            return failure
+    return None
+
+
 @dataclass(frozen=True)
 class InteractionResponse:
     type: int
@@ -214,6 +228,7 @@ class FakeDiscord:
         self.response_deadline = 3.0
         self.requests: list[RecordedRequest] = []
         self.failures: list[Failure] = []
+        self._lost_answers: list[Failure] = []
         self.unknown_routes: list[str] = []
         self.server_errors: list[str] = []
         self.bot_errors: list[str] = []
@@ -345,6 +360,11 @@ class FakeDiscord:
         )
         self.failures.append(failure)
         return failure
+
+    def lose_answers(self, method: str, path: str, *, times: int = 1) -> None:
+        """Carry out the next `times` requests matching `path` (as `fail` matches), then
+        drop the connection instead of answering: the request arrived, its answer is lost."""
+        self._lost_answers.append(Failure(method.upper(), re.compile(path), LOST, times))
 
     def hold_posts(self, channel: FakeChannel) -> asyncio.Event:
         """The bot's posts in `channel` get no answer until the returned event is set, as
@@ -1057,7 +1077,11 @@ class FakeDiscord:
                 and request.headers.get("Authorization") != f"Bot {self.token}"
             ):
                 raise DiscordError(401, 0, "401: Unauthorized")
-            return await handler(request)
+            response = await handler(request)
+            if _matching(self._lost_answers, request):
+                assert request.transport is not None
+                request.transport.abort()  # carried out; the answer never leaves
+            return response
         except DiscordError as error:
             return _json({"code": error.code, "message": error.message}, error.status)
         except Exception as error:
@@ -1068,15 +1092,9 @@ class FakeDiscord:
             self.notify()
 
     def _raise_injected_failure(self, request: web.Request) -> None:
-        path = request.path.removeprefix(API)
-        for failure in self.failures:
-            if (
-                failure.times > 0
-                and failure.method == request.method
-                and failure.path.fullmatch(path)
-            ):
-                failure.times -= 1
-                raise failure.error
+        failure = _matching(self.failures, request)
+        if failure is not None:
+            raise failure.error
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         self.unknown_routes.append(f"{request.method} {request.path}")
