@@ -66,6 +66,11 @@ JOURNEY: tuple[Step, ...] = (
 LOGS_PER_JOURNEY = 4
 
 
+def event_key(run: str, number: int, count: int) -> str:
+    """The key of person `number`'s `count`th message (from 1) in `run`."""
+    return f"{run}:{number}:{count}"
+
+
 class OffPath(AssertionError):
     pass
 
@@ -75,7 +80,7 @@ class Person:
         self.engine = engine
         self.chat = ChatRef(Platform.TELEGRAM, user_id=str(number), chat_id=str(number))
         self.name = f"Person {number}"
-        self._prefix = f"{run}:{number}:"
+        self._run, self._number = run, number
         self._count = 0
         self._last: list[Reply] = []
         self.latencies: list[float] = []
@@ -102,7 +107,7 @@ class Person:
 
     async def step(self, step: Step, since: float | None = None) -> list[Reply]:
         self._count += 1
-        key = self._prefix + str(self._count)
+        key = event_key(self._run, self._number, self._count)
         if isinstance(step, Say):
             incoming = Incoming(self.chat, key, text=step.text, display_name=self.name)
         else:
