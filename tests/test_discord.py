@@ -1012,18 +1012,26 @@ async def test_a_bad_token_is_a_clear_start_error(
     assert adapter.task is None
 
 
-async def test_stop_lets_the_events_being_handled_finish(
-    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def hold_handling(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """The engine waits, once an event reaches it, until released: (started, release)."""
     started, release = asyncio.Event(), asyncio.Event()
     handle = core.engine.handle
 
-    async def slow(incoming: Incoming) -> list[Reply]:
+    async def held(incoming: Incoming) -> list[Reply]:
         started.set()
         await release.wait()
         return await handle(incoming)
 
-    monkeypatch.setattr(core.engine, "handle", slow)
+    monkeypatch.setattr(core.engine, "handle", held)
+    return started, release
+
+
+async def test_stop_lets_the_events_being_handled_finish(
+    fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = hold_handling(core, monkeypatch)
     adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
     await adapter.start()
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
@@ -1047,15 +1055,7 @@ async def test_stop_cuts_short_an_event_still_handled_after_the_drain_time(
     """An event still being handled when the drain time is up is cancelled with the rest
     of the shutdown: it can't write (or try to) once the database is closing, and its
     turn is stored whole or not at all (here: not at all)."""
-    started, release = asyncio.Event(), asyncio.Event()
-    handle = core.engine.handle
-
-    async def stuck(incoming: Incoming) -> list[Reply]:
-        started.set()
-        await release.wait()
-        return await handle(incoming)
-
-    monkeypatch.setattr(core.engine, "handle", stuck)
+    started, release = hold_handling(core, monkeypatch)
     adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01, drain_timeout=0.0)
     await adapter.start()
     await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
