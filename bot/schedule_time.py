@@ -25,9 +25,13 @@ WEEKENDS: Days = (5, 6)
 
 
 class ScheduleInputError(ValueError):
-    def __init__(self, value: str) -> None:
+    """`value` as typed; `places`, the zones it could mean, when it says that much (see
+    UnknownTimezone)."""
+
+    def __init__(self, value: str, places: tuple[str, ...] = ()) -> None:
         super().__init__(value)
         self.value = value
+        self.places = places
 
 
 class InvalidTime(ScheduleInputError):
@@ -39,12 +43,8 @@ class InvalidDays(ScheduleInputError):
 
 
 class UnknownTimezone(ScheduleInputError):
-    """`places` are the zones the text could mean, when it says that much: an abbreviation
-    several places use ("IST"), or an offset several places are on ("UTC+5:30")."""
-
-    def __init__(self, value: str, places: tuple[str, ...] = ()) -> None:
-        super().__init__(value)
-        self.places = places
+    """With `places` when the text could be several: an abbreviation several places use
+    ("IST"), or an offset several places are on ("UTC+5:30")."""
 
 
 class Run(NamedTuple):

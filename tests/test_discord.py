@@ -2282,16 +2282,24 @@ async def test_a_number_typed_after_a_reminder_dm_picks_from_the_reminder(
     assert "Logged 20 glute bridges and 5 lunges per side" in answer
 
 
+async def lunge_to_its_finish(
+    server: FakeDiscord, workout: dict[str, Any], member: FakeMember
+) -> dict[str, Any]:
+    """The lunge walked through from `workout`'s button in a server, pressing Next to its
+    finish: the finish's message."""
+    step = (await press(server, workout, member, "do:lunge"))[-1]
+    while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):
+        forward = [c for c in custom_ids(step) if not c.endswith((":back", ":menu"))]
+        step = (await press(server, step, member, forward[0]))[-1]
+    return step
+
+
 async def test_a_walk_through_finished_in_a_server_asks_for_the_button(
     fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
 ) -> None:
     alice = world.alice
     [workout] = await slash(fake_discord, world, alice, "workout")
-    step = (await press(fake_discord, workout, alice, "do:lunge"))[-1]
-    while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):  # Next, to the finish
-        forward = [c for c in custom_ids(step) if not c.endswith((":back", ":menu"))]
-        pressed = await fake_discord.press_button(step, alice, forward[0])
-        step = (await answered(fake_discord, pressed))[-1]
+    step = await lunge_to_its_finish(fake_discord, workout, alice)
     # A count typed in the server without its exercise would be glute bridges.
     assert 'press Done ✅ (or say "done 8 lunges"' in step["content"]
     [logged] = await press(fake_discord, step, alice, ".lunge")
@@ -2305,10 +2313,7 @@ async def test_every_finish_of_one_walk_through_in_a_server_logs_once(
     # Back from the finish and Next again: a second finish, with the same Done as the first.
     alice = world.alice
     [workout] = await slash(fake_discord, world, alice, "workout")
-    step = (await press(fake_discord, workout, alice, "do:lunge"))[-1]
-    while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):
-        step = (await press(fake_discord, step, alice, custom_ids(step)[0]))[-1]
-    first = step
+    first = await lunge_to_its_finish(fake_discord, workout, alice)
     before = (await press(fake_discord, first, alice, ":back"))[-1]
     second = (await press(fake_discord, before, alice, custom_ids(before)[0]))[-1]
     dones = [[c for c in custom_ids(m) if DONE_BUTTON.match(c)] for m in (first, second)]

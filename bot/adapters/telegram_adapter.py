@@ -323,14 +323,13 @@ class TelegramAdapter:
             return  # posted as a chat (anonymously, as a channel): no one's log to speak of
         person = message.from_user
         said = what_was_said(message, self._me) if self._me is not None else None
+        key = message_key(message)
         incoming = Incoming(
             chat=chat_ref(message.chat, person),
-            event_key=message_key(message),
+            event_key=key,
             text=said.text if said is not None else "",
         )
-        replies = await self._core.engine.edited(
-            incoming, edit_key(message_key(message), message.edit_date)
-        )
+        replies = await self._core.engine.edited(incoming, edit_key(key, message.edit_date))
         await self._send_all(
             place_of(message), replies, person=str(person.id), reply_to=message.message_id
         )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.engine.reminders import guessed_from, input_problem
 from bot.engine.turn import Turn, action, echo
 from bot.flows import programme
 from bot.flows.exercises import EXERCISES
@@ -13,7 +14,6 @@ from bot.model import ChatRef, Platform, Reply
 from bot.schedule_time import (
     ScheduleInputError,
     format_days,
-    guessed_zone,
     is_fixed_offset,
     parse_days,
     parse_local_time,
@@ -75,12 +75,7 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         zone = kept_zone or parse_timezone(fields["tz"])
         days = parse_days(fields["days"])
     except ScheduleInputError as error:
-        problem = {
-            "field": type(error).__name__,
-            "value": echo(error.value),
-            "places": getattr(error, "places", ()),
-        }
-        return [Reply("community/setup_invalid", problem, private=True)]
+        return [Reply("community/setup_invalid", input_problem(error), private=True)]
     spec = ScheduleSpec(
         kind=ScheduleKind.CHANNEL,
         owner=channel_owner(chat.platform, server),
@@ -104,7 +99,7 @@ async def setup(turn: Turn, arg: str) -> list[Reply]:
         "days": format_days(days),
         "next": first.due_utc.astimezone(zone),
         # "PST" read as America/Los_Angeles: said, to be corrected if wrong.
-        "guessed": echo(fields["tz"]) if not kept_zone and guessed_zone(fields["tz"]) else None,
+        "guessed": None if kept_zone else guessed_from(fields["tz"]),
     }
     return [Reply("community/setup_done", context, private=True)]
 

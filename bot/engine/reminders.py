@@ -161,12 +161,7 @@ class RemindFlow:
         try:
             data = {key: READ[key](text) for key, text in given.items()}
         except ScheduleInputError as error:
-            problem = {
-                "field": type(error).__name__,
-                "value": echo(error.value),
-                "places": getattr(error, "places", ()),
-                "typed": _can_type_back(turn),
-            }
+            problem = {**input_problem(error), "typed": _can_type_back(turn)}
             return [Reply("remind/invalid", problem, private=True)]
         if "tz" in given:
             data.update(_guessed("tz", given["tz"]))
@@ -213,9 +208,20 @@ class RemindFlow:
 _BOTS_OFF = frozenset({DisabledReason.PAUSED, DisabledReason.GONE})
 
 
+def input_problem(error: ScheduleInputError) -> dict[str, object]:
+    """What the "couldn't read that" templates say of a time, zone or days typed."""
+    return {"field": type(error).__name__, "value": echo(error.value), "places": error.places}
+
+
+def guessed_from(typed: str) -> str | None:
+    """A zone as typed, to be shown, when its place was a guess ("PST": America/Los_Angeles),
+    so that the confirmation can say how it was read."""
+    return echo(typed) if guessed_zone(typed) else None
+
+
 def _guessed(key: str, typed: str) -> dict[str, str]:
-    """The typed zone, kept when its place was a guess ("PST": America/Los_Angeles)."""
-    return {GUESSED_FROM: echo(typed)} if key == "tz" and guessed_zone(typed) else {}
+    guess = guessed_from(typed) if key == "tz" else None
+    return {GUESSED_FROM: guess} if guess else {}
 
 
 def _which_zone(turn: Turn, error: UnknownTimezone, choices: tuple[Choice, ...]) -> Reply:
