@@ -78,6 +78,9 @@ class Incoming:
     posting anonymously, as the group, or someone posting as a channel). It may show the
     group its own pages (help, the menus, the leaderboard); anything personal can't be
     tied to anyone, so it is declined. No one is recorded for it.
+    `comes_again` says the platform delivers the event again if the bot stops before it
+    says it is done with it (Telegram's updates): its answer is kept until the adapter
+    calls `Engine.answered`, and a redelivery after a restart gets it.
     """
 
     chat: ChatRef
@@ -91,6 +94,7 @@ class Incoming:
     unreadable: bool = False
     replied_buttons: tuple[str, ...] | None = None
     anonymous: bool = False
+    comes_again: bool = False
 
 
 @dataclass(frozen=True)

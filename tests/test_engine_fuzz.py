@@ -3,8 +3,9 @@ words, button presses (stale ones too), photos, scheduled prompts and the clock 
 
 Whatever happens: no exception and no "error" reply, every reply renders on the platform
 it goes to, "/cancel" in a private chat always lands at the main menu, a private chat
-always gets an answer, a redelivered event changes nothing, and the reps in the database
-are exactly what the "Logged" answers said minus what "undo" said it removed.
+always gets an answer, a redelivered event changes nothing, the answer kept for a restart
+reads back as the one given, and the reps in the database are exactly what the "Logged"
+answers said minus what "undo" said it removed.
 
 Set GLUTEBOT_FUZZ_EXAMPLES to explore (random seeds, `--hypothesis-seed` honoured); by
 default a fixed, modest run keeps the suite quick and stable.
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import Core, open_core
+from bot.engine.core import STALE_PRESS
 from bot.model import (
     PRIVATE_CHAT_FIRST,
     ChatRef,
@@ -37,6 +39,8 @@ from bot.model import (
 )
 from bot.render import MESSAGES_DIR
 from bot.scheduler import Prompt
+from bot.store import owed
+from bot.store.schema import fingerprint
 from tests.transcript import START, FakeClock, reps_by_person
 
 EXPLORING = "GLUTEBOT_FUZZ_EXAMPLES" in os.environ
@@ -354,6 +358,7 @@ def incoming_for(
         addressed=addressed,
         private_reach=reach,
         unreadable=isinstance(step, Media),
+        comes_again=True,
     )
 
 
@@ -405,8 +410,38 @@ async def handle(world: World, incoming: Incoming, step: Step) -> list[Reply]:
         raise AssertionError(f"{step!r} raised {error!r}") from error
     world.handled.append(incoming)
     check_replies(world, chat, replies, step)
+    await check_kept(world, incoming, replies)
     tally(world, chat, replies)
     return replies
+
+
+async def check_kept(world: World, incoming: Incoming, replies: Sequence[Reply]) -> None:
+    """The answer kept until sent (owed.py) shows as the one given; then it is sent."""
+    key = fingerprint(incoming.event_key)
+    row = await world.core.store.db.fetchone("SELECT owed FROM events WHERE event_key = ?", (key,))
+    if row is None or row[0] is None:
+        # Nothing kept: the event was not stored, or needs no answer; or else it was a
+        # press on buttons no longer there, which changed nothing (a redelivery can't).
+        templates = [reply.template for reply in replies]
+        assert row is None or templates in ([], [STALE_PRESS]), templates
+        return
+    _, kept = owed.decode(row[0])
+    assert [shown(world, incoming.chat, reply) for reply in kept] == [
+        shown(world, incoming.chat, reply) for reply in replies
+    ], incoming
+    await world.core.engine.answered(incoming.event_key)
+    row = await world.core.store.db.fetchone("SELECT owed FROM events WHERE event_key = ?", (key,))
+    assert row is not None
+    assert row[0] is None
+
+
+def shown(world: World, chat: ChatRef, reply: Reply) -> object:
+    """What a reply shows where it goes, and what the adapter reads off it."""
+    if reply.template == PRIVATE_CHAT_FIRST:  # a signal, not a message
+        return reply
+    platform = reply.to.platform if reply.to is not None else chat.platform
+    rendered = world.core.renderer.render(reply, platform)
+    return rendered, reply.choices, reply.private, reply.logged, reply.quiet, reply.to
 
 
 async def play(world: World, step: Step) -> None:

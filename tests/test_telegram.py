@@ -855,28 +855,37 @@ async def test_stop_finishes_updates_in_flight_and_confirms_them(
 
 
 async def test_stop_gives_up_on_an_answer_stuck_behind_a_429_and_leaves_it_unconfirmed(
-    core: Core, server: Server
+    tmp_path: Path, server: Server
 ) -> None:
     """Telegram says "retry after an hour" to an answer as glutebot stops: the stop waits
     its drain time, not the hour. The update stays unconfirmed, so it comes again after a
-    restart, where it is recognised: its log, committed before the answer, counts once."""
-    adapter = make_adapter(core, server, drain_timeout=0.0)
-    await adapter.start()
-    server.fail("sendMessage", "429", retry_after=3600)
-    update_id = server.push(server.user_says(ALICE, "done 9"))
-    await server.until(lambda: bool(server.calls_to("sendMessage")))
-    await asyncio.wait_for(adapter.stop(), 10.0)  # only a guard against a hang
+    restart, where it is recognised: its log, committed before the answer, counts once,
+    and the answer kept with it goes out then, once."""
+    async with open_core(tmp_path / "glutebot.db") as core:
+        adapter = make_adapter(core, server, drain_timeout=0.0)
+        await adapter.start()
+        server.fail("sendMessage", "429", retry_after=3600)
+        update = server.user_says(ALICE, "done 9")
+        update_id = server.push(update)
+        await server.until(lambda: bool(server.calls_to("sendMessage")))
+        await asyncio.wait_for(adapter.stop(), 10.0)  # only a guard against a hang
     assert server.confirmed_below <= update_id
     assert server.bot_messages(ALICE.id) == []
 
-    restarted = make_adapter(core, server)
-    await restarted.start()
-    try:
-        await server.confirmed(update_id)
-    finally:
-        await restarted.stop()
-    logs = await core.store.db.fetchall("SELECT exercise, reps FROM rep_logs")
+    async with open_core(tmp_path / "glutebot.db") as core:
+        restarted = make_adapter(core, server)
+        await restarted.start()
+        try:
+            await server.confirmed(update_id)
+            # Once more, after the answer went out: nothing more is said.
+            await server.confirmed(server.push(server.again(update)))
+        finally:
+            await restarted.stop()
+        logs = await core.store.db.fetchall("SELECT exercise, reps FROM rep_logs")
     assert [tuple(log) for log in logs] == [("bridge", 9)]
+    answers = [message["text"] for message in server.bot_messages(ALICE.id)]
+    assert len(answers) == 1, answers
+    assert "Logged 9" in answers[0]
 
 
 async def test_the_token_never_reaches_the_logs(

@@ -481,11 +481,11 @@ def private_chat(person: Person) -> JSON:
 class RecordingEngine(Engine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.answered: list[tuple[Incoming, list[Reply]]] = []
+        self.handled: list[tuple[Incoming, list[Reply]]] = []
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         replies = await super().handle(incoming)
-        self.answered.append((incoming, replies))
+        self.handled.append((incoming, replies))
         return replies
 
 
@@ -1020,7 +1020,7 @@ async def reps_in_db(core: Core) -> dict[str, int]:
 
 async def play(world: World, step: Step) -> None:
     server, engine = world.server, world.engine
-    calls, answered, logs = len(server.outcomes), len(engine.answered), len(world.logs.records)
+    calls, answered, logs = len(server.outcomes), len(engine.handled), len(world.logs.records)
     before = None
     if isinstance(step.action, Redeliver) and step.action.count > 0:
         again = world.history[-step.action.count :]
@@ -1044,8 +1044,8 @@ async def play(world: World, step: Step) -> None:
     assert errors == [], (step, [r.getMessage() for r in errors])
     assert server.unknown == [], server.unknown
     check_step(world, step, deliveries, calls)
-    check_whole_answers(step, deliveries, engine.answered[answered:], server.outcomes[calls:])
-    new = engine.answered[answered:]
+    check_whole_answers(step, deliveries, engine.handled[answered:], server.outcomes[calls:])
+    new = engine.handled[answered:]
     check_logs_acknowledged(step, new, server.outcomes[calls:])
     if before is not None:
         assert all(replies == [] for _, replies in new), (step, new)

@@ -291,11 +291,12 @@ class TelegramAdapter:
             private_reach=PrivateReach.IF_STARTED,
             replied_buttons=replied_buttons(message, me),
             anonymous=posted_as is not None,
+            comes_again=True,
         )
         if message.media_group_id is not None:
             self._read_albums.note(album_key(message))
         replies = await self._core.engine.handle(incoming)
-        await self._answer(incoming, replies, message)
+        await self._kept_until_sent(incoming, replies, self._answer(incoming, replies, message))
 
     async def _on_unreadable(self, update: Update, context: Context) -> None:
         """A photo, sticker, voice message... with no caption, in a private chat: the
@@ -311,9 +312,10 @@ class TelegramAdapter:
             event_key=message_key(message),
             display_name=message.from_user.full_name,
             unreadable=True,
+            comes_again=True,
         )
         replies = await self._core.engine.handle(incoming)
-        await self._answer(incoming, replies, message)
+        await self._kept_until_sent(incoming, replies, self._answer(incoming, replies, message))
 
     async def _on_edit(self, update: Update, context: Context) -> None:
         """A message edited after it was read: the engine says whether that needs an
@@ -341,29 +343,41 @@ class TelegramAdapter:
                 await self._optional("answerCallbackQuery", self._calls.answer_button(query.id))
             return
         # A message older than 48 hours comes without its content, but the press counts.
-        pressed, chat = query.message, query.message.chat
+        pressed = query.message
         incoming = Incoming(
-            chat=chat_ref(chat, query.from_user),
+            chat=chat_ref(pressed.chat, query.from_user),
             event_key=press_key(query, each_press=pressed in self._outlived),
             choice=query.data,
             display_name=query.from_user.full_name,
             private_reach=PrivateReach.IF_STARTED,
+            comes_again=True,
         )
         replies = await self._core.engine.handle(incoming)
-        place = place_of(query.message)
+        answering = self._answer_press(query.id, pressed, query.data, incoming, replies)
+        await self._kept_until_sent(incoming, replies, answering)
+
+    async def _answer_press(
+        self,
+        query_id: str,
+        pressed: MaybeInaccessibleMessage,
+        data: str,
+        incoming: Incoming,
+        replies: list[Reply],
+    ) -> None:
+        place = place_of(pressed)
         templates = [reply.template for reply in replies]
         if templates == [STALE_PRESS]:
-            await self._stale_press(query.id, pressed, replies[0])
-        elif is_private(chat):
+            await self._stale_press(query_id, pressed, replies[0])
+        elif is_private(pressed.chat):
             # Only a press the engine stored shows on its question. Nothing was stored for
             # one handled before (no answer) or one it apologised for: that one may be
             # tried again, so its buttons stay.
             stored = templates not in ([], [NOT_STORED])
             await self._answer_private_press(
-                query.id, pressed, query.data, replies, place, stored=stored
+                query_id, pressed, data, replies, place, stored=stored
             )
         else:
-            await self._answer_group_press(query.id, incoming, replies, place)
+            await self._answer_group_press(query_id, incoming, replies, place)
 
     async def _stale_press(
         self, query_id: str, pressed: MaybeInaccessibleMessage, stale: Reply
@@ -471,6 +485,23 @@ class TelegramAdapter:
         )
 
     # Replies out.
+
+    async def _kept_until_sent(
+        self, incoming: Incoming, replies: list[Reply], answering: Awaitable[None]
+    ) -> None:
+        """Sends an answer the engine keeps until it went out (Incoming.comes_again), then
+        lets it go. Cut off (the drain time ran out), it stays kept: the update stays
+        unconfirmed, and its redelivery after the restart brings the answer."""
+        try:
+            await answering
+        except Exception:
+            # Given up on (logged): the update is confirmed all the same, and nothing will
+            # ask for the answer again.
+            if replies:
+                await self._core.engine.answered(incoming.event_key)
+            raise
+        if replies:
+            await self._core.engine.answered(incoming.event_key)
 
     async def _answer(self, incoming: Incoming, replies: list[Reply], said: Message) -> None:
         place = place_of(said)

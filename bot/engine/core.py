@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -46,7 +47,7 @@ from bot.parse import (
 )
 from bot.schedule_time import format_days, zone_name
 from bot.scheduler import Prompt
-from bot.store import Store, Write, log_failure
+from bot.store import Store, Write, log_failure, owed
 from bot.store.arrivals import Arrival
 from bot.store.conversations import Conversation
 from bot.store.schedules import (
@@ -109,6 +110,8 @@ class Engine:
         self._labels = {key: normalise(text) for key, text in labels.items()}
         self._clock = clock
         self._default_tz = default_tz
+        # Names this process in the answers it keeps until they were sent (owed.py).
+        self._run = secrets.token_hex(8)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -168,7 +171,7 @@ class Engine:
             try:
                 arrival = await self._store.arrivals.read(incoming.event_key, chat)
                 if arrival.seen:
-                    return []
+                    return self._owed_again(incoming, arrival.owed)
                 if _stale_press(incoming, arrival.conversation):
                     # Buttons that no longer apply change nothing and record no one: a second
                     # quick press after "Yes, delete everything" must not bring them back.
@@ -187,9 +190,12 @@ class Engine:
             # Carried out, its answer would be lost: an undo or a reminder they never see.
             # So nothing is done until they can be answered; the event is only marked.
             out_of_reach = self._out_of_private_reach(turn, replies)
+            if out_of_reach:
+                typed = echo(incoming.text) if incoming.choice is None else ""
+                replies = [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
             try:
                 if out_of_reach:
-                    await self._store.db.apply([self._event_mark(turn)])
+                    await self._store.db.apply([self._event_mark(turn, replies)])
                 else:
                     await self._commit(turn, replies)
             except Exception as exc:
@@ -197,12 +203,35 @@ class Engine:
                 # stored, so the answer would be untrue: the apology lets them try again.
                 log_failure(log, exc, "could not store %s", incoming.event_key)
                 return [Reply(NOT_STORED)]
-            if out_of_reach:
-                typed = echo(incoming.text) if incoming.choice is None else ""
-                return [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
         if turn.schedules_changed:
             self._on_schedule_change()
         return replies
+
+    def _owed_again(self, incoming: Incoming, kept: str | None) -> list[Reply]:
+        """A redelivered event: nothing is done again, and mostly nothing is said. But
+        the answer kept with it (owed.py) was committed before a restart and may never
+        have been sent, so it is sent now. One this process committed is being sent, or
+        was (a platform's duplicate)."""
+        if kept is None:
+            return []
+        try:
+            run, replies = owed.decode(kept)
+        except ValueError as exc:  # kept by another version, one this can't read
+            log.warning("the answer kept for %s can't be read: %s", incoming.event_key, exc)
+            return []
+        if run == self._run:
+            return []
+        log.info("%s came again after a restart: its answer goes out now", incoming.event_key)
+        return replies
+
+    async def answered(self, event_key: str) -> None:
+        """The adapter sent an event's answer (or gave up on it): it is no longer kept
+        for a redelivery after a restart (see Incoming.comes_again)."""
+        try:
+            await self._store.db.apply([self._store.events.answered(event_key)])
+        except Exception as exc:
+            # Kept, it goes out again only if the platform redelivers the event.
+            log_failure(log, exc, "could not note %s answered", event_key)
 
     async def refuse(self, incoming: Incoming, refusal: Reply) -> list[Reply]:
         """An event an adapter answers itself, with `refusal`: a request the platform won't
@@ -359,12 +388,20 @@ class Engine:
             # it was: chatter there must not make a question left days ago look fresh.
             if in_private or conversation != turn.arrived_in:
                 writes.append(self._store.conversations.save(user_id, conversation, turn.now))
-        writes.append(self._event_mark(turn))
+        writes.append(self._event_mark(turn, replies))
         await self._store.db.apply(writes)
 
-    def _event_mark(self, turn: Turn) -> Write:
+    def _event_mark(self, turn: Turn, replies: list[Reply]) -> Write:
+        """The mark that makes a redelivery harmless; with the answer, for a platform that
+        redelivers what the bot didn't finish (see Incoming.comes_again)."""
         user_id = None if turn.forgotten else turn.user.id
-        return self._store.events.mark(turn.incoming.event_key, user_id, turn.now)
+        kept = None
+        if turn.incoming.comes_again and replies:
+            try:
+                kept = owed.encode(self._run, replies)
+            except TypeError:  # a bug: the turn is still stored, and answered as usual
+                log.exception("the answer to %s can't be kept", turn.incoming.event_key)
+        return self._store.events.mark(turn.incoming.event_key, user_id, turn.now, kept)
 
     @staticmethod
     def _out_of_private_reach(turn: Turn, replies: list[Reply]) -> bool:

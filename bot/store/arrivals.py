@@ -15,6 +15,7 @@ from bot.store.users import User, user_of
 @dataclass(frozen=True)
 class Arrival:
     seen: bool
+    owed: str | None  # a seen event's answer, if it may never have been sent (owed.py)
     user: User | None  # None on first contact
     conversation: Conversation
 
@@ -25,13 +26,13 @@ class ArrivalStore:
 
     async def read(self, event_key: str, chat: ChatRef) -> Arrival:
         row = await self._db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE event_key = ?) AS seen, u.*,"
+            "SELECT e.event_key IS NOT NULL AS seen, e.owed, u.*,"
             " c.flow, c.step, c.data, c.misses, c.updated_at"
-            " FROM (SELECT 1) LEFT JOIN users u"
-            " ON u.platform = ? AND u.platform_user_id = ?"
+            " FROM (SELECT 1) LEFT JOIN events e ON e.event_key = ?"
+            " LEFT JOIN users u ON u.platform = ? AND u.platform_user_id = ?"
             " LEFT JOIN conversations c ON c.user_id = u.id",
             (fingerprint(event_key), chat.platform, chat.user_id),
         )
         assert row is not None  # the FROM always yields one row
         user = user_of(row) if row["id"] is not None else None
-        return Arrival(bool(row["seen"]), user, conversation_of(row))
+        return Arrival(bool(row["seen"]), row["owed"], user, conversation_of(row))

@@ -21,11 +21,21 @@ class EventStore:
         )
         return row is not None
 
-    def mark(self, event_key: str, user_id: int | None, now: datetime) -> Write:
+    def mark(
+        self, event_key: str, user_id: int | None, now: datetime, owed: str | None = None
+    ) -> Write:
+        """`owed`: the answer to keep until it was sent (see owed.py)."""
         return sql_write(
-            "INSERT INTO events (event_key, user_id, handled_at) VALUES (?, ?, ?)"
+            "INSERT INTO events (event_key, user_id, handled_at, owed) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (event_key) DO NOTHING",
-            (fingerprint(event_key), user_id, now.isoformat()),
+            (fingerprint(event_key), user_id, now.isoformat(), owed),
+        )
+
+    def answered(self, event_key: str) -> Write:
+        """The event's answer was sent: it is no longer kept."""
+        return sql_write(
+            "UPDATE events SET owed = NULL WHERE event_key = ? AND owed IS NOT NULL",
+            (fingerprint(event_key),),
         )
 
     async def prune(self, now: datetime) -> None:

@@ -134,7 +134,13 @@ ALTER TABLE events_v4 RENAME TO events;
 CREATE INDEX events_handled_at ON events (handled_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+# The answer of an event committed but not yet sent (see owed.py): NULL once it was sent,
+# and for every event before.
+V5 = """
+ALTER TABLE events ADD COLUMN owed TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,5 +127,10 @@ class UserStore:
     def forget(self, user_id: int) -> Write:
         # Every table about a person references users ON DELETE CASCADE, except the marks
         # of events handled (SET NULL): they name no one, and must outlive the person, so
-        # that a redelivered message can't bring them back.
-        return sql_write("DELETE FROM users WHERE id = ?", (user_id,))
+        # that a redelivered message can't bring them back. An answer still kept with a
+        # mark (events.owed) may quote them, so it goes first.
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE events SET owed = NULL WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+        return write
