@@ -5,6 +5,14 @@ and rendered with autoescape, so anything a user typed arrives as escaped text. 
 result is then walked once and re-emitted in the platform's own markup: Telegram HTML,
 Discord markdown, or plain text for the console. User text can therefore never become
 markup on any platform, and it is never template source.
+
+Templates put each piece of user text they show (a name, what someone typed) in <bdi>,
+HTML's element for text whose direction is unknown. On Telegram and Discord it becomes a
+first strong isolate (U+2068) before the text and a pop directional isolate (U+2069) after
+it (Unicode TR9, as browsers show <bdi>): a name in Arabic or Hebrew at the start of a line
+then no longer turns the whole line right to left, and it keeps its own order inside a
+line of another direction. These pairs are the only direction controls the bot sends: the
+ones in user text are dropped, so none can unbalance or imitate the bot's own.
 """
 
 from __future__ import annotations
@@ -42,10 +50,19 @@ LIMITS = {Platform.TELEGRAM: 4096, Platform.DISCORD: 2000, Platform.CONSOLE: 100
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 REMEMBERED_TEXTS = 512
 
+# First strong isolate and pop directional isolate: what <bdi> becomes (see above).
+ISOLATE = ("\u2068", "\u2069")
 _MARKS = {
-    Platform.TELEGRAM: {"b": ("<b>", "</b>"), "i": ("<i>", "</i>"), "code": ("<code>", "</code>")},
-    Platform.DISCORD: {"b": ("**", "**"), "i": ("*", "*"), "code": ("`", "`")},
-    Platform.CONSOLE: {"b": ("", ""), "i": ("", ""), "code": ("", "")},
+    Platform.TELEGRAM: {
+        "b": ("<b>", "</b>"),
+        "i": ("<i>", "</i>"),
+        "code": ("<code>", "</code>"),
+        "bdi": ISOLATE,
+    },
+    Platform.DISCORD: {"b": ("**", "**"), "i": ("*", "*"), "code": ("`", "`"), "bdi": ISOLATE},
+    # Most terminals don't order text by direction at all, and some draw these controls as
+    # boxes or shift the columns after them; and a console chat holds no one else's name.
+    Platform.CONSOLE: {"b": ("", ""), "i": ("", ""), "code": ("", ""), "bdi": ("", "")},
 }
 
 
@@ -120,23 +137,34 @@ def to_platform(markup: str, platform: Platform) -> str:
 # Autoescape guarantees that user text holds no raw "<", so in rendered markup these are
 # always the template's own: its tags, and its mentions of a Discord channel ("<#123>");
 # anything else is text (with HTML entities).
-_TAG = re.compile(r"<(/?)(b|i|code)>|<#\d+>")
+_TAG = re.compile(r"<(/?)(b|i|code|bdi)>|<#\d+>")
 
 
 def _convert_line(line: str, platform: Platform) -> str:
     marks = _MARKS[platform]
     out: list[str] = []
     position = 0
+    isolates = 0  # opened on this line and not closed yet
     for tag in _TAG.finditer(line):
         _text(line[position : tag.start()], platform, out)
-        if tag.group(2) is not None:
-            out.append(marks[tag.group(2)][1 if tag.group(1) else 0])
+        closing = bool(tag.group(1))
+        if tag.group(2) == "bdi":
+            # An isolate ends with its line. One a value's own "\n" carried over from the
+            # line before is opened again at this line's start; one left open is closed.
+            if closing and not isolates:
+                out.insert(0, marks["bdi"][0])
+            else:
+                isolates += -1 if closing else 1
+            out.append(marks["bdi"][closing])
+        elif tag.group(2) is not None:
+            out.append(marks[tag.group(2)][closing])
         elif platform is Platform.DISCORD:
             out.append(tag.group(0))  # a channel mention Discord shows as a link
         else:
             _text(tag.group(0), platform, out)
         position = tag.end()
     _text(line[position:], platform, out)
+    out.extend(marks["bdi"][1] for _ in range(isolates))
     if platform is Platform.DISCORD:
         # Discord numbers "1. " lines as a list of its own (1, 2, 3), whatever the number
         # written: a leaderboard's shared places ("1, 1, 3") must show as written.
@@ -146,7 +174,8 @@ def _convert_line(line: str, platform: Platform) -> str:
 
 def _text(chunk: str, platform: Platform, out: list[str]) -> None:
     if chunk:
-        at_line_start = not "".join(out).strip()
+        # An isolate's mark shows nothing: a name right after one still starts its line.
+        at_line_start = _BLANK.fullmatch("".join(out)) is not None
         out.append(escape(html.unescape(chunk), platform, at_line_start=at_line_start))
 
 
@@ -156,10 +185,12 @@ def _text(chunk: str, platform: Platform, out: list[str]) -> None:
 # needs its "<", so that one is escaped too.
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[<])")
 _DISCORD_LINE_START = re.compile(r"^(\s*)(#|>|-#)")
-_DISCORD_NUMBERED = re.compile(r"^(\s*\d+)\.(?=\s)")
+_DISCORD_NUMBERED = re.compile(r"^([\s\u2068]*\d+)\.(?=\s)")
+_BLANK = re.compile(r"[\s\u2068\u2069]*")
 # Bidirectional controls (embeddings, overrides, isolates, marks) reorder the rest of a
-# line: a name could make the text after it read backwards. Dropped on Telegram and
-# Discord, where one person's name reaches a whole group.
+# line: a name could make the text after it read backwards, or end the bot's isolate
+# around it early. Dropped from user text on Telegram and Discord, where one person's
+# name reaches a whole group (the bot's own isolates come from <bdi>, never from text).
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -247,12 +278,13 @@ def _fit(paragraph: str, limit: int, measure: Measure) -> list[tuple[str, int]]:
 
 def _hard_cut(line: str, limit: int, measure: Measure) -> int:
     """Where to cut an overlong line: after as long a start as fits, but never inside an
-    HTML entity or tag (Telegram rejects a message that ends with half of "&amp;" or "<b")."""
+    HTML entity or tag (Telegram rejects a message that ends with half of "&amp;" or "<b"),
+    nor inside an isolate (half of one would reorder all that follows it)."""
     # One past a length that bisect_right found to fit (the empty start always does).
     after = bisect.bisect_right(range(len(line) + 1), limit, key=lambda end: measure(line[:end]))
     chunk = line[: after - 1]
     cut = len(chunk)
-    for opener, closer in (("&", ";"), ("<", ">")):
+    for opener, closer in (("&", ";"), ("<", ">"), ISOLATE):
         start = chunk.rfind(opener)
         if start > 0 and closer not in chunk[start:]:
             cut = min(cut, start)

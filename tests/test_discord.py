@@ -57,6 +57,7 @@ from tests.fakes.discord_server import (
     watching,
 )
 from tests.fakes.discord_world import Overwrite
+from tests.isolates import isolated, shown
 from tests.transcript import FakeClock
 
 # isort: split
@@ -291,7 +292,7 @@ async def test_bad_setup_input_is_explained_and_saves_nothing(
     options = {"channel": world.channel, "time": time, "timezone": zone}
     answer = await slash(fake_discord, world, world.boss, "setup", options)
 
-    assert expected in answer[0]["content"]
+    assert expected in shown(answer[0]["content"])
     assert "Nothing was saved" in answer[0]["content"]
     assert (
         await core.store.schedules.get(channel_owner(Platform.DISCORD, str(world.guild.id)))
@@ -421,12 +422,13 @@ async def test_a_zone_typed_as_people_do_is_suggested_and_answered_in_places(
     options = {"channel": world.channel, "time": "07:30", "timezone": "IST"}
     [answer] = await slash(fake_discord, world, world.boss, "setup", options)
     assert answer["flags"] & EPHEMERAL
-    assert '"IST" could be Asia/Kolkata, Asia/Jerusalem or Europe/Dublin' in answer["content"]
+    said = shown(answer["content"])
+    assert '"IST" could be Asia/Kolkata, Asia/Jerusalem or Europe/Dublin' in said
     options["timezone"] = "PST"
     [answer] = await slash(fake_discord, world, world.boss, "setup", options)
-    shown = answer["content"].replace("\\_", "_")  # Discord's markdown escapes it
-    assert "(America/Los_Angeles)" in shown
-    assert 'I took "PST" to mean the time in America/Los_Angeles' in shown
+    said = shown(answer["content"]).replace("\\_", "_")  # Discord's markdown escapes it
+    assert "(America/Los_Angeles)" in said
+    assert 'I took "PST" to mean the time in America/Los_Angeles' in said
 
 
 async def test_prompt_posts_the_workout_with_its_done_button(
@@ -762,8 +764,28 @@ async def test_leaderboard_leaves_out_a_member_who_opted_out(
     board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
 
     assert "hidden from leaderboards" in hidden[0]["content"]
-    assert "1\\. alice: 30 reps" in board
+    assert "1\\. \u2068alice\u2069: 30 reps" in board
     assert "bob" not in board
+
+
+async def test_a_right_to_left_name_first_on_a_board_line_is_isolated(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """A Hebrew nickname first on a leaderboard line made Discord lay the whole line out
+    right to left, the place and the reps after the name: it goes in an isolate, so the
+    line reads as written, its place still escaped from Discord's list numbering, and a
+    mention in the name still escaped inside the isolate."""
+    dana = fake_discord.add_member(world.guild, None, "dana")
+    dana.nick = "דנה \u202e<@1>"
+    for member, text in ((dana, "done 30"), (world.bob, "done 10")):
+        said = await fake_discord.user_says(world.guild, world.channel, member, text)
+        await reacted(fake_discord, said)
+    [board] = await slash(fake_discord, world, world.alice, "leaderboard")
+    lines = board["content"].splitlines()
+
+    assert "1\\. \u2068דנה \\<@1>\u2069: 30 reps, 1 session" in lines
+    assert "2\\. \u2068bob\u2069: 10 reps, 1 session" in lines
+    assert isolated(board["content"]) == ["דנה \\<@1>", "bob"] * 2  # this week, all time
 
 
 # Discord reads lines that start "N. " as an ordered list, and numbers its items on from
@@ -918,7 +940,7 @@ async def test_a_command_discord_still_shows_from_before_gets_an_answer(
         removed = await slash(fake_discord, world, world.alice, "stretch")
         changed = await slash(fake_discord, world, world.boss, "setup", {"channel": world.channel})
 
-    assert "I don't know the command /stretch" in removed[0]["content"]
+    assert "I don't know the command /stretch" in shown(removed[0]["content"])
     assert "To set up the daily post, give /setup a channel" in changed[0]["content"]
     assert all(answer["flags"] & EPHEMERAL for answer in removed + changed)
     stale = [r for r in caplog.records if "stale slash command" in r.getMessage()]
@@ -1567,7 +1589,7 @@ async def test_a_nickname_cannot_add_fake_lines_to_the_leaderboard(
     await reacted(fake_discord, said)
     board = (await slash(fake_discord, world, world.alice, "leaderboard"))[0]["content"]
 
-    lines = board.splitlines()
+    lines = shown(board).splitlines()
     assert not any(line.startswith("1\\. Zed (admin)") for line in lines), board
     entries = [line for line in lines if line.startswith("1\\. Zed")]
     assert entries, board
@@ -1836,11 +1858,13 @@ async def test_discord_markup_in_names_and_echoed_text_shows_as_typed(
     set_up = await setup(fake_discord, world)
 
     unescaped = re.compile(r"(?<!\\)<[@#:/t]")
-    for shown in (board, echoed):
-        assert unescaped.search(shown) is None, shown
-        assert not set(bidi) & set(shown)
-    assert f"\\<@{world.alice.id}> evil" in board
-    assert f"\\<@&{role}> \\<#{world.channel.id}> \\<t:1767225600:R>x" in board
+    for content in (board, echoed):
+        assert unescaped.search(content) is None, content
+    # The direction controls typed are gone: what is left is the bot's isolates, one
+    # around each name and each echo.
+    assert len(isolated(echoed)) == len(tokens) - 5  # the rest never reach the engine
+    assert f"\u2068\\<@{world.alice.id}> evil\u2069" in board
+    assert f"\u2068\\<@&{role}> \\<#{world.channel.id}> \\<t:1767225600:R>x\u2069" in board
     # Mentions and custom emoji never reach the engine (see the tests at the end); the
     # rest of the markup it reads is echoed as typed.
     assert all(f"\\{token}" in echoed for token in (tokens[4], tokens[6]))
@@ -1899,7 +1923,7 @@ async def reminder_of(core: Core, member: FakeMember) -> Schedule:
 
 def says_how_to_open_dms(message: dict[str, Any]) -> bool:
     steps = ("**Glute Club**", "**Privacy Settings**", "**Direct Messages**", "phone")
-    return all(step in message["content"] for step in steps)
+    return all(step in shown(message["content"]) for step in steps)
 
 
 async def try_again(
@@ -2617,5 +2641,5 @@ async def test_edits_of_a_servers_done_and_of_a_dms_typo_are_answered(
     await fake_discord.user_edits(typo, "done 12")
     [told] = await fake_discord.wait_for(lambda: fake_discord.bot_messages(dm)[before:])
     assert "your edit didn't log anything" in told["content"]
-    assert '"done 12"' in told["content"]
+    assert '"\u2068done 12\u2069"' in told["content"]
     assert await reps_of(core, alice) == {"bridge": 15}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from bot.engine.core import help_page
 from bot.model import Choice, Platform, Reply
 from bot.render import LIMITS, Renderer, split_message, to_platform
 from bot.store.reps import Standing
+from tests.isolates import FSI, PDI, isolated, shown
 
 PROGRESS = {
     "totals": {"bridge": 40, "lunge": 10},
@@ -29,6 +31,9 @@ ENTRY = {"exercise": "lunge", "reps": 6, "per_side": True, "today": 12}
 STEP = {"step": 1, "steps": 5}
 QUESTION = {"number": 1, "total": 9}
 
+# User text in the samples is right to left (see test_user_text_shows_isolated):
+MARYAM = "مريم"  # a name
+TYPED = "שלום 15"  # something typed
 # One sample context per template: a new template without a sample fails the suite.
 SAMPLES: dict[str, dict[str, Any]] = {
     "welcome": {"returning": False, "away": False},
@@ -37,14 +42,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "help": {"platform": "console"},
     "cancelled": {"was_busy": True},
     "not_understood": {
-        "text": "x",
+        "text": TYPED,
         "explain": True,
         "in_flow": True,
         "yes_no": True,
         "platform": "telegram",
         "warned": False,
     },
-    "unknown_command": {"command": "x"},
+    "unknown_command": {"command": "مرحبا"},
     "stale_button": {},
     "error": {},
     "resume": {"flow": "walk_bridge", "away": True},
@@ -120,12 +125,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "remind/ask_days": {"default_days": "mon,wed,fri", "typed": False},
     "remind/invalid": {
         "field": "UnknownTimezone",
-        "value": "UTC+5:30",
+        "value": "القاهرة",
         "places": ("Asia/Kolkata", "Asia/Colombo"),
         "typed": True,
     },
     "remind/which_zone": {
-        "value": "IST",
+        "value": "ירושלים",
         "places": ("Asia/Kolkata", "Asia/Jerusalem", "Europe/Dublin"),
         "typed": True,
     },
@@ -135,7 +140,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "fixed": True,
         "days": "weekdays",
         "next": datetime(2026, 3, 3, 7, 30, tzinfo=UTC),
-        "guessed": None,
+        "guessed": "القاهرة",
         "typed": True,
     },
     "remind/pause": {},
@@ -146,7 +151,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "community/admin_only": {},
     "community/setup_usage": {"slash": True, "missing_zone": True},
     "community/setup_off": {"was_on": True, "channel": "555"},
-    "community/setup_invalid": {"field": "InvalidTime", "value": "25:00"},
+    "community/setup_invalid": {"field": "InvalidTime", "value": TYPED},
     "community/setup_no_access": {},
     "community/setup_done": {
         "channel": "123",
@@ -155,7 +160,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "fixed": False,
         "days": "mon,wed,fri",
         "next": datetime(2026, 3, 4, 7, 30, tzinfo=UTC),
-        "guessed": "CET",
+        "guessed": "ברלין",
     },
     "community/prompt_posted": {
         "channel": "123",
@@ -165,13 +170,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "community/anonymous": {},
     "telegram/chosen": {"label": "Yes"},
     "telegram/continue_in_private": {
-        "name": "Ann",
+        "name": MARYAM,
         "link": "https://t.me/glutebot?start=check",
-        "again": "",
+        "again": TYPED,
     },
     "telegram/sent_privately": {},
     "edited_log": {},
-    "edited_unlogged": {"text": "done 12"},
+    "edited_unlogged": {"text": TYPED},
     "text_only": {},
     "earlier_question": {},
     "discord/slash_instead": {"command": "undo"},
@@ -183,13 +188,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "time": time(7, 30),
         "tz": "Europe/London",
         "days": "weekdays",
-        "server": "Glute Club",
+        "server": "نادي",
     },
-    "discord/reminders_paused": {"server": "Glute Club"},
+    "discord/reminders_paused": {"server": "نادي"},
     "thanks": {},
     "community/leaderboard": {
-        "week": [(1, Standing("Ann <3", 40, 2)), (1, Standing("Bob", 40, 2))],
-        "all_time": [],
+        "week": [(1, Standing(MARYAM, 40, 2)), (1, Standing("דנה <3", 40, 2))],
+        "all_time": [(1, Standing("", 40, 2))],
         "week_start": date(2026, 3, 2),
         "week_end": date(2026, 3, 8),
         "hidden": False,
@@ -311,9 +316,71 @@ def test_user_text_never_starts_a_line_of_its_own(renderer: Renderer, platform: 
     text = renderer.render(reply, platform).text
 
     assert not set(LINE_BREAKS) & set(text)
-    [entry] = [line for line in text.splitlines() if "forged" in line]
+    [entry] = [shown(line) for line in text.splitlines() if "forged" in line]
     assert entry.startswith("1\\. 0 " if platform is Platform.DISCORD else "1. 0 ")
     assert entry.endswith(": 10 reps, 1 session")
+
+
+def _right_to_left(text: str) -> bool:
+    return any(unicodedata.bidirectional(char) in ("R", "AL") for char in text)
+
+
+@pytest.mark.parametrize("platform", [Platform.TELEGRAM, Platform.DISCORD])
+def test_user_text_shows_isolated(renderer: Renderer, platform: Platform) -> None:
+    """A right-to-left name or typed text turns the whole line right to left when it
+    comes first, and scrambles the numbers after it: each piece of user text a template
+    shows is isolated (the samples' user text is all right to left), and the isolates
+    hold nothing else."""
+    for name in renderer.template_names():
+        context = sample(name)
+        text = renderer.render(Reply(name, context), platform).text
+        pieces = isolated(text)
+        outside = re.sub(f"{FSI}[^{PDI}]*{PDI}", "", text)
+        assert not _right_to_left(outside), (name, text)
+        for piece in pieces:
+            assert _right_to_left(piece), (name, piece)
+
+
+def test_a_right_to_left_name_first_keeps_its_line_left_to_right(renderer: Renderer) -> None:
+    """A line such as "1. مريم: 40 reps" took its direction from the name, right to left,
+    and showed with its place and reps moved around: the name is isolated, so the line
+    keeps the template's direction."""
+    reply = Reply("community/leaderboard", sample("community/leaderboard"))
+    lines = {platform: renderer.render(reply, platform).text.splitlines() for platform in Platform}
+    assert f"1. {FSI}{MARYAM}{PDI}: 40 reps, 2 sessions" in lines[Platform.TELEGRAM]
+    assert f"1\\. {FSI}{MARYAM}{PDI}: 40 reps, 2 sessions" in lines[Platform.DISCORD]
+    assert f"1. {FSI}דנה &lt;3{PDI}: 40 reps, 2 sessions" in lines[Platform.TELEGRAM]
+    # No one's name: the board's own words, not isolated.
+    assert "1. A member: 40 reps, 2 sessions" in lines[Platform.TELEGRAM]
+    # The terminal: no direction controls at all (see _MARKS in bot/render.py).
+    assert f"1. {MARYAM}: 40 reps, 2 sessions" in lines[Platform.CONSOLE]
+    assert not isolated("\n".join(lines[Platform.CONSOLE]))
+
+
+def test_direction_controls_a_user_sent_never_unbalance_the_isolates(renderer: Renderer) -> None:
+    """An early pop directional isolate, or an override, in a name would end the bot's
+    isolate early or reverse the rest of the line: all are dropped, the pair stays."""
+    name = "\u2069\u202eevil\u2066\u2067\u2068\u200f\u061c"
+    context = {**sample("community/leaderboard"), "week": [(1, Standing(name, 5, 1))]}
+    for platform in (Platform.TELEGRAM, Platform.DISCORD):
+        text = renderer.render(Reply("community/leaderboard", context), platform).text
+        assert isolated(text) == ["evil"], repr(text)
+
+
+def test_an_isolate_ends_with_its_line() -> None:
+    """A value holding "\\n" (none of the platforms' names can) still leaves each line
+    with balanced isolates: isolates end at a paragraph's end anyway."""
+    text = to_platform("1. <bdi>a\nb</bdi>: 5 reps", Platform.TELEGRAM)
+    assert text == f"1. {FSI}a{PDI}\n{FSI}b{PDI}: 5 reps"
+    assert isolated(text) == ["a", "b"]
+
+
+def test_a_name_at_a_line_start_is_escaped_inside_its_isolate() -> None:
+    """Discord reads "#", ">" and "-#" at a line's start as markup: an isolate's mark,
+    which shows nothing, doesn't make a name after it safe to leave unescaped."""
+    markup = "<bdi># big</bdi> and\n<bdi>&gt; quote</bdi>\n<bdi>1. one</bdi>"
+    text = to_platform(markup, Platform.DISCORD)
+    assert text == f"{FSI}\\# big{PDI} and\n{FSI}\\> quote{PDI}\n{FSI}1\\. one{PDI}"
 
 
 def test_template_markup_becomes_platform_markup() -> None:
@@ -331,6 +398,16 @@ def test_split_prefers_paragraphs_and_respects_the_limit() -> None:
     assert all(len(p) <= 28 for p in parts)
     assert "".join(parts) == long
     assert not any(p.endswith(("&", "&amp")) for p in parts)
+
+
+def test_a_hard_cut_never_splits_an_isolate() -> None:
+    """A line too long for one message is cut hard; half an isolate in each part would
+    leave one part's isolate open (reordering the rest) and the next one's stray."""
+    line = "x" * 25 + f" {FSI}مريم 15{PDI} " + "y" * 25
+    parts = split_message(line, 30)
+    assert all(len(p) <= 30 for p in parts)
+    assert "".join(parts) == line
+    assert [piece for part in parts for piece in isolated(part)] == ["مريم 15"]
 
 
 def _renderer_with(tmp_path: Path, template: str) -> Renderer:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -47,12 +46,11 @@ from tests.fakes.telegram_api import (
     Server,
     Talk,
 )
+from tests.isolates import BIDI_CONTROLS, isolated, shown
 
 ALICE = Person(1001, "Alice", "alice")
 BOB = Person(1002, "Bob")
 DESK = Group(-100777, "Desk Workers")
-# Unicode's bidirectional controls: each reorders the text after it on its line.
-BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class Bot:
@@ -103,7 +101,8 @@ def sent(calls: list[Call]) -> list[Call]:
 
 
 def texts(calls: list[Call]) -> list[str]:
-    return [str(call.params["text"]) for call in sent(calls)]
+    """What each message sent says, its markup kept; every one keeps the isolate rule."""
+    return [shown(str(call.params["text"])) for call in sent(calls)]
 
 
 def buttons(call: Call) -> list[str]:
@@ -117,7 +116,7 @@ def edits(calls: list[Call]) -> list[Call]:
 
 def plain(talk: Talk) -> str:
     """Everything the bot wrote in the chat, as people see it (markup parsed away)."""
-    return "\n".join(talk.texts())
+    return "\n".join(shown(text) for text in talk.texts())
 
 
 async def is_blocked(core: Core, person: Person) -> bool:
@@ -415,20 +414,38 @@ async def test_hostile_names_and_text_never_break_a_message(bot: Bot) -> None:
     assert "Eve <script>&amp; 🍑 {{ 7*7 }}, " in plain(group_talk)
 
 
-@pytest.mark.parametrize("name", ["Ev\u202eil", "\u2067Mallory", "\u200fBob\u200e"])
+@pytest.mark.parametrize(
+    "name", ["Ev\u202eil", "\u2067Mallory", "\u200fBob\u200e", "Eve\u2069\u202e"]
+)
 async def test_bidi_controls_in_a_name_never_reach_a_telegram_message(bot: Bot, name: str) -> None:
     """A name holding a bidirectional control (the right-to-left override, say) would turn
-    the rest of the bot's line backwards for the whole group: the controls are dropped."""
+    the rest of the bot's line backwards for the whole group, or end the isolate around
+    the name early: the controls are dropped, and the name shows in an isolate."""
     person = Person(1777, name)
     await bot.talk(person, DESK).say("done 5")
     calls = await bot.talk(person, DESK).say("/check")  # no private chat yet: offered a link
     calls += await bot.talk(person, DESK).say("/leaderboard")
-    shown = texts(calls)
-    assert len(shown) == 2, shown
+    said = [str(call.params["text"]) for call in sent(calls)]
+    assert len(said) == 2, said
     visible = BIDI_CONTROLS.sub("", name)
-    for text in shown:
-        assert not BIDI_CONTROLS.search(text), repr(text)
-        assert visible in text
+    offer, board = said
+    assert isolated(offer) == [visible], repr(offer)
+    assert isolated(board) == [visible, visible], repr(board)  # this week's and all time's
+
+
+async def test_a_right_to_left_name_first_on_a_board_line_is_isolated(bot: Bot) -> None:
+    """An Arabic name first on a leaderboard line made Telegram lay the whole line out
+    right to left: the name goes in an isolate, and the line stays as written."""
+    maryam = Person(1888, "مريم")
+    await bot.talk(maryam, DESK).say("done 20")
+    await bot.talk(ALICE, DESK).say("done 5")
+    [board] = sent(await bot.talk(ALICE, DESK).say("/leaderboard"))
+    lines = str(board.params["text"]).splitlines()
+    assert "1. \u2068مريم\u2069: 20 reps, 1 session" in lines
+    assert "2. \u2068Alice\u2069: 5 reps, 1 session" in lines
+    # As Telegram parsed it: the marks are text, around the name only.
+    parsed = bot.server.bot_messages(DESK.id)[-1]["text"]
+    assert "1. \u2068مريم\u2069: 20 reps, 1 session" in parsed.splitlines()
 
 
 # Groups.
@@ -577,7 +594,8 @@ async def test_a_group_undo_waits_until_the_private_chat_is_open(bot: Bot, core:
     [offer] = sent(calls)
     assert offer.params["chat_id"] == str(DESK.id)
     assert "private chat" in offer.params["text"]
-    assert "then send <code>/undo</code> there" in offer.params["text"]
+    # The command to copy is isolated whole, its code entity free of the marks.
+    assert "then send \u2068<code>/undo</code>\u2069 there" in offer.params["text"]
     assert buttons(offer) == ["Continue in a private chat 🔒"]
     assert await reps_of(core, BOB) == 10
     await bot.talk(BOB).say("/start")

@@ -79,6 +79,7 @@ from tests.fakes.telegram_api import (
     Person,
     Server,
 )
+from tests.isolates import keeps_the_isolate_rule
 from tests.test_engine_fuzz import DONES, FORGED, LABELS, WORDS, remind_text
 from tests.transcript import START, FakeClock, every_row, reps_by_person
 
@@ -813,10 +814,12 @@ def lost(fault: Fault | None, *methods: str) -> bool:
 
 
 def check_call(outcome: Outcome, raced: bool) -> None:
-    """Valid by Telegram's rules, and refused only where the bot may no longer write. Forged
+    """Valid by Telegram's rules (and by glutebot's own for direction controls), and refused
+    only where the bot may no longer write. Forged
     data may be met by removing buttons the message never had ("message is not modified"),
     and so, for now, may a press `raced` ahead of the edit that took its button away."""
     call = outcome.call
+    assert keeps_the_isolate_rule(str(call.params.get("text", ""))), call
     markup = call.params.get("reply_markup")
     if markup is not None:
         for row in markup["inline_keyboard"]:

@@ -6,8 +6,9 @@ Used by the exploration test (tests/test_discord_fuzz.py). It extends the fake
 
 - `CheckedDiscord` refuses, as Discord does (400 50035, 50006), what the bot may not send,
   and records it in `violations`: a message over 2000 characters (Discord counts code
-  points), an empty one, one that may ping (allowed_mentions other than "none"), over
-  5 rows or 5 buttons a row, a custom_id over 100 characters or twice in a message, a
+  points), an empty one, one that may ping (allowed_mentions other than "none"), one
+  whose direction controls break glutebot's own rule (tests/isolates.py), over 5 rows or
+  5 buttons a row, a custom_id over 100 characters or twice in a message, a
   label over 80, over 25 autocomplete choices; and buttons the bot could not answer
   itself (a custom_id outside glutebot's template). It holds a thread, answers a call
   with a real rate limit on request (429 with retry_after, which discord.py waits out),
@@ -59,6 +60,7 @@ from tests.fakes.discord_server import (
     watching,
 )
 from tests.fakes.discord_world import JSON, now_iso, walk_components
+from tests.isolates import keeps_the_isolate_rule
 from tests.transcript import START, FakeClock, every_row, reps_by_person
 
 API = "/api/v10"
@@ -283,6 +285,8 @@ def message_problems(body: Mapping[str, Any], *, creating: bool) -> Iterable[str
             yield f"allowed_mentions {mentions!r} may ping"
         if (len(content) - len(content.rstrip("\\"))) % 2:
             yield "content ends in half a markdown escape (a lone backslash)"
+        if not keeps_the_isolate_rule(content):
+            yield "a direction control outside an isolate of its own (see tests/isolates.py)"
     if rows is None:
         return
     if len(rows) > ROWS_LIMIT:
