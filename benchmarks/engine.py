@@ -118,8 +118,9 @@ async def measure(people: int, per_person: int) -> Run:
 
 
 async def _check_durable(core: Core, people: int, sent: dict[str, int]) -> None:
-    """Every message was marked handled in the database: none was lost or skipped. (The
-    events table holds more: a typed "done" that logs under another key marks that too.)
+    """Every message was marked handled in the database: none was lost or skipped, and no
+    answer is still kept once sent. (The events table holds more: a typed "done" that logs
+    under another key marks that too.)
     `sent` is how many messages each person sent in each run, by `event_key`."""
     stored = {row[0] for row in await core.store.db.scan("SELECT event_key FROM events", ())}
     keys = [
@@ -131,6 +132,9 @@ async def _check_durable(core: Core, people: int, sent: dict[str, int]) -> None:
     missing = sum(fingerprint(key) not in stored for key in keys)
     if missing:
         raise RuntimeError(f"{missing} of {len(keys)} messages not stored as handled")
+    kept = await core.store.db.fetchone("SELECT COUNT(*) FROM events WHERE owed IS NOT NULL")
+    if kept is None or kept[0]:
+        raise RuntimeError(f"{kept and kept[0]} answers kept after they were sent")
 
 
 async def measure_floor(people: int, per_person: int) -> Run:

@@ -4,7 +4,8 @@ A person follows `JOURNEY` over and over: the symptom check (buttons and typed a
 mixed), the glute bridge walked through and logged with "done", the lunge likewise with
 "done 6 per side", /stats, /workout and its Done button, "undo" and "help". Each step
 picks its button from the choices of the previous answer, so a journey that goes off the
-expected path fails loudly instead of measuring the wrong thing.
+expected path fails loudly instead of measuring the wrong thing. People are on Telegram:
+each answer is kept until sent, and let go as the adapter does once it is out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine import Engine
 from bot.model import ChatRef, Incoming, Platform, Reply
@@ -113,12 +114,14 @@ class Person:
         else:
             value = self._button(step.value)
             incoming = Incoming(self.chat, key, choice=value, display_name=self.name)
+        incoming = replace(incoming, comes_again=True)
         started = time.perf_counter() if since is None else since
         replies = await self.engine.handle(incoming)
         self.latencies.append(time.perf_counter() - started)
         if not replies or replies[0].template == "error":
             raise OffPath(f"{step} got {[r.template for r in replies]}")
         self._last = replies
+        await self.engine.answered(key)  # sent: the Telegram adapter lets the answer go
         return replies
 
     def _button(self, wanted: str) -> str:
