@@ -53,6 +53,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeMember,
     fake_discord,
+    poll_of,
     running_fake_discord,
     watching,
 )
@@ -2511,25 +2512,91 @@ IMAGE = {
     "content_type": "image/png",
 }
 STICKER = {"id": "749054660769218631", "name": "Wave", "format_type": 1}
+POLL = poll_of("Leg day today?", "Yes", "No")
+# Messages with no words for the bot: each as sent, and what the answer says.
+WORDLESS: dict[str, tuple[dict[str, Any], str]] = {
+    "photo": ({"attachments": [IMAGE]}, "only read text"),
+    "sticker": ({"sticker_items": [STICKER]}, "only read text"),
+    # A poll's question is no message to the bot (on Telegram it gets "only read text").
+    "poll": ({"poll": POLL}, "only read text"),
+    "emoji": ({"content": "<:glutes:1234567890>"}, "server emoji"),
+    "animated emoji": ({"content": "<a:dance:1234567890> <:glutes:42>"}, "server emoji"),
+    "quote": ({"content": "> done 15"}, "That's all a quote"),
+    "long quote": ({"content": ">>> how many reps?\nand what next?"}, "That's all a quote"),
+    # A quote of a server emoji is a quote all the same.
+    "quoted emoji": ({"content": "> <:glutes:1234567890>"}, "That's all a quote"),
+    # Words struck out, a mention of someone else: nothing said, as an empty message.
+    "struck": ({"content": "~~done~~"}, "didn't catch that"),
+    "mention": ({"content": "<@4242>"}, "didn't catch that"),
+}
 
 
-@pytest.mark.parametrize(
-    "sent", [{"attachments": [IMAGE]}, {"sticker_items": [STICKER]}], ids=["photo", "sticker"]
-)
-async def test_a_photo_or_sticker_alone_in_a_dm_is_told_what_the_bot_reads(
-    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, sent: dict[str, Any]
+async def dm_answer(
+    server: FakeDiscord, member: FakeMember, sent: dict[str, Any], *, messages: int = 1
+) -> str:
+    """The member sends a DM as `sent` says (content and what it holds); the text of the
+    bot's answer, once it came in this many messages."""
+    dm = server.dm_channel(member)
+    before = len(server.bot_messages(dm))
+    await server.dm(member, **{"content": "", **sent})
+    await server.wait_for(lambda: len(server.bot_messages(dm)) >= before + messages)
+    return "\n".join(m["content"] for m in server.bot_messages(dm)[before:])
+
+
+@pytest.mark.parametrize(("sent", "told"), WORDLESS.values(), ids=WORDLESS.keys())
+async def test_anything_without_words_in_a_dm_gets_an_answer_and_the_question_again(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, sent: dict[str, Any], told: str
 ) -> None:
     """A photo or a sticker with no words in a DM got no answer at all (on Telegram it is
-    told the bot reads text). It is told so, and asked the question it is at again."""
+    told the bot reads text), nor did a poll, a server emoji, a quote or a mention alone.
+    Each is told what the bot reads, and asked the question it is at again."""
     alice = world.alice
-    dm = fake_discord.dm_channel(alice)
     await dm_says(fake_discord, alice, "check")
-    before = len(fake_discord.bot_messages(dm))
-    await fake_discord.dm(alice, "", **sent)
-    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) > before + 1)
-    answer = "\n".join(m["content"] for m in fake_discord.bot_messages(dm)[before:])
-    assert "only read text" in answer
+    answer = await dm_answer(fake_discord, alice, sent, messages=2)
+    assert told in answer
     assert "Question 1 of 9" in answer
+
+
+async def test_a_mention_of_the_bot_alone_says_hello_in_a_dm_and_in_a_server(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """Only "@glutebot", as on Telegram: a hello, not silence."""
+    me = fake_discord.bot_user
+    assert "What would you like to do?" in await dm_says(fake_discord, world.alice, me.mention)
+    said = await fake_discord.user_says(world.guild, world.channel, world.bob, "", mentions=[me])
+    answer = await fake_discord.next_bot_message(world.channel)
+    assert answer["message_reference"]["message_id"] == said["id"]
+    assert custom_ids(answer)  # the server's menu, to pick from
+
+
+async def test_without_the_message_content_intent_wordless_server_messages_stay_unanswered(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    """Without the intent every server message comes without its words, files or poll, so
+    a message with no words there may have said anything: it is left alone, as it is with
+    the intent. A DM always comes whole, and is answered."""
+    fake_discord.refuse_message_content = True
+    async with running(fake_discord, core):
+        for sent, _ in WORDLESS.values():
+            await fake_discord.user_says(
+                world.guild, world.channel, world.bob, **{"content": "done 15", **sent}
+            )
+        answer = await dm_answer(fake_discord, world.alice, {"sticker_items": [STICKER]})
+    assert "only read text" in answer
+    assert fake_discord.bot_messages(world.channel) == []
+    assert await reps_of(core, world.bob) == {}
+
+
+async def test_wordless_server_messages_are_chatter_left_alone(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    for sent, _ in WORDLESS.values():
+        await fake_discord.user_says(
+            world.guild, world.channel, world.bob, **{"content": "", **sent}
+        )
+    await dm_answer(fake_discord, world.alice, {"poll": POLL})
+    await bot.stop()  # what was still being handled is finished
+    assert fake_discord.bot_messages(world.channel) == []
 
 
 async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(

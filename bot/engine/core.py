@@ -27,6 +27,7 @@ from bot.model import (
     Platform,
     PrivateReach,
     Reply,
+    Unreadable,
 )
 from bot.parse import (
     COUNT_PROBLEMS,
@@ -73,7 +74,8 @@ STALE_PRESS = "stale_button"
 # nothing edited into a "done" (see `Engine.edited`).
 EDITED_LOG = "edited_log"
 EDITED_UNLOGGED = "edited_unlogged"
-TEXT_ONLY = "text_only"
+# The answers to a private message with no words for the bot, by what it held instead.
+UNREADABLE_ANSWERS = {Unreadable.MEDIA: "text_only", Unreadable.QUOTE: "quote_only"}
 EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
 THANKED = Reply("thanks")
@@ -379,8 +381,10 @@ class Engine:
         return any(reply.private for reply in replies)
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
-        if turn.incoming.unreadable:
-            return [Reply(TEXT_ONLY), *self._prompt_if_busy(turn)]
+        if turn.incoming.unreadable is not None:
+            platform = str(turn.incoming.chat.platform)
+            answer = Reply(UNREADABLE_ANSWERS[turn.incoming.unreadable], {"platform": platform})
+            return [answer, *self._prompt_if_busy(turn)]
         if turn.incoming.choice is not None:
             return await self._pressed(turn, turn.incoming.choice)
         intent = parse(turn.incoming.text)

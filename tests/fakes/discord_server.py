@@ -74,6 +74,7 @@ from .discord_world import (
     mentioned_role_ids,
     now_iso,
     permission_value,
+    poll_of,
     walk_components,
 )
 
@@ -94,6 +95,7 @@ __all__ = [
     "UnknownRouteError",
     "fake_discord",
     "point_discord_py_at",
+    "poll_of",
     "running_bot",
     "running_fake_discord",
     "watching",
@@ -416,19 +418,23 @@ class FakeDiscord:
         reply_to: JSON | int | None = None,
         mentions: Iterable[UserLike] = (),
         reply_ping: bool = True,
+        attachments: Sequence[JSON] = (),
+        sticker_items: Sequence[JSON] = (),
+        poll: JSON | None = None,
     ) -> JSON:
         """A member posts in a guild channel. Mentions missing from `content` are prepended,
         as typing @name would do; a reply pings the replied-to author unless `reply_ping`
-        is False (the client's "@ ON/OFF" toggle): then that author is not in `mentions`."""
+        is False (the client's "@ ON/OFF" toggle): then that author is not in `mentions`.
+        With files, stickers or a poll (see `poll_of`) if given."""
         if channel.guild_id != guild.id or as_user(user).id not in guild.members:
             raise ValueError(f"{user} is not in guild {guild.name} or channel is elsewhere")
         tokens = [u.mention for u in map(as_user, mentions) if u.mention not in content]
-        body: JSON = {"content": " ".join([*tokens, content])}
+        body: JSON = {"content": " ".join([*tokens, content]), "attachments": list(attachments)}
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         self._require_session()
         message = self._new_message(channel, as_user(user), body, reply_pings=reply_ping)
-        await self._post(message)
+        await self._post(_holding(message, sticker_items, poll))
         return message
 
     async def dm(
@@ -439,17 +445,16 @@ class FakeDiscord:
         reply_to: JSON | None = None,
         attachments: Sequence[JSON] = (),
         sticker_items: Sequence[JSON] = (),
+        poll: JSON | None = None,
     ) -> JSON:
         """The user writes to the bot in their DM channel (as a reply to `reply_to`), with
-        files or stickers if given."""
+        files, stickers or a poll (see `poll_of`) if given."""
         self._require_session()
         body: JSON = {"content": content, "attachments": list(attachments)}
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         message = self._new_message(self.dm_channel(user), as_user(user), body)
-        if sticker_items:
-            message["sticker_items"] = list(sticker_items)
-        await self._post(message)
+        await self._post(_holding(message, sticker_items, poll))
         return message
 
     async def user_edits(self, message: JSON, content: str) -> JSON:
@@ -738,7 +743,8 @@ class FakeDiscord:
             await session.dispatch(event, self._as_seen_by_bot(message, session.intents))
 
     def _as_seen_by_bot(self, message: JSON, intents: int) -> JSON:
-        """Without message_content, guild messages arrive empty unless they mention the bot."""
+        """Without message_content, guild messages arrive empty (no text, embeds, files,
+        components or poll) unless they mention the bot."""
         bot_id = str(self.bot_user.id)
         if (
             intents & MESSAGE_CONTENT
@@ -747,7 +753,8 @@ class FakeDiscord:
             or any(u["id"] == bot_id for u in message["mentions"])
         ):
             return message
-        return message | {"content": "", "embeds": [], "attachments": [], "components": []}
+        withheld = {"content": "", "embeds": [], "attachments": [], "components": []}
+        return {key: value for key, value in message.items() if key != "poll"} | withheld
 
     # ---- messages --------------------------------------------------------------------
 
@@ -1403,6 +1410,15 @@ class FakeDiscord:
                 raise BotDiedError(f"the bot task ended: {error!r}") from error
         if self.bot_errors:
             raise BotDiedError(f"discord.py logged errors: {self.bot_errors}")
+
+
+def _holding(message: JSON, sticker_items: Sequence[JSON], poll: JSON | None) -> JSON:
+    """The message with its stickers and poll, keys Discord leaves out when there are none."""
+    if sticker_items:
+        message["sticker_items"] = list(sticker_items)
+    if poll is not None:
+        message["poll"] = poll
+    return message
 
 
 def _message_id(message: JSON | int) -> int:
