@@ -2043,14 +2043,15 @@ async def test_reading_how_to_do_an_exercise_leaves_the_workouts_done_button(
 ) -> None:
     [workout] = await slash(fake_discord, world, world.alice, "workout")
     done = next(c for c in custom_ids(workout) if DONE_BUTTON.fullmatch(c))
-    press = await fake_discord.press_button(workout, world.alice, "glutebot:do:bridge")
+    bridge, lunge = (opening(workout, exercise) for exercise in ("bridge", "lunge"))
+    press = await fake_discord.press_button(workout, world.alice, bridge)
     await answered(fake_discord, press)
     edited = fake_discord.messages[int(workout["id"])]
     buttons = [button for row in edited["components"] for button in row["components"]]
     assert {b["custom_id"]: b.get("disabled", False) for b in buttons} == {
         done: False,
-        "glutebot:do:bridge": True,
-        "glutebot:do:lunge": True,
+        bridge: True,
+        lunge: True,
     }
     press = await fake_discord.press_button(workout, world.alice, done)
     [logged] = await answered(fake_discord, press)
@@ -2283,12 +2284,18 @@ async def test_a_number_typed_after_a_reminder_dm_picks_from_the_reminder(
     assert "Logged 20 glute bridges and 5 lunges per side" in answer
 
 
+def opening(message: dict[str, Any], exercise: str) -> str:
+    """The custom_id of `message`'s button that opens the walk-through of `exercise`."""
+    return next(c for c in custom_ids(message) if c.startswith(f"glutebot:do:{exercise}:"))
+
+
 async def lunge_to_its_finish(
     server: FakeDiscord, workout: dict[str, Any], member: FakeMember
 ) -> dict[str, Any]:
     """The lunge walked through from `workout`'s button in a server, pressing Next to its
     finish: the finish's message."""
-    step = (await press(server, workout, member, "do:lunge"))[-1]
+    opened = await server.press_button(workout, member, opening(workout, "lunge"))
+    step = (await answered(server, opened))[-1]
     while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):
         forward = [c for c in custom_ids(step) if not c.endswith((":back", ":menu"))]
         step = (await press(server, step, member, forward[0]))[-1]
@@ -2321,6 +2328,22 @@ async def test_every_finish_of_one_walk_through_in_a_server_logs_once(
     assert dones[0] == dones[1]
     await press(fake_discord, second, alice, ".lunge")
     [again] = await press(fake_discord, first, alice, ".lunge")
+    assert "Already logged" in again["content"]
+    assert await reps_of(core, alice) == {"lunge": 5}
+
+
+async def test_two_walk_throughs_opened_from_one_workout_in_a_server_log_once(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """"How to do a lunge" tapped twice on one workout (the second tap before the first's
+    answer disabled it) opened two walk-throughs: each finish's Done logged the lunges,
+    twice for one session. Opened from one message, they are one walk-through now."""
+    alice = world.alice
+    [workout] = await slash(fake_discord, world, alice, "workout")
+    first = await lunge_to_its_finish(fake_discord, workout, alice)
+    second = await lunge_to_its_finish(fake_discord, workout, alice)
+    await press(fake_discord, first, alice, ".lunge")
+    [again] = await press(fake_discord, second, alice, ".lunge")
     assert "Already logged" in again["content"]
     assert await reps_of(core, alice) == {"lunge": 5}
 
