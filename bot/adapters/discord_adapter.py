@@ -205,6 +205,9 @@ class DiscordAdapter:
         # before the first's edit arrived) is stale, and must not redraw its buttons from
         # the message as it was before the answer was shown.
         self._answered = RecentKeys()
+        # Interactions this process had, by id: a RESUME replays the latest events, and one
+        # handled already must not be answered again (Discord refuses a second answer).
+        self._interactions = RecentKeys()
 
     @classmethod
     def from_settings(cls, core: Core, settings: Settings, **options: Any) -> DiscordAdapter:
@@ -524,7 +527,14 @@ class DiscordAdapter:
         bot late (missed while the connection was down, and sent after the reconnect) is
         deferred at once: if Discord refuses that (10062), it has already shown the member
         that the command or button failed, and they will try again, so carrying it out now
-        would log their reps twice. Discord decides, not the bot's clock, which may be off."""
+        would log their reps twice. Discord decides, not the bot's clock, which may be off.
+        One this process had already (replayed after a reconnect, however young) was
+        answered then, or is being answered: nothing is sent for it, where an answer with
+        nothing in it would be refused as a second one (40060)."""
+        if interaction.id in self._interactions:
+            log.debug("Discord: interaction %s came again (a redelivery): left", interaction.id)
+            return False
+        self._interactions.note(interaction.id)
         age = discord.utils.utcnow() - interaction.created_at
         if age < datetime.timedelta(seconds=self._defer_after):
             return True

@@ -532,6 +532,13 @@ class FakeDiscord:
         if connection is not None:
             await connection.close(code, "dropped by test")
 
+    async def redeliver(self, event: str, data: JSON) -> None:
+        """An event dispatched again (same id), as Discord does on a RESUME."""
+        session = self._require_session()
+        if event == "MESSAGE_CREATE":
+            data = self._as_seen_by_bot(data, session.intents)
+        await session.dispatch(event, data)
+
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT, as Discord does before moving a session."""
         session = self._require_session()
