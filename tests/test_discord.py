@@ -2606,6 +2606,31 @@ async def test_anything_without_words_in_a_dm_gets_an_answer_and_the_question_ag
     assert "Question 1 of 9" in answer
 
 
+async def test_a_message_forwarded_into_a_dm_counts_as_typed_there_as_on_telegram(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """A forward has no text of its own: forwarded into a DM, it went unanswered. As on
+    Telegram, what it forwards is read as if typed there (a photo or sticker alone is told
+    the bot reads text); forwarded into a server's channel, it stays someone's earlier
+    words passed on, and is left alone."""
+    bob, alice = world.bob, world.alice
+    said = await fake_discord.user_says(world.guild, world.channel, bob, "done 15")
+    await reacted(fake_discord, said)
+    forward = await fake_discord.forward(alice, said)
+    await reacted(fake_discord, forward)
+    sticker = await fake_discord.dm(bob, "", sticker_items=[STICKER])
+    await fake_discord.wait_for(lambda: fake_discord.dms_to(bob))
+    before = len(fake_discord.dms_to(alice))
+    await fake_discord.forward(alice, sticker)
+    await fake_discord.wait_for(lambda: len(fake_discord.dms_to(alice)) > before)
+    assert "only read text" in fake_discord.dms_to(alice)[-1]["content"]
+    await fake_discord.forward(bob, forward, world.channel)
+    await bot.stop()  # what was still being handled is finished
+    assert await reps_of(core, alice) == {"bridge": 15}
+    assert await reps_of(core, bob) == {"bridge": 15}
+    assert public_bot_messages(fake_discord, world.channel) == []
+
+
 async def test_a_mention_of_the_bot_alone_says_hello_in_a_dm_and_in_a_server(
     fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
 ) -> None:

@@ -100,7 +100,7 @@ def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | No
     """What a message says, or None when no text is left (an image, a quote alone, a
     mention of someone else alone, or a server message whose content Discord withheld).
     A message that only mentions the bot is a hello."""
-    typed = message.content
+    typed = _text_of(message)
     for token in _mentions_of(me, message.guild):
         typed = typed.replace(token, " ")
     typed = typed.strip()
@@ -117,11 +117,25 @@ def unreadable_in(message: discord.Message) -> Unreadable | None:
     """What a message with no words for the engine held instead: a file, sticker, poll or
     custom emoji (MEDIA), or a quote and nothing else (QUOTE); None when it held nothing
     the bot can name (a mention of someone else, struck-through words): an empty message."""
-    unquoted = QUOTED.sub("", message.content)
-    held = message.attachments or message.stickers or message.poll is not None
-    if held or re.search(CUSTOM_EMOJI, unquoted):
+    text = _text_of(message)
+    unquoted = QUOTED.sub("", text)
+    sent: list[discord.Message | discord.MessageSnapshot] = [message, *_forwarded(message)]
+    files = any(each.attachments or each.stickers for each in sent)
+    if files or message.poll is not None or re.search(CUSTOM_EMOJI, unquoted):
         return Unreadable.MEDIA
-    return Unreadable.QUOTE if unquoted != message.content else None
+    return Unreadable.QUOTE if unquoted != text else None
+
+
+def _text_of(message: discord.Message) -> str:
+    """The message's text, or, for a message forwarded into a DM, the forwarded one's: as
+    on Telegram, forwarded to the bot in private it counts as if typed there. (In a server
+    a forward is someone's earlier words passed on, asking the bot nothing: unread.)"""
+    return message.content or "".join(sent.content for sent in _forwarded(message))
+
+
+def _forwarded(message: discord.Message) -> list[discord.MessageSnapshot]:
+    """The messages a DM forwards (see `_text_of`); none for one in a server."""
+    return message.message_snapshots if message.guild is None else []
 
 
 def _without_emphasis(text: str) -> str:

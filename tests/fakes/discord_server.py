@@ -109,6 +109,20 @@ ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 SEND_MESSAGES = discord.Permissions(send_messages=True).value
 VIEW_CHANNEL = discord.Permissions(view_channel=True).value
 READ_MESSAGE_HISTORY = discord.Permissions(read_message_history=True).value
+# What a forward's snapshot keeps of the message it forwards.
+SNAPSHOT_KEYS = (
+    "type",
+    "content",
+    "embeds",
+    "attachments",
+    "timestamp",
+    "edited_timestamp",
+    "flags",
+    "mentions",
+    "mention_roles",
+    "sticker_items",
+    "components",
+)
 
 BODY = web.RequestKey[Any]("body")
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -457,6 +471,23 @@ class FakeDiscord:
         await self._post(_holding(message, sticker_items, poll))
         return message
 
+    async def forward(
+        self, user: UserLike, message: JSON, channel: FakeChannel | None = None
+    ) -> JSON:
+        """The user forwards `message` into `channel` (their DM with the bot unless given):
+        a message with no content of its own, carrying a snapshot of the forwarded one."""
+        self._require_session()
+        forward = self._new_message(channel or self.dm_channel(user), as_user(user), {})
+        forward["message_reference"] = {
+            "type": 1,
+            "message_id": message["id"],
+            "channel_id": message["channel_id"],
+        } | ({"guild_id": message["guild_id"]} if "guild_id" in message else {})
+        snapshot = {key: message[key] for key in SNAPSHOT_KEYS if key in message}
+        forward["message_snapshots"] = [{"message": snapshot}]
+        await self._post(forward)
+        return forward
+
     async def user_edits(self, message: JSON, content: str) -> JSON:
         """The author edits their message: MESSAGE_UPDATE with the new text, marked edited."""
         await self._edit(message, {"content": content})
@@ -751,7 +782,7 @@ class FakeDiscord:
 
     def _as_seen_by_bot(self, message: JSON, intents: int) -> JSON:
         """Without message_content, guild messages arrive empty (no text, embeds, files,
-        components or poll) unless they mention the bot."""
+        components or poll, nor any in what they forward) unless they mention the bot."""
         bot_id = str(self.bot_user.id)
         if (
             intents & MESSAGE_CONTENT
@@ -761,7 +792,11 @@ class FakeDiscord:
         ):
             return message
         withheld = {"content": "", "embeds": [], "attachments": [], "components": []}
-        return {key: value for key, value in message.items() if key != "poll"} | withheld
+        seen = {key: value for key, value in message.items() if key != "poll"} | withheld
+        if "message_snapshots" in message:  # a forward's: withheld alike
+            snapshots = message["message_snapshots"]
+            seen["message_snapshots"] = [{"message": s["message"] | withheld} for s in snapshots]
+        return seen
 
     # ---- messages --------------------------------------------------------------------
 
