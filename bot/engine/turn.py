@@ -31,8 +31,9 @@ WALK_START = "start"
 _NONCE = re.compile(f"[0-9a-f]{{{2 * NONCE_BYTES}}}")
 
 # Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
-# button's nonce, or a walk-through's id and "back" or the step it leads to); a flow's own
-# buttons are "<flow>:<step>:<value>" and go stale once the conversation moves on.
+# button's nonce, a walk-through's id and "back" or the step it leads to, or the id of the
+# message that opens a walk-through and "start"); a flow's own buttons are
+# "<flow>:<step>:<value>" and go stale once the conversation moves on.
 ACTION_PREFIX = "do"
 
 
