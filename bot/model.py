@@ -42,6 +42,15 @@ class PrivateReach(StrEnum):
     UNSURE = "unsure"
 
 
+class Unreadable(StrEnum):
+    """What a message held instead of words for the bot (see Incoming.unreadable)."""
+
+    # A photo, file, sticker, voice message, poll or custom emoji: nothing to read.
+    MEDIA = "media"
+    # Only a quote (Discord's "> "): someone's earlier words, none of the person's own.
+    QUOTE = "quote"
+
+
 @dataclass(frozen=True)
 class ChatRef:
     """Who is talking, and where replies go.
@@ -69,8 +78,9 @@ class Incoming:
     reps ("done 15") or is a command.
     `private_reach` says how private replies to something said in a group reach the person
     (see PrivateReach); a group request whose answer can't reach them is not carried out.
-    `unreadable` marks a message with nothing to read (a photo, sticker or voice message):
-    the person is told what the bot can read, and it still counts as hearing from them.
+    `unreadable` marks a private message with no words for the bot, and says what it held
+    instead (see Unreadable): the person is told what the bot reads, and it still counts
+    as hearing from them.
     `replied_buttons`: for a private message sent as a reply to one of the bot's (where the
     platform has replies), the values of the buttons that message still shows; else None.
     A reply to an earlier question is not taken as the answer to the current one.
@@ -91,7 +101,7 @@ class Incoming:
     is_admin: bool = False
     addressed: bool = True
     private_reach: PrivateReach = PrivateReach.IN_PLACE
-    unreadable: bool = False
+    unreadable: Unreadable | None = None
     replied_buttons: tuple[str, ...] | None = None
     anonymous: bool = False
     comes_again: bool = False

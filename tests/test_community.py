@@ -13,7 +13,7 @@ from bot.model import ChatRef, Delivery, Incoming, Platform, PrivateReach
 from bot.scheduler import Prompt, Scheduler
 from bot.store.db import sql_write
 from bot.store.schedules import DisabledReason, channel_owner
-from tests.transcript import Chat, FakeClock
+from tests.transcript import Chat, FakeClock, Said, reps_by_person
 
 GUILD = "900"
 _keys = itertools.count()
@@ -737,3 +737,57 @@ async def test_a_group_walk_through_gone_back_over_keeps_one_done(core: Core) ->
     user = await core.store.users.get(Platform.TELEGRAM, "7")
     assert user is not None
     assert [t.reps for t in await core.store.reps.day_totals(user.id)] == [5]
+
+
+async def walked_to_the_finish(chat: Chat, opened: Said, start: str) -> Said:
+    """`start` ("How to do a bridge") pressed on `opened`, then Next to the finish."""
+    chat.last = opened
+    said = await chat.tap(start)
+    while "exercise/finish" not in said.templates:
+        said = await chat.tap("Next ➡")
+    return said
+
+
+async def test_two_walk_throughs_opened_from_one_workout_in_a_server_log_once(
+    core: Core,
+) -> None:
+    """ "How to do a bridge" pressed twice on one workout (a double tap, say) opened two
+    walk-throughs, each with a Done of its own: pressing both logged the bridges twice,
+    for one session. Both come from the same message now, and count as one."""
+    ann = Chat(core, user="7", platform=Platform.DISCORD, community="1", name="Ann")
+    workout = await ann.say("/workout")
+    first = await walked_to_the_finish(ann, workout, "How to do a bridge")
+    second = await walked_to_the_finish(ann, workout, "How to do a bridge")
+    assert "Logged 20 glute bridges" in (await ann.tap("Done ✅")).text
+    ann.last = first
+    assert "Already logged" in (await ann.tap("Done ✅")).text
+    ann.last = second
+    assert "Already logged" in (await ann.tap("Done ✅")).text
+    assert await reps_by_person(core) == {("discord", "7"): 20}
+
+
+async def test_a_walk_through_opened_again_the_next_day_logs_that_days_session(
+    core: Core, clock: FakeClock
+) -> None:
+    ann = Chat(core, user="7", platform=Platform.DISCORD, community="1", name="Ann")
+    workout = await ann.say("/workout")
+    await walked_to_the_finish(ann, workout, "How to do a lunge")
+    await ann.tap("Done ✅")
+    clock.advance(days=1)
+    await walked_to_the_finish(ann, workout, "How to do a lunge")
+    assert "Logged 5 lunges per side" in (await ann.tap("Done ✅")).text
+    assert await reps_by_person(core) == {("discord", "7"): 10}
+
+
+async def test_two_walk_throughs_opened_from_one_learn_menu_in_a_group_log_once(
+    core: Core,
+) -> None:
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    menu = await ann.say("/learn")
+    first = await walked_to_the_finish(ann, menu, "Glute bridge")
+    second = await walked_to_the_finish(bob, menu, "Glute bridge")
+    for finish in (first, second):
+        bob.last = finish
+        await bob.tap("Done ✅")
+    assert await reps_by_person(core) == {("telegram", "8"): 20}

@@ -53,6 +53,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeMember,
     fake_discord,
+    poll_of,
     running_fake_discord,
     watching,
 )
@@ -1237,29 +1238,55 @@ async def test_a_command_or_press_discord_already_failed_is_not_carried_out(
     assert "step 2 of 5" in shown[0]["content"]  # the step after the one the member saw
 
 
-async def test_a_late_command_discord_still_waits_for_is_answered_once(
+async def test_a_command_or_press_sent_again_at_once_is_recognised_without_a_warning(
     fake_discord: FakeDiscord,
     world: World,
     core: Core,
     bot: DiscordAdapter,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Whether Discord still waits is its to say, not the bot's clock's: one that took long
-    to arrive (or a bot's clock running fast) is deferred at once, then carried out. Sent
-    again after a reconnect, Discord says it was answered: nothing more to do, or to warn
-    about."""
-    fake_discord.response_deadline = 60
-    late = await fake_discord.slash(
-        world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
-    )
-    [answer] = await answered(fake_discord, late)
-    await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
-    with caplog.at_level(logging.INFO, logger="bot"):
-        await fake_discord.drop_connection(replay=1)
-        await fake_discord.wait_for(lambda: callbacks_to(fake_discord, late) == 2)
+    """Replayed after a reconnect within 2 s of being made, a command or a press handled
+    already went through to Discord once more: nothing to say, so it acknowledged it,
+    and Discord's "already acknowledged" was logged as a failed answer. It is recognised
+    first now: not answered again, and nothing to warn about."""
+    done = await fake_discord.slash(world.guild, world.channel, world.alice, "done", {"reps": 15})
+    [logged] = await answered(fake_discord, done)
+    [workout] = await slash(fake_discord, world, world.bob, "workout")
+    pressed = await fake_discord.press_button(workout, world.bob, opening(workout, "bridge"))
+    await answered(fake_discord, pressed)
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        await fake_discord.drop_connection(replay=3)
+        await fake_discord.wait_for(lambda: fake_discord.resumes == 1)
         await slash(fake_discord, world, world.alice, "help")  # events go in order
 
-    assert [r.levelname for r in caplog.records if "Discord" in r.getMessage()] == ["INFO"]
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+    assert (callbacks_to(fake_discord, done), callbacks_to(fake_discord, pressed)) == (1, 1)
+    assert "Logged 15" in logged["content"]
+    assert await reps_of(core, world.alice) == {"bridge": 15}
+
+
+async def test_a_late_command_discord_still_waits_for_is_answered_once(
+    fake_discord: FakeDiscord, world: World, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether Discord still waits is its to say, not the bot's clock's: one that took long
+    to arrive (or a bot's clock running fast) is deferred at once, then carried out. Sent
+    again to a bot that can't know it (restarted since), Discord says it was answered:
+    nothing more to do, or to warn about."""
+    fake_discord.response_deadline = 60
+    async with running(fake_discord, core):
+        late = await fake_discord.slash(
+            world.guild, world.channel, world.alice, "done", {"reps": 15}, age=5
+        )
+        [answer] = await answered(fake_discord, late)
+        await fake_discord.wait_for(lambda: not answer["flags"] & LOADING)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        async with running(fake_discord, core):
+            await fake_discord.redeliver("INTERACTION_CREATE", late.payload)
+            await fake_discord.wait_for(lambda: callbacks_to(fake_discord, late) == 2)
+            await slash(fake_discord, world, world.alice, "help")  # events go in order
+
+    about = [r.levelname for r in caplog.records if str(late.id) in r.getMessage()]
+    assert about == ["INFO"]
     assert late.response is not None
     assert late.response.type == 5
     assert "Logged 15" in answer["content"]
@@ -2066,14 +2093,15 @@ async def test_reading_how_to_do_an_exercise_leaves_the_workouts_done_button(
 ) -> None:
     [workout] = await slash(fake_discord, world, world.alice, "workout")
     done = next(c for c in custom_ids(workout) if DONE_BUTTON.fullmatch(c))
-    press = await fake_discord.press_button(workout, world.alice, "glutebot:do:bridge")
+    bridge, lunge = (opening(workout, exercise) for exercise in ("bridge", "lunge"))
+    press = await fake_discord.press_button(workout, world.alice, bridge)
     await answered(fake_discord, press)
     edited = fake_discord.messages[int(workout["id"])]
     buttons = [button for row in edited["components"] for button in row["components"]]
     assert {b["custom_id"]: b.get("disabled", False) for b in buttons} == {
         done: False,
-        "glutebot:do:bridge": True,
-        "glutebot:do:lunge": True,
+        bridge: True,
+        lunge: True,
     }
     press = await fake_discord.press_button(workout, world.alice, done)
     [logged] = await answered(fake_discord, press)
@@ -2306,12 +2334,18 @@ async def test_a_number_typed_after_a_reminder_dm_picks_from_the_reminder(
     assert "Logged 20 glute bridges and 5 lunges per side" in answer
 
 
+def opening(message: dict[str, Any], exercise: str) -> str:
+    """The custom_id of `message`'s button that opens the walk-through of `exercise`."""
+    return next(c for c in custom_ids(message) if c.startswith(f"glutebot:do:{exercise}:"))
+
+
 async def lunge_to_its_finish(
     server: FakeDiscord, workout: dict[str, Any], member: FakeMember
 ) -> dict[str, Any]:
     """The lunge walked through from `workout`'s button in a server, pressing Next to its
     finish: the finish's message."""
-    step = (await press(server, workout, member, "do:lunge"))[-1]
+    opened = await server.press_button(workout, member, opening(workout, "lunge"))
+    step = (await answered(server, opened))[-1]
     while not any(DONE_BUTTON.match(c) for c in custom_ids(step)):
         forward = [c for c in custom_ids(step) if not c.endswith((":back", ":menu"))]
         step = (await press(server, step, member, forward[0]))[-1]
@@ -2344,6 +2378,22 @@ async def test_every_finish_of_one_walk_through_in_a_server_logs_once(
     assert dones[0] == dones[1]
     await press(fake_discord, second, alice, ".lunge")
     [again] = await press(fake_discord, first, alice, ".lunge")
+    assert "Already logged" in again["content"]
+    assert await reps_of(core, alice) == {"lunge": 5}
+
+
+async def test_two_walk_throughs_opened_from_one_workout_in_a_server_log_once(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """ "How to do a lunge" tapped twice on one workout (the second tap before the first's
+    answer disabled it) opened two walk-throughs: each finish's Done logged the lunges,
+    twice for one session. Opened from one message, they are one walk-through now."""
+    alice = world.alice
+    [workout] = await slash(fake_discord, world, alice, "workout")
+    first = await lunge_to_its_finish(fake_discord, workout, alice)
+    second = await lunge_to_its_finish(fake_discord, workout, alice)
+    await press(fake_discord, first, alice, ".lunge")
+    [again] = await press(fake_discord, second, alice, ".lunge")
     assert "Already logged" in again["content"]
     assert await reps_of(core, alice) == {"lunge": 5}
 
@@ -2535,25 +2585,116 @@ IMAGE = {
     "content_type": "image/png",
 }
 STICKER = {"id": "749054660769218631", "name": "Wave", "format_type": 1}
+POLL = poll_of("Leg day today?", "Yes", "No")
+# Messages with no words for the bot: each as sent, and what the answer says.
+WORDLESS: dict[str, tuple[dict[str, Any], str]] = {
+    "photo": ({"attachments": [IMAGE]}, "only read text"),
+    "sticker": ({"sticker_items": [STICKER]}, "only read text"),
+    # A poll's question is no message to the bot (on Telegram it gets "only read text").
+    "poll": ({"poll": POLL}, "only read text"),
+    "emoji": ({"content": "<:glutes:1234567890>"}, "server emoji"),
+    "animated emoji": ({"content": "<a:dance:1234567890> <:glutes:42>"}, "server emoji"),
+    "quote": ({"content": "> done 15"}, "That's all a quote"),
+    "long quote": ({"content": ">>> how many reps?\nand what next?"}, "That's all a quote"),
+    # A quote of a server emoji is a quote all the same.
+    "quoted emoji": ({"content": "> <:glutes:1234567890>"}, "That's all a quote"),
+    # Words struck out, a mention of someone else: nothing said, as an empty message.
+    "struck": ({"content": "~~done~~"}, "didn't catch that"),
+    "mention": ({"content": "<@4242>"}, "didn't catch that"),
+}
 
 
-@pytest.mark.parametrize(
-    "sent", [{"attachments": [IMAGE]}, {"sticker_items": [STICKER]}], ids=["photo", "sticker"]
-)
-async def test_a_photo_or_sticker_alone_in_a_dm_is_told_what_the_bot_reads(
-    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, sent: dict[str, Any]
+async def dm_answer(
+    server: FakeDiscord, member: FakeMember, sent: dict[str, Any], *, messages: int = 1
+) -> str:
+    """The member sends a DM as `sent` says (content and what it holds); the text of the
+    bot's answer, once it came in this many messages."""
+    dm = server.dm_channel(member)
+    before = len(server.bot_messages(dm))
+    await server.dm(member, **{"content": "", **sent})
+    await server.wait_for(lambda: len(server.bot_messages(dm)) >= before + messages)
+    return "\n".join(m["content"] for m in server.bot_messages(dm)[before:])
+
+
+@pytest.mark.parametrize(("sent", "told"), WORDLESS.values(), ids=WORDLESS.keys())
+async def test_anything_without_words_in_a_dm_gets_an_answer_and_the_question_again(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter, sent: dict[str, Any], told: str
 ) -> None:
     """A photo or a sticker with no words in a DM got no answer at all (on Telegram it is
-    told the bot reads text). It is told so, and asked the question it is at again."""
+    told the bot reads text), nor did a poll, a server emoji, a quote or a mention alone.
+    Each is told what the bot reads, and asked the question it is at again."""
     alice = world.alice
-    dm = fake_discord.dm_channel(alice)
     await dm_says(fake_discord, alice, "check")
-    before = len(fake_discord.bot_messages(dm))
-    await fake_discord.dm(alice, "", **sent)
-    await fake_discord.wait_for(lambda: len(fake_discord.bot_messages(dm)) > before + 1)
-    answer = "\n".join(m["content"] for m in fake_discord.bot_messages(dm)[before:])
-    assert "only read text" in answer
+    answer = await dm_answer(fake_discord, alice, sent, messages=2)
+    assert told in answer
     assert "Question 1 of 9" in answer
+
+
+async def test_a_message_forwarded_into_a_dm_counts_as_typed_there_as_on_telegram(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """A forward has no text of its own: forwarded into a DM, it went unanswered. As on
+    Telegram, what it forwards is read as if typed there (a photo or sticker alone is told
+    the bot reads text); forwarded into a server's channel, it stays someone's earlier
+    words passed on, and is left alone."""
+    bob, alice = world.bob, world.alice
+    said = await fake_discord.user_says(world.guild, world.channel, bob, "done 15")
+    await reacted(fake_discord, said)
+    forward = await fake_discord.forward(alice, said)
+    await reacted(fake_discord, forward)
+    sticker = await fake_discord.dm(bob, "", sticker_items=[STICKER])
+    await fake_discord.wait_for(lambda: fake_discord.dms_to(bob))
+    before = len(fake_discord.dms_to(alice))
+    await fake_discord.forward(alice, sticker)
+    await fake_discord.wait_for(lambda: len(fake_discord.dms_to(alice)) > before)
+    assert "only read text" in fake_discord.dms_to(alice)[-1]["content"]
+    await fake_discord.forward(bob, forward, world.channel)
+    await bot.stop()  # what was still being handled is finished
+    assert await reps_of(core, alice) == {"bridge": 15}
+    assert await reps_of(core, bob) == {"bridge": 15}
+    assert public_bot_messages(fake_discord, world.channel) == []
+
+
+async def test_a_mention_of_the_bot_alone_says_hello_in_a_dm_and_in_a_server(
+    fake_discord: FakeDiscord, world: World, bot: DiscordAdapter
+) -> None:
+    """Only "@glutebot", as on Telegram: a hello, not silence."""
+    me = fake_discord.bot_user
+    assert "What would you like to do?" in await dm_says(fake_discord, world.alice, me.mention)
+    said = await fake_discord.user_says(world.guild, world.channel, world.bob, "", mentions=[me])
+    answer = await fake_discord.next_bot_message(world.channel)
+    assert answer["message_reference"]["message_id"] == said["id"]
+    assert custom_ids(answer)  # the server's menu, to pick from
+
+
+async def test_without_the_message_content_intent_wordless_server_messages_stay_unanswered(
+    fake_discord: FakeDiscord, world: World, core: Core
+) -> None:
+    """Without the intent every server message comes without its words, files or poll, so
+    a message with no words there may have said anything: it is left alone, as it is with
+    the intent. A DM always comes whole, and is answered."""
+    fake_discord.refuse_message_content = True
+    async with running(fake_discord, core):
+        for sent, _ in WORDLESS.values():
+            await fake_discord.user_says(
+                world.guild, world.channel, world.bob, **{"content": "done 15", **sent}
+            )
+        answer = await dm_answer(fake_discord, world.alice, {"sticker_items": [STICKER]})
+    assert "only read text" in answer
+    assert fake_discord.bot_messages(world.channel) == []
+    assert await reps_of(core, world.bob) == {}
+
+
+async def test_wordless_server_messages_are_chatter_left_alone(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    for sent, _ in WORDLESS.values():
+        await fake_discord.user_says(
+            world.guild, world.channel, world.bob, **{"content": "", **sent}
+        )
+    await dm_answer(fake_discord, world.alice, {"poll": POLL})
+    await bot.stop()  # what was still being handled is finished
+    assert fake_discord.bot_messages(world.channel) == []
 
 
 async def test_a_done_edited_in_a_dm_is_answered_that_the_log_stands(

@@ -36,6 +36,7 @@ from bot.model import (
     Platform,
     PrivateReach,
     Reply,
+    Unreadable,
 )
 from bot.render import MESSAGES_DIR
 from bot.scheduler import Prompt
@@ -222,6 +223,7 @@ class Answer:
 class Media:
     place: str
     person: str
+    held: Unreadable = Unreadable.MEDIA
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def steps_among(places: Sequence[str], people: Sequence[str]) -> st.SearchStrate
         st.builds(Answer, place, person, st.integers(0, 2)),  # moves flows along
         st.builds(Answer, place, person, st.integers(0, 2), st.booleans(), st.integers(2, 12)),
         st.builds(Answer, place, person, st.integers(0, 9), st.booleans()),
-        st.builds(Media, place, person),
+        st.builds(Media, place, person, st.sampled_from(Unreadable)),
         st.builds(Scheduled, st.integers(0, 10), st.booleans(), st.sampled_from((0, 0, 1))),
         st.builds(Scheduled, st.integers(0, 10), st.booleans(), st.just(0), st.booleans()),
         st.builds(Blocked, st.sampled_from((Platform.TELEGRAM, Platform.DISCORD)), person),
@@ -357,7 +359,7 @@ def incoming_for(
         is_admin=admin,
         addressed=addressed,
         private_reach=reach,
-        unreadable=isinstance(step, Media),
+        unreadable=step.held if isinstance(step, Media) else None,
         comes_again=True,
     )
 

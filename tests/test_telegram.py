@@ -1445,7 +1445,7 @@ async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:
     assert await reps_of(core, ALICE) == 20
 
 
-@pytest.mark.parametrize("media", ["photo", "sticker", "voice"])
+@pytest.mark.parametrize("media", ["photo", "sticker", "voice", "poll"])
 async def test_media_without_text_gets_a_friendly_word_in_private_only(
     bot: Bot, media: str
 ) -> None:

@@ -49,6 +49,7 @@ from bot.adapters.discord_wire import (
     place,
     replied_buttons,
     setup_channel,
+    unreadable_in,
     what_was_said,
 )
 from bot.adapters.send_watch import retry_if_cut_short_unsent
@@ -204,6 +205,9 @@ class DiscordAdapter:
         # before the first's edit arrived) is stale, and must not redraw its buttons from
         # the message as it was before the answer was shown.
         self._answered = RecentKeys()
+        # Interactions this process had, by id: a RESUME replays the latest events, and one
+        # handled already must not be answered again (Discord refuses a second answer).
+        self._interactions = RecentKeys()
 
     @classmethod
     def from_settings(cls, core: Core, settings: Settings, **options: Any) -> DiscordAdapter:
@@ -396,10 +400,11 @@ class DiscordAdapter:
         if message.type not in SPOKEN:
             return
         said = what_was_said(message, me)
-        # A photo or sticker alone in a DM is told what the bot reads; in a server, like
-        # any message with no words, it is left alone.
-        unreadable = message.guild is None and bool(message.attachments or message.stickers)
-        if said is None and not unreadable:
+        # In a server a message with no words is left alone: most are chatter (a photo, a
+        # sticker), and without the message content intent every message there comes
+        # without its words. A DM always comes whole, and anything sent there gets an
+        # answer: what it held instead of words says which.
+        if said is None and message.guild is not None:
             return
         async with self._handling() as handling:
             if handling and said is not None:
@@ -431,11 +436,14 @@ class DiscordAdapter:
                 await self._answer_message(message, replies)
 
     async def _on_unreadable(self, message: discord.Message) -> None:
+        """A DM with no words for the engine: a file, sticker, poll or custom emoji, or a
+        quote alone, is told what the bot reads; anything else reads as an empty message
+        (a mention of someone else alone, say), which the engine says it didn't catch."""
         incoming = Incoming(
             chat=chat_for_message(message),
             event_key=message_key(message),
             display_name=message.author.display_name,
-            unreadable=True,
+            unreadable=unreadable_in(message),
         )
         await self._answer_message(message, await self._core.engine.handle(incoming))
 
@@ -519,7 +527,14 @@ class DiscordAdapter:
         bot late (missed while the connection was down, and sent after the reconnect) is
         deferred at once: if Discord refuses that (10062), it has already shown the member
         that the command or button failed, and they will try again, so carrying it out now
-        would log their reps twice. Discord decides, not the bot's clock, which may be off."""
+        would log their reps twice. Discord decides, not the bot's clock, which may be off.
+        One this process had already (replayed after a reconnect, however young) was
+        answered then, or is being answered: nothing is sent for it, where an answer with
+        nothing in it would be refused as a second one (40060)."""
+        if interaction.id in self._interactions:
+            log.debug("Discord: interaction %s came again (a redelivery): left", interaction.id)
+            return False
+        self._interactions.note(interaction.id)
         age = discord.utils.utcnow() - interaction.created_at
         if age < datetime.timedelta(seconds=self._defer_after):
             return True

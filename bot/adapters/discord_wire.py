@@ -14,7 +14,7 @@ import discord
 
 from bot.adapters.send_watch import note_leaving
 from bot.engine.turn import lasting_done
-from bot.model import ChatRef, Delivery, Platform
+from bot.model import ChatRef, Delivery, Platform, Unreadable
 from bot.parse import Command, parse
 from bot.render import Button
 from bot.schedule_words import is_off, setup_words
@@ -31,7 +31,8 @@ SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
 # as Discord writes them in a message's text. None of it is words for the engine: the
 # digits of "done <@123>" would read as a count, and "done 15 <:glutes:123>" as an
 # exercise it doesn't know.
-MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|(?<![\w@])@(?:everyone|here)\b")
+CUSTOM_EMOJI = r"<a?:\w+:\d+>"
+MARKUP = re.compile(rf"<(?:@[!&]?|#)\d+>|{CUSTOM_EMOJI}|(?<![\w@])@(?:everyone|here)\b")
 # Discord's emphasis (bold, italics, underline, spoiler) is how a word looks, not what it
 # says: "**done**" is a done. As Discord reads them, a marker opens only where a word
 # starts and closes only where one ends, so "2*10*3" and snake_case are left as typed.
@@ -43,6 +44,8 @@ STRUCK = re.compile(r"(?<![\w\\])~~(?=\S)(.+?)(?<=\S)~~(?!\w)", re.DOTALL)
 # words, which say nothing of the person quoting them.
 LINE_STYLE = re.compile(r"^[ \t]*(?:#{1,3}|-#)[ \t]+", re.MULTILINE)
 QUOTED = re.compile(r"^[ \t]*(?:>>>[ \t][\s\S]*|>[ \t][^\n]*)", re.MULTILINE)
+# A message that only mentions the bot says hello (as on Telegram).
+HELLO = "hello"
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
 
 
@@ -94,17 +97,45 @@ class Said:
 
 
 def what_was_said(message: discord.Message, me: discord.ClientUser) -> Said | None:
-    """What a message says, or None when no text is left (an image, a mention alone, or a
-    server message whose content Discord withheld)."""
-    typed = message.content
+    """What a message says, or None when no text is left (an image, a quote alone, a
+    mention of someone else alone, or a server message whose content Discord withheld).
+    A message that only mentions the bot is a hello."""
+    typed = _text_of(message)
     for token in _mentions_of(me, message.guild):
         typed = typed.replace(token, " ")
     typed = typed.strip()
+    if not typed and message.content.strip():
+        return Said(HELLO, addressed=True, typed=typed)
     text = LINE_STYLE.sub("", QUOTED.sub("", MARKUP.sub(" ", typed)))
     text = _without_emphasis(text).strip()
     if not text:
         return None
     return Said(text, addressed=_meant_for_me(message, me), typed=typed)
+
+
+def unreadable_in(message: discord.Message) -> Unreadable | None:
+    """What a message with no words for the engine held instead: a file, sticker, poll or
+    custom emoji (MEDIA), or a quote and nothing else (QUOTE); None when it held nothing
+    the bot can name (a mention of someone else, struck-through words): an empty message."""
+    text = _text_of(message)
+    unquoted = QUOTED.sub("", text)
+    sent: list[discord.Message | discord.MessageSnapshot] = [message, *_forwarded(message)]
+    files = any(each.attachments or each.stickers for each in sent)
+    if files or message.poll is not None or re.search(CUSTOM_EMOJI, unquoted):
+        return Unreadable.MEDIA
+    return Unreadable.QUOTE if unquoted != text else None
+
+
+def _text_of(message: discord.Message) -> str:
+    """The message's text, or, for a message forwarded into a DM, the forwarded one's: as
+    on Telegram, forwarded to the bot in private it counts as if typed there. (In a server
+    a forward is someone's earlier words passed on, asking the bot nothing: unread.)"""
+    return message.content or "".join(sent.content for sent in _forwarded(message))
+
+
+def _forwarded(message: discord.Message) -> list[discord.MessageSnapshot]:
+    """The messages a DM forwards (see `_text_of`); none for one in a server."""
+    return message.message_snapshots if message.guild is None else []
 
 
 def _without_emphasis(text: str) -> str:

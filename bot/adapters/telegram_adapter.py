@@ -88,6 +88,7 @@ from bot.model import (
     Platform,
     PrivateReach,
     Reply,
+    Unreadable,
 )
 from bot.render import LIMITS, split_message
 
@@ -311,7 +312,7 @@ class TelegramAdapter:
             chat=chat_ref(message.chat, message.from_user),
             event_key=message_key(message),
             display_name=message.from_user.full_name,
-            unreadable=True,
+            unreadable=Unreadable.MEDIA,
             comes_again=True,
         )
         replies = await self._core.engine.handle(incoming)

@@ -14,9 +14,27 @@ from zoneinfo import ZoneInfo
 
 from bot.engine import community, training
 from bot.engine.checkup import CheckFlow, held_back, raise_flag, warning_on_record
-from bot.engine.menus import LEARN_MENU, MAIN_MENU, ActionMenu, ForgetFlow, ResumeFlow, main_menu
+from bot.engine.menus import (
+    LEARN_MENU,
+    MAIN_MENU,
+    ActionMenu,
+    ForgetFlow,
+    ResumeFlow,
+    learn_menu,
+    main_menu,
+)
 from bot.engine.reminders import KEEP_REMINDING, LEAVE_OFF, RemindFlow
-from bot.engine.turn import ACTION_PREFIX, Answer, Flow, Turn, action, echo, is_nonce
+from bot.engine.turn import (
+    ACTION_PREFIX,
+    WALK_START,
+    Answer,
+    Flow,
+    Turn,
+    action,
+    echo,
+    is_nonce,
+    nonce_of,
+)
 from bot.engine.walkthrough import BACK, WalkFlow
 from bot.flows.exercises import EXERCISES
 from bot.model import (
@@ -28,6 +46,7 @@ from bot.model import (
     Platform,
     PrivateReach,
     Reply,
+    Unreadable,
 )
 from bot.parse import (
     COUNT_PROBLEMS,
@@ -74,7 +93,8 @@ STALE_PRESS = "stale_button"
 # nothing edited into a "done" (see `Engine.edited`).
 EDITED_LOG = "edited_log"
 EDITED_UNLOGGED = "edited_unlogged"
-TEXT_ONLY = "text_only"
+# The answers to a private message with no words for the bot, by what it held instead.
+UNREADABLE_ANSWERS = {Unreadable.MEDIA: "text_only", Unreadable.QUOTE: "quote_only"}
 EARLIER_QUESTION = "earlier_question"
 # The answer to a "thanks" (in a group, only one said to the bot gets it).
 THANKED = Reply("thanks")
@@ -284,7 +304,7 @@ class Engine:
         if command.name == "help":
             return [help_page(chat.platform)]
         if command.name in NAVIGATION:
-            return [group_menu(command.name)]
+            return [group_menu(command.name, nonce_of(incoming.event_key))]
         board = command.name == "leaderboard" and not community.sets_visibility(command.arg)
         if not board or chat.community is None:
             return []
@@ -416,8 +436,10 @@ class Engine:
         return any(reply.private for reply in replies)
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
-        if turn.incoming.unreadable:
-            return [Reply(TEXT_ONLY), *self._prompt_if_busy(turn)]
+        if turn.incoming.unreadable is not None:
+            platform = str(turn.incoming.chat.platform)
+            answer = Reply(UNREADABLE_ANSWERS[turn.incoming.unreadable], {"platform": platform})
+            return [answer, *self._prompt_if_busy(turn)]
         if turn.incoming.choice is not None:
             return await self._pressed(turn, turn.incoming.choice)
         intent = parse(turn.incoming.text)
@@ -465,7 +487,7 @@ class Engine:
         if turn.incoming.chat.community is not None and command.name in NAVIGATION:
             # A person's conversation goes on in private: a group sees the menus, and what
             # they are in the middle of stays where it is (and unmentioned).
-            return [group_menu(command.name)]
+            return [group_menu(command.name, turn.nonce())]
         if command.name == "start" and command.arg:
             payload = normalise(command.arg)
             if payload in LINKABLE_PAGES or payload in EXERCISES:
@@ -522,7 +544,11 @@ class Engine:
         "delete everything?") and never move it along."""
         if said.word is not None and said.word in PAGE_WORDS:
             page = PAGE_WORDS[said.word]
-            return [help_page(turn.incoming.chat.platform) if page == "help" else group_menu(page)]
+            return [
+                help_page(turn.incoming.chat.platform)
+                if page == "help"
+                else group_menu(page, turn.nonce())
+            ]
         if said.word is Word.UNDO:
             return await training.undo(turn)
         if said.word is Word.STATS:
@@ -554,7 +580,7 @@ class Engine:
             step = "0" if arg == Word.YES.value else arg
             return await self._walk_step(turn, self._walks[name], step)
         if turn.in_community and name in NAVIGATION:
-            return [group_menu(name)]
+            return [group_menu(name, turn.nonce())]
         handler = self._actions.get(name)
         return await handler(turn) if handler else [Reply(STALE_PRESS)]
 
@@ -574,7 +600,7 @@ class Engine:
                 return choice.value
             if said.word is not None and choice.value.endswith(f":{said.word.value}"):
                 return choice.value
-            if exercise is not None and choice.value == f"{ACTION_PREFIX}:{exercise}":
+            if exercise is not None and _opens(choice, exercise):
                 return choice.value
         return None
 
@@ -681,7 +707,8 @@ class Engine:
 
     async def _walk_step(self, turn: Turn, walk: WalkFlow, arg: str) -> list[Reply]:
         """A walk-through's step pressed or asked for: "0" is its start, "back" its last
-        step (from the finish screen), other numbers a step of one posted in a group."""
+        step (from the finish screen), other numbers a step of one posted in a group,
+        "<message's id>:start" its start from a message's button (see `walk_start`)."""
         # A walk-through ends with a target to do: no exercise advice after a red flag.
         warning = await warning_on_record(self._store, turn.user.id)
         if warning is not None:
@@ -695,6 +722,8 @@ class Engine:
         number = arg.isascii() and arg.isdigit() and len(arg) <= 3
         step = last if arg == BACK.value else int(arg) if number else 0
         carried = walk_id if is_nonce(walk_id) else None
+        if carried is not None and arg == WALK_START:
+            carried = turn.todays(carried)
         if turn.in_community:
             return await walk.shown_to_all(turn, step, carried)
         # Back from the finish is the same walk-through; a step number, a group's button
@@ -853,10 +882,15 @@ def help_page(platform: Platform) -> Reply:
     return Reply("help", {"platform": str(platform)})
 
 
-def group_menu(name: str) -> Reply:
+def group_menu(name: str, nonce: str) -> Reply:
     """What a command that moves someone around their conversation shows in a group:
-    the learn menu or the main one, moving no one's conversation."""
-    return Reply("learn", choices=LEARN_MENU) if name == "learn" else main_menu()
+    the learn menu (`nonce` naming it) or the main one, moving no one's conversation."""
+    return learn_menu(nonce) if name == "learn" else main_menu()
+
+
+def _opens(choice: Choice, exercise: str) -> bool:
+    """Whether `choice` is a button that opens the walk-through of `exercise`."""
+    return choice.value.split(":", 2)[:2] == [ACTION_PREFIX, exercise]
 
 
 def _command_in(text: str) -> Command | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from bot.engine.turn import Answer, Flow, Turn, action, stamp
+from bot.engine.turn import Answer, Flow, Turn, action, stamp, walk_start
 from bot.flows.exercises import EXERCISES
 from bot.model import Choice, Reply
 from bot.parse import Word
@@ -20,9 +20,10 @@ MAIN_MENU = (
 # One entry per exercise in bot/flows/exercises.py; each needs a "learn_<id>" label.
 # Marks a "delete everything?" shown only in a server (see ForgetFlow).
 ASKED_IN_SERVER = "asked_in_server"
+BACK_TO_MENU = action("menu", "back_to_menu")
 LEARN_MENU = (
     *(action(exercise_id, f"learn_{exercise_id}") for exercise_id in EXERCISES),
-    action("menu", "back_to_menu"),
+    BACK_TO_MENU,
 )
 
 
@@ -47,6 +48,14 @@ class ActionMenu:
 
 def main_menu() -> Reply:
     return Reply("menu", choices=MAIN_MENU)
+
+
+def learn_menu(nonce: str) -> Reply:
+    """The learn menu as a group sees it, `nonce` naming this one: each walk-through it
+    opens is posted for everyone, and its buttons open the same one all day (see
+    `walk_start`). In private the conversation holds the walk-through under way."""
+    walks = (walk_start(ex_id, f"learn_{ex_id}", nonce) for ex_id in EXERCISES)
+    return Reply("learn", choices=(*walks, BACK_TO_MENU))
 
 
 class ForgetFlow:

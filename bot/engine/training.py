@@ -7,7 +7,7 @@ from datetime import date, tzinfo
 
 from bot.engine.checkup import CheckFlow, flagged, held_back, warning_on_record
 from bot.engine.progress import Progress, log_day, progress
-from bot.engine.turn import ACTION_PREFIX, Turn, action
+from bot.engine.turn import ACTION_PREFIX, Turn, action, walk_start
 from bot.engine.walkthrough import walking
 from bot.flows import check
 from bot.flows.exercises import EXERCISES
@@ -223,8 +223,8 @@ async def todays_session(
     }
     choices = (
         action("done", "done_workout", nonce),
-        action("bridge", "how_bridge"),
-        action("lunge", "how_lunge"),
+        walk_start("bridge", "how_bridge", nonce),
+        walk_start("lunge", "how_lunge", nonce),
     )
     return Reply(template, context, choices=choices, private=True)
 

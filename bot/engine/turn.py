@@ -26,11 +26,14 @@ _FILLERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
 # A nonce's length in bytes (hex digits: twice as many). See `Turn.nonce`.
 NONCE_BYTES = 6
+# The step a walk-through's start button asks for (see `walk_start`).
+WALK_START = "start"
 _NONCE = re.compile(f"[0-9a-f]{{{2 * NONCE_BYTES}}}")
 
 # Button values: "do:<action>[:<arg>]" works whenever it is pressed (the arg is a one-shot
-# button's nonce, or a walk-through's id and "back" or the step it leads to); a flow's own
-# buttons are "<flow>:<step>:<value>" and go stale once the conversation moves on.
+# button's nonce, a walk-through's id and "back" or the step it leads to, or the id of the
+# message that opens a walk-through and "start"); a flow's own buttons are
+# "<flow>:<step>:<value>" and go stale once the conversation moves on.
 ACTION_PREFIX = "do"
 
 
@@ -118,8 +121,17 @@ class Turn:
 
     def nonce(self) -> str:
         """Short and unique to this event: ties a one-shot button to the message it came with."""
-        key = self.incoming.event_key.encode()
-        return hashlib.blake2s(key, digest_size=NONCE_BYTES).hexdigest()
+        return nonce_of(self.incoming.event_key)
+
+    def todays(self, nonce: str) -> str:
+        """An id standing for `nonce` (a message's) today: the same for every event today,
+        another tomorrow."""
+        return nonce_of(f"{nonce}:{self.today.isoformat()}")
+
+
+def nonce_of(text: str) -> str:
+    """A short id for `text` (an event's key): see `Turn.nonce`."""
+    return hashlib.blake2s(text.encode(), digest_size=NONCE_BYTES).hexdigest()
 
 
 class Flow(Protocol):
@@ -136,6 +148,13 @@ class Flow(Protocol):
 
     async def answer(self, turn: Turn, answer: Answer) -> list[Reply] | None:
         """Handle an answer; None when it doesn't fit the current step."""
+
+
+def walk_start(exercise: str, label: str, nonce: str) -> Choice:
+    """A button on the message `nonce` names (a workout, a group's learn menu) that opens a
+    walk-through of `exercise`: every one it opens today is the same walk-through, with
+    one Done, however often it is pressed (a double tap; in a group, by anyone)."""
+    return action(exercise, label, f"{nonce}:{WALK_START}")
 
 
 def is_nonce(text: str) -> bool:

@@ -237,14 +237,6 @@ class CheckedDiscord(FakeDiscord):
             overwrite.deny = overwrite.deny & ~SEND_MESSAGES | (0 if allowed else SEND_MESSAGES)
         await self._dispatch("CHANNEL_UPDATE", channel.to_json())
 
-    async def redeliver(self, event: str, data: JSON) -> None:
-        """An event dispatched again (same id), as Discord does on a RESUME."""
-        session = self._session
-        assert session is not None, "no bot connected"
-        if event == "MESSAGE_CREATE":
-            data = self._as_seen_by_bot(data, session.intents)
-        await session.dispatch(event, data)
-
     def session_log(self) -> list[JSON]:
         """The events of the current gateway session, in order."""
         return [] if self._session is None else list(self._session.log)

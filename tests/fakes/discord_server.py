@@ -74,6 +74,7 @@ from .discord_world import (
     mentioned_role_ids,
     now_iso,
     permission_value,
+    poll_of,
     walk_components,
 )
 
@@ -94,6 +95,7 @@ __all__ = [
     "UnknownRouteError",
     "fake_discord",
     "point_discord_py_at",
+    "poll_of",
     "running_bot",
     "running_fake_discord",
     "watching",
@@ -107,6 +109,20 @@ ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 SEND_MESSAGES = discord.Permissions(send_messages=True).value
 VIEW_CHANNEL = discord.Permissions(view_channel=True).value
 READ_MESSAGE_HISTORY = discord.Permissions(read_message_history=True).value
+# What a forward's snapshot keeps of the message it forwards.
+SNAPSHOT_KEYS = (
+    "type",
+    "content",
+    "embeds",
+    "attachments",
+    "timestamp",
+    "edited_timestamp",
+    "flags",
+    "mentions",
+    "mention_roles",
+    "sticker_items",
+    "components",
+)
 
 BODY = web.RequestKey[Any]("body")
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -416,19 +432,23 @@ class FakeDiscord:
         reply_to: JSON | int | None = None,
         mentions: Iterable[UserLike] = (),
         reply_ping: bool = True,
+        attachments: Sequence[JSON] = (),
+        sticker_items: Sequence[JSON] = (),
+        poll: JSON | None = None,
     ) -> JSON:
         """A member posts in a guild channel. Mentions missing from `content` are prepended,
         as typing @name would do; a reply pings the replied-to author unless `reply_ping`
-        is False (the client's "@ ON/OFF" toggle): then that author is not in `mentions`."""
+        is False (the client's "@ ON/OFF" toggle): then that author is not in `mentions`.
+        With files, stickers or a poll (see `poll_of`) if given."""
         if channel.guild_id != guild.id or as_user(user).id not in guild.members:
             raise ValueError(f"{user} is not in guild {guild.name} or channel is elsewhere")
         tokens = [u.mention for u in map(as_user, mentions) if u.mention not in content]
-        body: JSON = {"content": " ".join([*tokens, content])}
+        body: JSON = {"content": " ".join([*tokens, content]), "attachments": list(attachments)}
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         self._require_session()
         message = self._new_message(channel, as_user(user), body, reply_pings=reply_ping)
-        await self._post(message)
+        await self._post(_holding(message, sticker_items, poll))
         return message
 
     async def dm(
@@ -439,18 +459,34 @@ class FakeDiscord:
         reply_to: JSON | None = None,
         attachments: Sequence[JSON] = (),
         sticker_items: Sequence[JSON] = (),
+        poll: JSON | None = None,
     ) -> JSON:
         """The user writes to the bot in their DM channel (as a reply to `reply_to`), with
-        files or stickers if given."""
+        files, stickers or a poll (see `poll_of`) if given."""
         self._require_session()
         body: JSON = {"content": content, "attachments": list(attachments)}
         if reply_to is not None:
             body["message_reference"] = {"message_id": _message_id(reply_to)}
         message = self._new_message(self.dm_channel(user), as_user(user), body)
-        if sticker_items:
-            message["sticker_items"] = list(sticker_items)
-        await self._post(message)
+        await self._post(_holding(message, sticker_items, poll))
         return message
+
+    async def forward(
+        self, user: UserLike, message: JSON, channel: FakeChannel | None = None
+    ) -> JSON:
+        """The user forwards `message` into `channel` (their DM with the bot unless given):
+        a message with no content of its own, carrying a snapshot of the forwarded one."""
+        self._require_session()
+        forward = self._new_message(channel or self.dm_channel(user), as_user(user), {})
+        forward["message_reference"] = {
+            "type": 1,
+            "message_id": message["id"],
+            "channel_id": message["channel_id"],
+        } | ({"guild_id": message["guild_id"]} if "guild_id" in message else {})
+        snapshot = {key: message[key] for key in SNAPSHOT_KEYS if key in message}
+        forward["message_snapshots"] = [{"message": snapshot}]
+        await self._post(forward)
+        return forward
 
     async def user_edits(self, message: JSON, content: str) -> JSON:
         """The author edits their message: MESSAGE_UPDATE with the new text, marked edited."""
@@ -526,6 +562,13 @@ class FakeDiscord:
         connection, session.connection = session.connection, None
         if connection is not None:
             await connection.close(code, "dropped by test")
+
+    async def redeliver(self, event: str, data: JSON) -> None:
+        """An event dispatched again (same id), as Discord does on a RESUME."""
+        session = self._require_session()
+        if event == "MESSAGE_CREATE":
+            data = self._as_seen_by_bot(data, session.intents)
+        await session.dispatch(event, data)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT, as Discord does before moving a session."""
@@ -738,7 +781,8 @@ class FakeDiscord:
             await session.dispatch(event, self._as_seen_by_bot(message, session.intents))
 
     def _as_seen_by_bot(self, message: JSON, intents: int) -> JSON:
-        """Without message_content, guild messages arrive empty unless they mention the bot."""
+        """Without message_content, guild messages arrive empty (no text, embeds, files,
+        components or poll, nor any in what they forward) unless they mention the bot."""
         bot_id = str(self.bot_user.id)
         if (
             intents & MESSAGE_CONTENT
@@ -747,7 +791,12 @@ class FakeDiscord:
             or any(u["id"] == bot_id for u in message["mentions"])
         ):
             return message
-        return message | {"content": "", "embeds": [], "attachments": [], "components": []}
+        withheld = {"content": "", "embeds": [], "attachments": [], "components": []}
+        seen = {key: value for key, value in message.items() if key != "poll"} | withheld
+        if "message_snapshots" in message:  # a forward's: withheld alike
+            snapshots = message["message_snapshots"]
+            seen["message_snapshots"] = [{"message": s["message"] | withheld} for s in snapshots]
+        return seen
 
     # ---- messages --------------------------------------------------------------------
 
@@ -1403,6 +1452,15 @@ class FakeDiscord:
                 raise BotDiedError(f"the bot task ended: {error!r}") from error
         if self.bot_errors:
             raise BotDiedError(f"discord.py logged errors: {self.bot_errors}")
+
+
+def _holding(message: JSON, sticker_items: Sequence[JSON], poll: JSON | None) -> JSON:
+    """The message with its stickers and poll, keys Discord leaves out when there are none."""
+    if sticker_items:
+        message["sticker_items"] = list(sticker_items)
+    if poll is not None:
+        message["poll"] = poll
+    return message
 
 
 def _message_id(message: JSON | int) -> int:

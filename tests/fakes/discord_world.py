@@ -77,6 +77,21 @@ def now_iso() -> str:
     return datetime.datetime.now(tz=datetime.UTC).isoformat()
 
 
+def poll_of(question: str, *answers: str) -> JSON:
+    """A message's poll as Discord sends it: open for a day, no votes yet."""
+    expiry = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=1)
+    return {
+        "question": {"text": question},
+        "answers": [
+            {"answer_id": n, "poll_media": {"text": answer}} for n, answer in enumerate(answers, 1)
+        ],
+        "expiry": expiry.isoformat(),
+        "allow_multiselect": False,
+        "layout_type": 1,
+        "results": {"is_finalized": False, "answer_counts": []},
+    }
+
+
 @dataclass
 class FakeUser:
     id: int

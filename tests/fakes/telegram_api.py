@@ -51,6 +51,20 @@ MEDIA: dict[str, Any] = {
         "is_video": False,
     },
     "voice": {"file_id": "vo1", "file_unique_id": "uvo1", "duration": 3},
+    "poll": {
+        "id": "po1",
+        "question": "Leg day today?",
+        "options": [
+            {"text": answer, "voter_count": 0, "persistent_id": answer} for answer in ("yes", "no")
+        ],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+        "allows_revoting": True,
+        "members_only": False,
+    },
 }
 
 
@@ -242,7 +256,8 @@ class Server:
         *,
         topic: int | None = None,
     ) -> JSON:
-        """A "photo", "sticker" or "voice" message from `person`, with an optional caption."""
+        """A "photo", "sticker", "voice" or "poll" message from `person`, with an optional
+        caption (a poll has none)."""
         content: JSON = {media: MEDIA[media]}
         if caption is not None:
             content["caption"] = caption
@@ -808,7 +823,7 @@ class Talk:
         return await self.deliver(said)
 
     async def send(self, media: str, caption: str | None = None) -> list[Call]:
-        """Sends a photo, sticker or voice message, as `say` sends text."""
+        """Sends a photo, sticker, voice message or poll, as `say` sends text."""
         sent = self.server.user_sends(self.person, media, caption, self.group, topic=self.topic)
         return await self.deliver(sent)
 
