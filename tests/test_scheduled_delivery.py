@@ -231,6 +231,48 @@ async def test_a_stop_while_telegram_says_slow_down_loses_no_reminder_and_repeat
     assert {person.id: arrived(person) for person in people} == {p.id: 1 for p in people}
 
 
+async def test_a_stop_while_a_reminder_is_being_written_keeps_it_due(
+    running: tuple[Core, TelegramAdapter, Server],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bot is stopped (at once) while a claimed reminder is still being written, its
+    store reads out on the database thread: nothing of it went out. It used to count as
+    "may have gone out", and that day's reminder was lost; it stays due, and goes out
+    after the restart, once."""
+    core, adapter, server = running
+    await Talk(server, ALICE).say("/remind 07:30 Europe/London daily")
+    writing = asyncio.Event()
+
+    async def still_writing(prompt: Prompt) -> list[Reply]:
+        writing.set()
+        await asyncio.Event().wait()  # the database thread never answers in time
+        return []
+
+    monkeypatch.setattr(core.engine, "scheduled", still_writing)
+    clock.now = SATURDAY_0730_GMT
+    scheduler = scheduler_for(core, adapter, clock, stop_timeout=0.0)
+    scheduling = asyncio.create_task(scheduler.run())
+    await asyncio.wait_for(writing.wait(), SHUTDOWN_LIMIT)
+    await asyncio.wait_for(scheduler.stop(), SHUTDOWN_LIMIT)
+    await scheduling
+    assert reminders(server) == []
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    reminder = await core.store.schedules.get(reminder_owner(user.id))
+    assert reminder is not None
+    saturday = SATURDAY_0730_GMT.date()
+    assert (reminder.last_sent_day, reminder.next_day) == (None, saturday)
+
+    async with open_core(tmp_path / "glutebot.db", clock=clock) as again:
+        restarted = scheduler_for(again, adapter, clock)
+        for minutes in (1, 2, 4):
+            clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+            await restarted.run_once()
+    assert len(reminders(server)) == 1
+
+
 @pytest.mark.parametrize("on_the_wire", [False, True], ids=["held-back-by-429", "on-the-wire"])
 async def test_a_delivery_cancelled_says_retry_only_if_nothing_may_have_arrived(
     running: tuple[Core, TelegramAdapter, Server], on_the_wire: bool
