@@ -185,6 +185,11 @@ def deliverer(core: Core, adapters: Mapping[Platform, Adapter]) -> Deliver:
             return Delivery.RETRY
         try:
             replies = await core.engine.scheduled(prompt)
+        except asyncio.CancelledError:
+            # The scheduler's `stop` ran out of time while the prompt was being written:
+            # nothing went out either, so it stays due (sent after the restart), not lost.
+            log.info("schedule %s: stopped while writing its prompt; it stays due", schedule.id)
+            return Delivery.RETRY
         except Exception as exc:
             # Nothing has gone out yet, so the day isn't lost: the scheduler tries again
             # later (1, 2, 4... minutes, within the grace window), as after a refused send.

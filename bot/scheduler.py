@@ -42,6 +42,15 @@ def prompt_nonce(schedule_id: int, local_day: date) -> str:
     return f"s{schedule_id}d{local_day.toordinal()}"
 
 
+@dataclass
+class _Send:
+    """A claimed prompt on its way out, and whether `deliver` has it yet: until then
+    nothing of it can have reached the platform."""
+
+    prompt: Prompt
+    handed_over: bool = False
+
+
 Deliver = Callable[[Prompt], Awaitable[Delivery]]
 Clock = Callable[[], datetime]
 
@@ -243,7 +252,8 @@ class Scheduler:
             claimed = await self._store.claim_send(schedule, following, now)
         if not claimed:
             return  # changed or claimed elsewhere since it was read; the next pass sees it
-        sending = asyncio.ensure_future(self._pace_and_deliver(Prompt(schedule, day, asks)))
+        send = _Send(Prompt(schedule, day, asks))
+        sending = asyncio.ensure_future(self._pace_and_deliver(send))
         self._sending.add(sending)
         try:
             await asyncio.wait({sending})  # returns once it ends, even cancelled by `stop`
@@ -252,32 +262,32 @@ class Scheduler:
             raise
         finally:
             self._sending.discard(sending)
-        if sending.cancelled():
+        if not sending.cancelled():
+            outcome = sending.result()
+        elif send.handed_over:
             # Cut short by `stop` while sending, maybe after it reached the platform: as
             # after a crash between the claim and the send, it is not retried. (A `deliver`
             # that knows nothing went out returns RETRY instead, as the adapters'
             # do when stopped waiting out a 429: see adapters/send_watch.py.)
             log.warning("schedule %s: shutdown cut its send short; not retried", schedule.id)
             return
-        await self._settle(schedule, following, sending.result())
+        else:
+            # Cut short before its turn: waiting for its pacing slot, or before the task
+            # even started (a task cancelled then never runs a line of its own). Nothing
+            # went out, so it is retried (after a restart, within the grace window).
+            log.info("schedule %s: stopped before its turn to be sent; it stays due", schedule.id)
+            outcome = Delivery.RETRY
+        await self._settle(schedule, following, outcome)
 
-    async def _pace_and_deliver(self, prompt: Prompt) -> Delivery:
-        if not self._cut_short and await self._paced(prompt):
-            return await self._deliver_once(prompt)
-        # `stop` ran out of time before this prompt's turn: nothing went out, so it is
-        # retried (after a restart, within the grace window) like any send that never started.
-        return Delivery.RETRY
-
-    async def _paced(self, prompt: Prompt) -> bool:
-        """Waits for the prompt's pacing slot; False if `stop` cancelled the wait."""
-        pacer = self._pacers.get(prompt.schedule.platform)
-        if pacer is None:
-            return True
-        try:
-            await pacer.wait(prompt.schedule.target)
-        except asyncio.CancelledError:
-            return False
-        return True
+    async def _pace_and_deliver(self, send: _Send) -> Delivery:
+        if self._cut_short:
+            # Started after `stop` ran out of time: nothing went out, as above.
+            return Delivery.RETRY
+        pacer = self._pacers.get(send.prompt.schedule.platform)
+        if pacer is not None:
+            await pacer.wait(send.prompt.schedule.target)
+        send.handed_over = True
+        return await self._deliver_once(send.prompt)
 
     async def _deliver_once(self, prompt: Prompt) -> Delivery:
         try:

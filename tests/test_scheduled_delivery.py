@@ -5,21 +5,23 @@ daylight-saving change and a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.ext import AIORateLimiter
 
 from bot.adapters.telegram_adapter import TelegramAdapter
+from bot.adapters.telegram_calls import Result
 from bot.app import Core, open_core
 from bot.model import ChatRef, Delivery, Platform, Reply
 from bot.pacing import Pacer
 from bot.runner import deliverer
 from bot.scheduler import Prompt, Scheduler
 from bot.store.schedules import reminder_owner
-from tests.fakes.telegram_api import Person, Server, Talk
+from tests.fakes.telegram_api import WAIT_LIMIT, Person, Server, Talk
 from tests.test_telegram import ALICE, make_adapter, no_sleep, texts
 from tests.transcript import FakeClock
 
@@ -50,13 +52,50 @@ def clock() -> FakeClock:
     return FakeClock(FRIDAY)
 
 
+class CountingLimiter(AIORateLimiter):
+    """PTB's rate limiter as the adapter tests set it up, counting the messages handed to
+    it: from then on, a 429 it is waiting out holds them back."""
+
+    def __init__(self) -> None:
+        super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=2)
+        self.messages = 0
+        self._handed = asyncio.Event()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Result:
+        if endpoint == "sendMessage":
+            self.messages += 1
+            self._handed.set()
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+    async def until_handed(self, count: int) -> None:
+        async with asyncio.timeout(WAIT_LIMIT):
+            while self.messages < count:
+                self._handed.clear()
+                await self._handed.wait()
+
+
+@pytest.fixture
+def limiter() -> CountingLimiter:
+    return CountingLimiter()
+
+
 @pytest.fixture
 async def running(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: FakeClock, limiter: CountingLimiter
 ) -> AsyncIterator[tuple[Core, TelegramAdapter, Server]]:
     server = Server()
     async with open_core(tmp_path / "glutebot.db", clock=clock) as core:
-        adapter = make_adapter(core, server)
+        adapter = make_adapter(core, server, rate_limiter=limiter)
         await adapter.start()
         try:
             yield core, adapter, server
@@ -188,24 +227,28 @@ async def test_a_reminder_that_could_not_be_written_is_retried_later_not_lost(
 
 
 async def test_a_stop_while_telegram_says_slow_down_loses_no_reminder_and_repeats_none(
-    running: tuple[Core, TelegramAdapter, Server], clock: FakeClock, tmp_path: Path
+    running: tuple[Core, TelegramAdapter, Server],
+    clock: FakeClock,
+    tmp_path: Path,
+    limiter: CountingLimiter,
 ) -> None:
     """40 reminders fall due; Telegram answers the first with 429 (retry after an hour),
-    and the rest queue behind it in PTB's rate limiter. The bot is stopped (SIGTERM)
-    then: it stops at once, and each reminder has either gone out, or is still due, and
-    goes out after the restart. None is lost, none arrives twice."""
+    and the rest claimed with it (16 at a time) queue behind it in PTB's rate limiter.
+    The bot is stopped (SIGTERM) then: it stops at once, and each reminder has either gone
+    out, or is still due, and goes out after the restart. None is lost, none arrives
+    twice."""
     core, adapter, server = running
     people = [Person(2000 + n, f"P{n}") for n in range(40)]
     for person in people:
         await Talk(server, person).say("/remind 07:30 Europe/London daily")
-    asked = len(server.calls_to("sendMessage"))
+    handed = limiter.messages
     server.fail("sendMessage", "429", retry_after=3600)
     clock.now = SATURDAY_0730_GMT
-    scheduler = scheduler_for(core, adapter, clock, stop_timeout=0.0)
+    scheduler = scheduler_for(core, adapter, clock, stop_timeout=0.0, concurrency=16)
     scheduling = asyncio.create_task(scheduler.run())
-    await server.until(lambda: len(server.calls_to("sendMessage")) > asked)
-    for _ in range(100):  # the other claimed reminders reach the rate limiter's queue
-        await asyncio.sleep(0)
+    # Each claimed reminder written and in the rate limiter's hands: the first out and
+    # refused, the other 15 waiting out its hour.
+    await limiter.until_handed(handed + 16)
     await asyncio.wait_for(scheduler.stop(), SHUTDOWN_LIMIT)
     await scheduling
 
@@ -229,6 +272,48 @@ async def test_a_stop_while_telegram_says_slow_down_loses_no_reminder_and_repeat
             clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
             await restarted.run_once()
     assert {person.id: arrived(person) for person in people} == {p.id: 1 for p in people}
+
+
+async def test_a_stop_while_a_reminder_is_being_written_keeps_it_due(
+    running: tuple[Core, TelegramAdapter, Server],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bot is stopped (at once) while a claimed reminder is still being written, its
+    store reads out on the database thread: nothing of it went out. It used to count as
+    "may have gone out", and that day's reminder was lost; it stays due, and goes out
+    after the restart, once."""
+    core, adapter, server = running
+    await Talk(server, ALICE).say("/remind 07:30 Europe/London daily")
+    writing = asyncio.Event()
+
+    async def still_writing(prompt: Prompt) -> list[Reply]:
+        writing.set()
+        await asyncio.Event().wait()  # the database thread never answers in time
+        return []
+
+    monkeypatch.setattr(core.engine, "scheduled", still_writing)
+    clock.now = SATURDAY_0730_GMT
+    scheduler = scheduler_for(core, adapter, clock, stop_timeout=0.0)
+    scheduling = asyncio.create_task(scheduler.run())
+    await asyncio.wait_for(writing.wait(), SHUTDOWN_LIMIT)
+    await asyncio.wait_for(scheduler.stop(), SHUTDOWN_LIMIT)
+    await scheduling
+    assert reminders(server) == []
+    user = await core.store.users.get(Platform.TELEGRAM, str(ALICE.id))
+    assert user is not None
+    reminder = await core.store.schedules.get(reminder_owner(user.id))
+    assert reminder is not None
+    saturday = SATURDAY_0730_GMT.date()
+    assert (reminder.last_sent_day, reminder.next_day) == (None, saturday)
+
+    async with open_core(tmp_path / "glutebot.db", clock=clock) as again:
+        restarted = scheduler_for(again, adapter, clock)
+        for minutes in (1, 2, 4):
+            clock.now = SATURDAY_0730_GMT + timedelta(minutes=minutes)
+            await restarted.run_once()
+    assert len(reminders(server)) == 1
 
 
 @pytest.mark.parametrize("on_the_wire", [False, True], ids=["held-back-by-429", "on-the-wire"])

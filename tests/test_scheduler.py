@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -735,6 +736,48 @@ async def test_stop_releases_prompts_still_waiting_for_their_turn(
     assert [(p.schedule.community, p.local_day) for p in again.prompts] == [
         (waited, date(2026, 6, 1))
     ]
+
+
+@pytest.mark.parametrize("turns", range(12))
+async def test_a_stop_landing_at_any_turn_after_a_claim_loses_no_prompt(
+    store: ScheduleStore, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch, turns: int
+) -> None:
+    """`stop` (no time to wait) comes while a prompt is being claimed, and cancels the
+    sends under way `turns` turns of the loop after the claim commits: maybe right after
+    the send's task was created, before it ran at all. Such a task never runs a line of
+    its own, so it used to count as "may have gone out" and the day was lost. Whatever
+    the turn, the prompt went out (its day claimed) or stays due and goes out after the
+    restart: once."""
+    schedule = await store.upsert(channel("g1"), clock.utc())
+    clock.set(utc(2026, 6, 1, 6, 0))
+    claiming, claimed = asyncio.Event(), asyncio.Event()
+    claim = store.claim_send
+
+    async def claim_held(*args: Any) -> bool:
+        won = await claim(*args)
+        claiming.set()
+        await claimed.wait()  # committed; the scheduler hears of it when the test says
+        return won
+
+    monkeypatch.setattr(store, "claim_send", claim_held)
+    first = Recorder(clock)
+    scheduler = Scheduler(store, first, clock.utc, clock.sleep, pacers={}, stop_timeout=0)
+    loop = asyncio.ensure_future(scheduler.run())
+    await claiming.wait()
+    stopping = asyncio.ensure_future(scheduler.stop())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    claimed.set()
+    await stopping
+    assert loop.done()
+    monkeypatch.undo()
+    after = await store.get(schedule.owner)
+    assert after is not None
+    assert after.last_sent_day == (date(2026, 6, 1) if first.prompts else None)
+
+    again = Recorder(clock)
+    await run_until(make_scheduler(store, again, clock), store, clock, utc(2026, 6, 1, 8, 0))
+    assert first.days() + again.days() == [date(2026, 6, 1)]
 
 
 async def test_a_prompt_missed_until_after_midnight_waits_for_its_next_day(
