@@ -11,7 +11,9 @@ import pytest
 from bot.app import Core
 from bot.engine.turn import ACTION_PREFIX
 from bot.flows import programme
+from bot.flows.exercises import EXERCISES
 from bot.model import Incoming, Platform
+from bot.render import Renderer
 from tests.test_check import CLEAR, take_check
 from tests.transcript import START, Chat, FakeClock
 
@@ -767,3 +769,21 @@ async def test_sets_without_the_count_in_each_are_asked_about(chat: Chat) -> Non
     assert "Nothing was logged." in said.text
     said = await chat.say("done 2 sets of 10 each")
     assert "Logged 20 glute bridges." in said.text
+
+
+async def test_the_workout_offers_a_how_to_for_every_exercise(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding an exercise is data (bot/flows/exercises.py), no engine change: its "How to
+    do" button comes with the workout, as its walk-through does."""
+    monkeypatch.setitem(EXERCISES, "squat", EXERCISES["bridge"])
+    monkeypatch.setitem(chat.core.renderer.labels, "how_squat", "How to do a squat")
+    said = await chat.say("/workout")
+    labels = [choice.label for reply in said.replies for choice in reply.choices]
+    assert labels == ["done_workout", "how_bridge", "how_lunge", "how_squat"]
+
+
+def test_every_exercise_has_its_labels() -> None:
+    labels = Renderer().labels
+    for ex_id in EXERCISES:
+        assert {f"how_{ex_id}", f"learn_{ex_id}"} <= labels.keys(), ex_id

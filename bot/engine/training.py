@@ -221,11 +221,9 @@ async def todays_session(
         "recheck_due": _recheck_due(mine, last_taken, tz),
         "checked_before": last_taken is not None,
     }
-    choices = (
-        action("done", "done_workout", nonce),
-        walk_start("bridge", "how_bridge", nonce),
-        walk_start("lunge", "how_lunge", nonce),
-    )
+    # Each exercise needs a "how_<id>" label for its button.
+    how_tos = (walk_start(ex_id, f"how_{ex_id}", nonce) for ex_id in EXERCISES)
+    choices = (action("done", "done_workout", nonce), *how_tos)
     return Reply(template, context, choices=choices, private=True)
 
 
