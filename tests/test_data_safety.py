@@ -11,9 +11,11 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,9 @@ from bot.store.schema import SCHEMA_VERSION
 from tests.transcript import Chat, FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# How long a test waits for something it set going (a statement on the database thread):
+# generous, as a busy machine may take its time; only a broken test waits this long.
+WAIT_LIMIT = 30.0
 
 
 def put(key: str) -> Write:
@@ -70,12 +75,22 @@ async def test_a_transaction_cancelled_while_waiting_for_the_lock_leaves_none_op
         await core.engine.handle(telegram_message(regular, 1, "/start"))
         other = sqlite3.connect(db_path, isolation_level=None, timeout=0.2)
         other.execute("BEGIN IMMEDIATE")  # another process writing for a moment
+        begun = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_db_thread(statement: str) -> None:  # SQLite calls it as a statement starts
+            if statement.startswith("BEGIN"):
+                loop.call_soon_threadsafe(begun.set)
+
+        await core.store.db._conn.set_trace_callback(on_db_thread)
         newcomer = telegram_private("1001")
         ensuring = asyncio.create_task(core.store.users.ensure(newcomer, "Ann", clock()))
-        await asyncio.sleep(0.2)  # its BEGIN IMMEDIATE is now waiting for the lock
+        async with asyncio.timeout(WAIT_LIMIT):
+            await begun.wait()  # its BEGIN IMMEDIATE is running, waiting for the lock
         ensuring.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches it (one turn of the loop)
+        other.execute("COMMIT")  # the other process is done: the BEGIN goes through
         await asyncio.gather(ensuring, return_exceptions=True)
-        other.execute("COMMIT")  # the other process is done
 
         answers = [
             templates(await core.engine.handle(telegram_message(regular, n, "done 5")))
@@ -164,12 +179,12 @@ async def test_a_caller_cancelled_mid_commit_neither_tears_the_batch_nor_stops_o
     others sharing it succeed, and the committer keeps working."""
     db = await Database.open(db_path)
     try:
+        committing, cancelled = threading.Event(), threading.Event()
 
         def slow(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO meta (key, value) VALUES ('slow', 'v')")
-            # Long enough for the caller's cancellation to land mid-commit.
-            conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-                         " WHERE i < 300000) SELECT COUNT(*) FROM n").fetchone()  # fmt: skip
+            committing.set()
+            cancelled.wait(WAIT_LIMIT)  # the caller's cancellation lands mid-commit
 
         first = asyncio.create_task(db.apply([put("first")]))
         await asyncio.sleep(0)
@@ -177,8 +192,11 @@ async def test_a_caller_cancelled_mid_commit_neither_tears_the_batch_nor_stops_o
         bystander = asyncio.create_task(db.apply([put("bystander")]))
         await asyncio.sleep(0)
         await first
-        await asyncio.sleep(0.01)
-        victim.cancel()
+        try:
+            assert await asyncio.to_thread(committing.wait, WAIT_LIMIT)
+            victim.cancel()
+        finally:
+            cancelled.set()
         results = await asyncio.gather(victim, bystander, return_exceptions=True)
         assert isinstance(results[0], asyncio.CancelledError)
         assert results[1] is None
@@ -269,7 +287,9 @@ async def test_two_processes_on_one_file_lose_and_double_nothing(db_path: Path) 
     assert total == (10 * 15, 50)
 
 
-async def test_two_processes_opening_an_old_database_at_once_both_start(db_path: Path) -> None:
+async def test_two_processes_opening_an_old_database_at_once_both_start(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two processes opening a database from an earlier version at once (a
     `glutebot run` and a `glutebot chat` after an upgrade) both start: the one that waited
     finds the migration done (the version is read again inside the migration's
@@ -280,15 +300,28 @@ async def test_two_processes_opening_an_old_database_at_once_both_start(db_path:
         conn.execute("PRAGMA journal_mode = WAL")  # as glutebot v2 left it
     other = sqlite3.connect(db_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # both starts read the version, then wait
+    readers: set[int] = set()
+    both_read = asyncio.Event()
+    version = Database.version
 
-    async def release() -> None:
-        await asyncio.sleep(0.3)
-        other.execute("COMMIT")
+    async def version_read(db: Database) -> int:
+        found = await version(db)
+        readers.add(id(db))
+        if len(readers) == 2:
+            both_read.set()
+        return found
 
-    releasing = asyncio.create_task(release())
-    opened = await asyncio.gather(Database.open(db_path), Database.open(db_path),
-                                  return_exceptions=True)  # fmt: skip
-    await releasing
+    monkeypatch.setattr(Database, "version", version_read)
+    opening = asyncio.gather(Database.open(db_path), Database.open(db_path),
+                             return_exceptions=True)  # fmt: skip
+    # Both read it, or one failed before it did.
+    either: set[asyncio.Future[Any]] = {opening, asyncio.ensure_future(both_read.wait())}
+    try:
+        async with asyncio.timeout(WAIT_LIMIT):
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        other.execute("COMMIT")  # both read version 2 and now wait for the lock
+    opened = await opening
     other.close()
     for db in opened:
         if isinstance(db, Database):

@@ -10,8 +10,8 @@ import asyncio
 import gc
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from bot.adapters.discord_adapter import (
     SLASH_INSTEAD,
     DiscordAdapter,
     DiscordStartError,
+    GluteBot,
 )
 from bot.adapters.discord_wire import delivery_for, setup_channel
 from bot.app import Core, open_core
@@ -97,6 +98,7 @@ async def running(
 ) -> AsyncIterator[DiscordAdapter]:
     """A started adapter; the test fails if its bot dies or anything logs an error."""
     adapter = DiscordAdapter(core, server.token, guild_ready_timeout=0.01, **options)
+    report_when_done(server, adapter)
     await adapter.start()
     try:
         assert adapter.task is not None
@@ -104,6 +106,45 @@ async def running(
             yield adapter
     finally:
         await adapter.stop()
+
+
+def report_when_done(server: FakeDiscord, adapter: DiscordAdapter) -> None:
+    """Tells `server` each message and button press the adapter is done with, answered or
+    not, for `FakeDiscord.until_finished`."""
+    on_message, on_button = adapter.on_message, adapter.on_button
+
+    async def message_seen_to(bot: GluteBot, message: discord.Message) -> None:
+        try:
+            await on_message(bot, message)
+        finally:
+            server.bot_finished(message.id)
+
+    async def press_seen_to(interaction: discord.Interaction[Any], value: str) -> None:
+        try:
+            await on_button(interaction, value)
+        finally:
+            server.bot_finished(interaction.id)
+
+    adapter.on_message = message_seen_to  # type: ignore[method-assign]
+    adapter.on_button = press_seen_to  # type: ignore[method-assign]
+
+
+@contextmanager
+def logged_by(server: FakeDiscord, name: str) -> Iterator[list[str]]:
+    """The messages logger `name` logs while inside, each waking `server.wait_for`."""
+    messages: list[str] = []
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+            server.notify()
+
+    watch = Watch()
+    logging.getLogger(name).addHandler(watch)
+    try:
+        yield messages
+    finally:
+        logging.getLogger(name).removeHandler(watch)
 
 
 @pytest.fixture
@@ -1037,24 +1078,28 @@ async def test_a_bad_token_is_a_clear_start_error(
 
 def hold_handling(
     core: Core, monkeypatch: pytest.MonkeyPatch
-) -> tuple[asyncio.Event, asyncio.Event]:
-    """The engine waits, once an event reaches it, until released: (started, release)."""
-    started, release = asyncio.Event(), asyncio.Event()
+) -> tuple[asyncio.Event, asyncio.Event, asyncio.Event]:
+    """The engine waits, once an event reaches it, until released: (started, release,
+    ended), ended set once the handling is over, however it ended."""
+    started, release, ended = asyncio.Event(), asyncio.Event(), asyncio.Event()
     handle = core.engine.handle
 
     async def held(incoming: Incoming) -> list[Reply]:
         started.set()
-        await release.wait()
-        return await handle(incoming)
+        try:
+            await release.wait()
+            return await handle(incoming)
+        finally:
+            ended.set()
 
     monkeypatch.setattr(core.engine, "handle", held)
-    return started, release
+    return started, release, ended
 
 
 async def test_stop_lets_the_events_being_handled_finish(
     fake_discord: FakeDiscord, world: World, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started, release = hold_handling(core, monkeypatch)
+    started, release, _ = hold_handling(core, monkeypatch)
     adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01)
     await adapter.start()
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
@@ -1078,16 +1123,15 @@ async def test_stop_cuts_short_an_event_still_handled_after_the_drain_time(
     """An event still being handled when the drain time is up is cancelled with the rest
     of the shutdown: it can't write (or try to) once the database is closing, and its
     turn is stored whole or not at all (here: not at all)."""
-    started, release = hold_handling(core, monkeypatch)
+    started, release, ended = hold_handling(core, monkeypatch)
     adapter = DiscordAdapter(core, fake_discord.token, guild_ready_timeout=0.01, drain_timeout=0.0)
     await adapter.start()
     await fake_discord.user_says(world.guild, world.channel, world.alice, "done 15")
     async with asyncio.timeout(5):
         await started.wait()
     await adapter.stop()
+    assert ended.is_set()  # cut short with the stop: nothing of it runs any more
     release.set()  # what it waited for comes, too late
-    for _ in range(20):
-        await asyncio.sleep(0)
     assert await reps_of(core, world.alice) == {}
 
 
@@ -1189,11 +1233,10 @@ async def test_without_the_deferral_a_slow_answer_would_be_lost(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fake_discord.response_deadline = 0.2
     held = Held(core, monkeypatch)
     async with running(fake_discord, core, defer_after=10):
         stats = await fake_discord.slash(world.guild, world.channel, world.alice, "stats")
-        await asyncio.sleep(0.3)  # past the deadline
+        stats.expire()  # Discord's 3 s pass
         held.release.set()
         await fake_discord.wait_for(
             lambda: any(r.path.endswith("/callback") for r in fake_discord.requests)
@@ -1661,6 +1704,10 @@ async def test_a_link_a_member_typed_is_never_unfurled_under_the_bots_name(
         assert message["flags"] & SUPPRESS_EMBEDS, message
 
 
+# What discord.py logs as it starts waiting out a 429.
+RATE_LIMITED = "responded with 429. Retrying in"
+
+
 @pytest.mark.parametrize("where", ["channel", "dm", "on-the-wire"])
 async def test_a_delivery_cancelled_while_discord_says_slow_down_says_retry(
     core: Core, where: str
@@ -1685,12 +1732,13 @@ async def test_a_delivery_cancelled_while_discord_says_slow_down_says_retry(
                 chat = ChatRef(Platform.DISCORD, "", str(channel.id), str(guild.id))
             asked = len(fake.requests)
             post = [Reply("help", {"platform": "discord"})]
-            sending = asyncio.create_task(adapter.deliver(chat, post))
-            await fake.wait_for(
-                lambda: any(r.path.endswith("/messages") for r in fake.requests[asked:])
-            )
-            for _ in range(10):  # discord.py reads the 429 and starts its wait
-                await asyncio.sleep(0)
+            with logged_by(fake, "discord.http") as logged:
+                sending = asyncio.create_task(adapter.deliver(chat, post))
+                await fake.wait_for(
+                    lambda: any(r.path.endswith("/messages") for r in fake.requests[asked:])
+                )
+                if where != "on-the-wire":  # discord.py read the 429 and waits it out
+                    await fake.wait_for(lambda: any(RATE_LIMITED in m for m in logged))
             sending.cancel()
             await asyncio.wait({sending})
             if where == "on-the-wire":
@@ -2206,12 +2254,10 @@ async def test_discord_formatting_changes_how_a_done_looks_not_what_it_says(
 ) -> None:
     """Discord's emphasis markers change how words look, not what they say."""
     said = await fake_discord.user_says(world.guild, world.channel, world.alice, typed)
-    if logged:
-        await reacted(fake_discord, said)
-    else:
-        await asyncio.sleep(0.3)
+    await fake_discord.until_finished(said)
 
     assert await reps_of(core, world.alice) == logged
+    assert fake_discord.reactions_on(said) == (["✅"] if logged else [])
 
 
 async def test_a_struck_through_done_logs_nothing_and_markers_inside_words_stay(
@@ -2295,9 +2341,8 @@ async def dm_says(
     what the bot answered."""
     dm = server.dm_channel(member)
     before = len(server.bot_messages(dm))
-    await server.dm(member, text, reply_to=reply_to)
-    await server.wait_for(lambda: len(server.bot_messages(dm)) > before)
-    await asyncio.sleep(0.2)  # the rest of an answer in several messages
+    await server.until_finished(await server.dm(member, text, reply_to=reply_to))
+    assert len(server.bot_messages(dm)) > before, f"no answer to {text!r}"
     return "\n".join(m["content"] for m in server.bot_messages(dm)[before:])
 
 
@@ -2445,8 +2490,8 @@ async def test_a_double_tapped_answer_stays_shown_as_the_answer_given(
     first = await fake_discord.press_button(question, alice, no)
     second = await fake_discord.press_button(question, alice, no)
     await answered(fake_discord, first)
-    await fake_discord.wait_for(lambda: second.response is not None)
-    await asyncio.sleep(0.2)
+    await fake_discord.until_finished(first)
+    await fake_discord.until_finished(second)
 
     assert answers(second) == []
     shown = fake_discord.messages[int(question["id"])]

@@ -176,6 +176,16 @@ def _size(path: Path) -> int:
     return os.stat(path).st_size
 
 
+async def _until_checkpointed(path: Path, size: int) -> None:
+    """Waits until the checkpointer has copied the WAL into `path`, making it larger than
+    `size`. It does so on its own time, about a second after a write, on a thread at the
+    lowest CPU priority, which a busy machine serves last: there is no event to wait on, so
+    the file is looked at now and then, with a generous limit."""
+    async with asyncio.timeout(60):
+        while _size(path) <= size:  # noqa: ASYNC110 (a file another thread writes)
+            await asyncio.sleep(0.05)
+
+
 async def test_commits_leave_checkpoints_to_the_checkpointer(db_path: Path) -> None:
     loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     store = await Store.open(db_path)
@@ -184,11 +194,7 @@ async def test_commits_leave_checkpoints_to_the_checkpointer(db_path: Path) -> N
         # Far past SQLite's own threshold (1,000 pages), which would checkpoint in COMMIT.
         await store.db.apply(_big_rows(1500))
         assert _size(db_path) == before  # all of it still in the WAL
-        for _ in range(100):  # the checkpointer copies it about a second later
-            if _size(db_path) > 1500 * 4000:
-                break
-            await asyncio.sleep(0.05)
-        assert _size(db_path) > 1500 * 4000
+        await _until_checkpointed(db_path, 1500 * 4000)  # the checkpointer copies it later
         # On a thread of its own, at the lowest priority, so the event loop keeps the CPU.
         (thread,) = [t for t in threading.enumerate() if t.name.startswith("glutebot-checkpoint")]
         assert thread.native_id is not None
@@ -220,11 +226,7 @@ async def test_what_is_left_in_the_wal_is_checkpointed_soon_after_opening(db_pat
     before = _size(db_path)
     store = await Store.open(db_path)
     try:
-        for _ in range(100):
-            if _size(db_path) > before + 300 * 4000:
-                break
-            await asyncio.sleep(0.05)
-        assert _size(db_path) > before + 300 * 4000
+        await _until_checkpointed(db_path, before + 300 * 4000)
     finally:
         await store.close()
         other.close()

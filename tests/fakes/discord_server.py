@@ -196,6 +196,11 @@ class FakeInteraction:
     original: JSON | None = None
     followups: list[JSON] = field(default_factory=list)
     created: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+    expired: bool = False
+
+    def expire(self) -> None:
+        """Discord's wait for the first answer is over, without the test waiting it out."""
+        self.expired = True
 
     @property
     def response(self) -> InteractionResponse | None:
@@ -257,6 +262,10 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
         self._watched: list[asyncio.Task[Any]] = []
+        # Ids of the messages and interactions the bot is done with, answered or not, as
+        # the test harness reports them (`bot_finished`): the fake can't tell when an event
+        # that needs no answer, or the last of an answer in several messages, has been seen to.
+        self.finished: set[int] = set()
         self._consumed: set[int] = set()
         self._held: dict[int, asyncio.Event] = {}
 
@@ -590,6 +599,16 @@ class FakeDiscord:
 
     def unwatch(self, task: asyncio.Task[Any]) -> None:
         self._watched.remove(task)
+
+    def bot_finished(self, event_id: int) -> None:
+        """The bot is done with the message or interaction `event_id`."""
+        self.finished.add(event_id)
+        self.notify()
+
+    async def until_finished(self, event: JSON | FakeInteraction) -> None:
+        """Waits until the bot is done with `event`, a message or an interaction."""
+        event_id = event.id if isinstance(event, FakeInteraction) else int(event["id"])
+        await self.wait_for(lambda: event_id in self.finished)
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
         """Return predicate()'s first truthy value, re-checked whenever the fake sees traffic."""
@@ -1345,7 +1364,8 @@ class FakeDiscord:
         interaction = self.interactions.get(int(request.match_info["id"]))
         if interaction is None or interaction.token != request.match_info["token"]:
             raise DiscordError(404, 10062, "Unknown interaction")
-        late = asyncio.get_running_loop().time() - interaction.created > self.response_deadline
+        waited = asyncio.get_running_loop().time() - interaction.created
+        late = interaction.expired or waited > self.response_deadline
         if late and not interaction.responses:
             raise DiscordError(404, 10062, "Unknown interaction")
         if interaction.responses:
