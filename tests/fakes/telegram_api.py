@@ -105,6 +105,12 @@ CHANNEL_BOT: JSON = {
 }
 
 
+def _as_replied(message: JSON) -> JSON:
+    """`message` as a reply carries it: Telegram leaves out what it replied to in turn (a
+    thread of replies would otherwise nest every message before it)."""
+    return {k: v for k, v in message.items() if k != "reply_to_message"}
+
+
 def _reply_thread(chat: JSON, replied: JSON) -> JSON:
     """In a supergroup, a reply belongs to the thread of the message it answers, or starts
     one there: it carries the thread's id (the first message's), though no topic but a
@@ -322,7 +328,7 @@ class Server:
             # In a topic, a message that replies to nothing replies to the topic's opening.
             reply_to = reply_to or self.topics[group.id][topic]
         if reply_to is not None:
-            message["reply_to_message"] = reply_to
+            message["reply_to_message"] = _as_replied(reply_to)
             message.update(_reply_thread(chat, reply_to))
         self.messages[(chat["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
@@ -530,7 +536,7 @@ class Server:
         if reply_to:
             replied = self.messages.get((chat_id, int(reply_to["message_id"])))
             if replied is not None:
-                message["reply_to_message"] = replied
+                message["reply_to_message"] = _as_replied(replied)
         thread = self._thread(chat_id, params.get("message_thread_id"), replied)
         if thread is not None:
             message["message_thread_id"] = thread
