@@ -1407,6 +1407,14 @@ async def test_an_edit_delivered_again_after_a_restart_is_answered_once(
     assert await reps_of(core, ALICE) == 15
 
 
+async def test_a_slash_before_what_no_command_has_is_answered(bot: Bot) -> None:
+    # Found by the fuzz test: the fake marked "/𐀀" as a command, counting its length in
+    # code points rather than UTF-16 units, and the bot failed to read the half character
+    # it cut off. Telegram's commands have only Latin letters, digits and underscores.
+    calls = await bot.talk().send("photo", "/𐀀")
+    assert "didn't understand" in texts(calls)[0]
+
+
 async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:
     calls = await bot.talk().send("photo", "done 15")
     assert "Logged 15 glute bridges" in texts(calls)[0]

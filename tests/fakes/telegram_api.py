@@ -780,9 +780,10 @@ def _formatted(params: Mapping[str, Any]) -> JSON:
 
 
 def _entities_of(text: str) -> list[JSON]:
-    """What Telegram marks in a typed message: a leading /command and @mentions."""
+    """What Telegram marks in a typed message: a leading /command (of Latin letters, digits
+    and underscores: "/𐀀" is none) and @mentions."""
     entities: list[JSON] = []
-    command = re.match(r"/\w+(@\w+)?", text)
+    command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
     if command:
         entities.append({"type": "bot_command", "offset": 0, "length": command.end()})
     for mention in re.finditer(r"(?<!\w)@\w{3,}", text):
