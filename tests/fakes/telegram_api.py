@@ -360,13 +360,16 @@ class Server:
         ]
 
     def edits(self, message: JSON, text: str) -> JSON:
-        """The sender edits their `message` to say `text`: Telegram sends it again, whole,
-        as an edited message."""
-        content: JSON = {"text": text}
+        """The sender edits their `message` to say `text` (a photo's or a voice message's
+        caption, for one of those): Telegram sends it again, whole, as an edited message."""
+        said, marks = (
+            ("text", "entities") if "text" in message else ("caption", "caption_entities")
+        )
+        content: JSON = {said: text}
         entities = _entities_of(text)
         if entities:
-            content["entities"] = entities
-        kept = {k: v for k, v in message.items() if k not in ("text", "entities")}
+            content[marks] = entities
+        kept = {k: v for k, v in message.items() if k not in (said, marks)}
         # Seconds, as Telegram counts: a second edit within the same second still differs.
         latest = self.messages.get((message["chat"]["id"], message["message_id"]), message)
         edit_date = max(int(time.time()), int(latest.get("edit_date", 0)) + 1)
