@@ -1147,7 +1147,8 @@ async def reps_in_db(core: Core) -> dict[str, int]:
 async def play(world: World, step: Step) -> None:
     server, engine = world.server, world.engine
     calls, answered, logs = len(server.outcomes), len(engine.answered), len(world.logs.records)
-    edits, reps_before = len(engine.edits), await reps_in_db(world.core)
+    edits = len(engine.edits)
+    reps_before = await reps_in_db(world.core) if isinstance(step.action, Edit) else None
     before = None
     if isinstance(step.action, Redeliver) and step.action.count > 0:
         again = world.history[-step.action.count :]
