@@ -81,9 +81,11 @@ class Incoming:
     `unreadable` marks a private message with no words for the bot, and says what it held
     instead (see Unreadable): the person is told what the bot reads, and it still counts
     as hearing from them.
-    `replied_buttons`: for a private message sent as a reply to one of the bot's (where the
+    `replied_buttons`: for a message sent as a reply to one of the bot's (where the
     platform has replies), the values of the buttons that message still shows; else None.
-    A reply to an earlier question is not taken as the answer to the current one.
+    In private, a reply to an earlier question is not taken as the answer to the current
+    one; in a group, a "next" or "back" replying to a walk-through's step presses its
+    button.
     `anonymous` marks a group message with no person behind it (on Telegram, an admin
     posting anonymously, as the group, or someone posting as a channel). It may show the
     group its own pages (help, the menus, the leaderboard); anything personal can't be

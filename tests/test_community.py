@@ -791,3 +791,67 @@ async def test_two_walk_throughs_opened_from_one_learn_menu_in_a_group_log_once(
         bob.last = finish
         await bob.tap("Done ✅")
     assert await reps_by_person(core) == {("telegram", "8"): 20}
+
+
+async def typed_in_reply(chat: Chat, text: str, to: Said) -> Said:
+    """`text` typed as a reply to the bot's message `to`, whose buttons are still there."""
+    replied = tuple(button.value for rendered in to.rendered for button in rendered.buttons)
+    incoming = Incoming(chat.ref, f"tg:{next(_keys)}", text=text, replied_buttons=replied)
+    return await chat.send(incoming)
+
+
+async def test_next_and_back_typed_in_reply_to_a_group_step_press_its_buttons(
+    core: Core,
+) -> None:
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    step_one = await ann.say("/bridge")
+    step_two = await typed_in_reply(bob, "next", step_one)
+    assert "step 2 of 5" in step_two.text
+    assert "step 1 of 5" in (await typed_in_reply(bob, "previous", step_two)).text
+    assert "step 2 of 5" in (await typed_in_reply(ann, "yes", step_one)).text
+    # The first step has no Back: "back" to it is what it was, not understood.
+    assert "not_understood" in (await typed_in_reply(bob, "back", step_one)).templates
+    said = step_two
+    while "exercise/finish" not in said.templates:
+        said = await typed_in_reply(bob, "go on", said)
+    finish = said
+    # The same walk-through throughout: Back from its finish, then its Next, the same Done.
+    assert "step 5 of 5" in (await typed_in_reply(bob, "back", finish)).text
+    again = await bob.tap("Next ➡")
+    assert again.replies[-1].choices == finish.replies[-1].choices
+
+
+async def test_next_in_reply_to_a_message_that_is_no_walk_through_step_is_not_a_step(
+    core: Core,
+) -> None:
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    workout = await bob.say("/workout")  # its "How to do a bridge" starts one, steps none
+    assert "not_understood" in (await typed_in_reply(bob, "next", workout)).templates
+    not_a_reply = Incoming(bob.ref, "tg:chatter", text="next", addressed=False)
+    assert await core.engine.handle(not_a_reply) == []
+
+
+async def test_next_in_reply_to_a_group_step_after_a_warning_sign_holds_back_as_its_button(
+    core: Core,
+) -> None:
+    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    step_one = await ann.say("/bridge")
+    await Chat(core, user="8", platform=Platform.TELEGRAM).say("my leg is going numb")
+    typed = await typed_in_reply(bob, "next", step_one)
+    bob.last = step_one
+    pressed = await bob.tap("Next ➡")
+    assert typed.templates == pressed.templates
+    assert "step 2 of 5" not in typed.text
+
+
+async def test_a_typed_next_to_a_group_step_from_before_steps_had_ids_goes_on(
+    core: Core,
+) -> None:
+    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    step_three = ("do:bridge:3", "do:bridge:1")  # its Next and its Back
+    next_to_it = Incoming(bob.ref, "tg:old", text="next", replied_buttons=step_three)
+    assert "step 4 of 5" in (await bob.send(next_to_it)).text
+    back_to_it = Incoming(bob.ref, "tg:old-back", text="back", replied_buttons=step_three)
+    assert "step 2 of 5" in (await bob.send(back_to_it)).text

@@ -2829,3 +2829,28 @@ async def test_edits_of_a_servers_done_and_of_a_dms_typo_are_answered(
     assert "your edit didn't log anything" in told["content"]
     assert '"\u2068done 12\u2069"' in told["content"]
     assert await reps_of(core, alice) == {"bridge": 15}
+
+
+async def test_next_and_back_replying_to_a_walk_through_step_in_a_channel_step_through_it(
+    fake_discord: FakeDiscord, world: World, core: Core, bot: DiscordAdapter
+) -> None:
+    """A walk-through asked for in a channel is posted there; "next" typed as a reply to
+    its step was "I didn't understand". It now does what the step's Next button does."""
+    me, channel = fake_discord.bot_user, world.channel
+    await fake_discord.user_says(world.guild, channel, world.alice, "bridge", mentions=[me])
+    step_one = await next_post(fake_discord, channel)
+    assert "step 1 of 5" in step_one["content"]
+    await fake_discord.user_says(world.guild, channel, world.bob, "next", reply_to=step_one)
+    step_two = await next_post(fake_discord, channel)
+    assert "step 2 of 5" in step_two["content"]
+    # Its Next pressed leads where "next" did: the same walk-through.
+    [pressed] = await press(fake_discord, step_one, world.bob, ":1")
+    assert custom_ids(pressed) == custom_ids(step_two)
+    await fake_discord.user_says(world.guild, channel, world.bob, "back", reply_to=step_two)
+    assert "step 1 of 5" in (await next_post(fake_discord, channel))["content"]
+    # Not a reply, nor a mention: chatter, left alone.
+    chatter = await fake_discord.user_says(world.guild, channel, world.bob, "next")
+    await fake_discord.user_says(world.guild, channel, world.bob, "next", reply_to=step_one)
+    step = await next_post(fake_discord, channel)
+    assert "step 2 of 5" in step["content"]
+    assert step["message_reference"]["message_id"] != chatter["id"]

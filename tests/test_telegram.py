@@ -1434,6 +1434,14 @@ async def test_an_edit_delivered_again_after_a_restart_is_answered_once(
     assert await reps_of(core, ALICE) == 15
 
 
+async def test_a_slash_before_what_no_command_has_is_answered(bot: Bot) -> None:
+    # Found by the fuzz test: the fake marked "/𐀀" as a command, counting its length in
+    # code points rather than UTF-16 units, and the bot failed to read the half character
+    # it cut off. Telegram's commands have only Latin letters, digits and underscores.
+    calls = await bot.talk().send("photo", "/𐀀")
+    assert "didn't understand" in texts(calls)[0]
+
+
 async def test_a_caption_is_read_like_text(bot: Bot, core: Core) -> None:
     calls = await bot.talk().send("photo", "done 15")
     assert "Logged 15 glute bridges" in texts(calls)[0]
@@ -1729,6 +1737,53 @@ async def test_a_group_walk_through_posted_before_its_buttons_had_an_id_goes_on(
     await bob.deliver(bot.server.press(BOB, step_one, forged))
     [finish] = bot.server.bot_messages(DESK.id)[shown:]
     assert [key["text"] for key in keys_of(finish)] == ["Done ✅", "⬅ Back"]
+
+
+async def test_next_and_back_typed_as_replies_step_through_a_group_walk_through(
+    bot: Bot, core: Core
+) -> None:
+    """ "next" typed as a reply to a walk-through's step in a group was "I didn't
+    understand": only its buttons moved it. A "next" or "back" replying to a step now does
+    what that step's button does, in the same walk-through."""
+    await bot.talk(ALICE, DESK).say("/bridge")
+    bob = bot.talk(BOB, DESK)
+    step_one = bot.server.bot_messages(DESK.id)[-1]
+    calls = await bob.say("next", reply_to=step_one)
+    [step_two] = sent(calls)
+    assert "step 2 of 5" in step_two.params["text"]
+    assert buttons(step_two) == ["Next ➡", "⬅ Back"]
+    step_two_shown = bot.server.bot_messages(DESK.id)[-1]
+    assert "step 1 of 5" in texts(await bob.say("back", reply_to=step_two_shown))[-1]
+    # An older step moves on from that step, as its own Next would.
+    assert "step 2 of 5" in texts(await bob.say("Next ➡", reply_to=step_one))[-1]
+    # Nothing before the first step: its "back" is not understood, as before.
+    assert "understand" in texts(await bob.say("back", reply_to=step_one))[-1]
+    for step in (3, 4, 5):  # "yes" goes on, as in private ("ok" is one)
+        assert (
+            f"step {step} of 5" in texts(await bob.say("ok", reply_to=bob.button("Next ➡")[0]))[-1]
+        )
+    [finish_call] = sent(await bob.say("next", reply_to=bob.button("Next ➡")[0]))
+    assert buttons(finish_call) == ["Done ✅", "⬅ Back"]
+    finish, done = bob.button("Done ✅")
+    assert "step 5 of 5" in texts(await bob.say("back", reply_to=finish))[-1]
+    # The same walk-through: the finish its button leads to again brings the same Done.
+    await bob.tap("Next ➡")
+    assert bob.button("Done ✅")[1] == done
+    await bob.tap("Done ✅")
+    assert "Already logged" in pop_up(await bob.deliver(bot.server.press(BOB, finish, done)))
+    assert await reps_of(core, BOB) == 20
+
+
+async def test_next_in_a_group_not_replying_to_a_walk_through_step_is_left_alone(
+    bot: Bot,
+) -> None:
+    in_desk = bot.talk(ALICE, DESK)
+    await in_desk.say("/bridge")
+    assert await in_desk.say("next") == []  # chatter: not said to the bot
+    await in_desk.say("/help")
+    help_message = bot.server.bot_messages(DESK.id)[-1]
+    calls = await in_desk.say("next", reply_to=help_message)
+    assert "step" not in texts(calls)[-1]  # said to the bot, about no walk-through
 
 
 def keys_of(message: dict[str, Any]) -> list[dict[str, str]]:

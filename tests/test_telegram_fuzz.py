@@ -6,10 +6,11 @@ supergroup, or remove the bot and add it back) and in a forum supergroup, in its
 topic and in a topic of its own. They type commands (with and without "@bot"), "done 15",
 nonsense and huge or odd unicode; send photos, stickers and voice messages, captioned or
 not; press the buttons of the newest message, of older ones (stale), buttons that no message
-had (forged data), or buttons on messages too old for Telegram to send along; block the
-bot and come back. The bot restarts and Telegram delivers the last updates again (the same
-update ids), and any Bot API call may meet a 429, a 5xx, a 400, a network error or a
-timeout.
+had (forged data), or buttons on messages too old for Telegram to send along; edit what
+they typed or captioned earlier (into "done 20", from a "done" into anything, into
+nonsense or huge unicode), in private and in the groups; block the bot and come back. The
+bot restarts and Telegram delivers the last updates again (the same update ids), and any
+Bot API call may meet a 429, a 5xx, a 400, a network error or a timeout.
 
 Whatever happens:
 - no exception reaches PTB's error handler, the poller or the engine's apology;
@@ -22,6 +23,9 @@ Whatever happens:
   they block the bot: Telegram unblocks it first);
 - a reminder reaches everyone but those who blocked the bot, who are marked so;
 - a redelivered update changes nothing: no message, no edit, no reaction, no row;
+- an edit never logs reps (nor changes them), is answered at most once, only with the note
+  that a log stands as sent (in private also that an edited "done" logged nothing), and
+  delivered again gets nothing;
 - a text rendered for a private reply is never posted in a group, and an answer to a
   message in a forum topic stays in that topic;
 - the reps in the database are exactly what the "Logged" answers said, less what "undo"
@@ -52,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from telegram.error import TimedOut
@@ -61,7 +65,7 @@ from telegram.ext import AIORateLimiter
 from bot.adapters.telegram_adapter import SEND_ATTEMPTS, TelegramAdapter
 from bot.app import Core
 from bot.engine import Engine
-from bot.engine.core import STALE_PRESS
+from bot.engine.core import EDITED_LOG, EDITED_UNLOGGED, STALE_PRESS
 from bot.model import Delivery, Incoming, Platform, Reply
 from bot.render import Rendered, Renderer
 from bot.runner import deliverer
@@ -180,6 +184,13 @@ TEXTS = st.one_of(
     st.text(max_size=40),
     st.sampled_from(ODD),
 )
+# What a message is edited to: a log or another count (a message that logged edited, or one
+# that didn't edited into a "done"), or anything at all.
+EDIT_TEXTS = st.one_of(
+    st.sampled_from(("done", "done 15", "done 20", "/done 20", "done 12 lunges")),
+    st.sampled_from(DONES),
+    TEXTS,
+)
 FORGED_DATA = st.one_of(FORGED, st.text(min_size=1, max_size=64)).filter(
     lambda data: 0 < len(data.encode()) <= CALLBACK_DATA_LIMIT
 )
@@ -223,6 +234,15 @@ class Press:
     kind: Literal["latest", "stale", "forged", "inaccessible"]
     pick: int = 0
     data: str = ""  # a forged press's
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Someone edits one of the text messages typed so far (`pick`: which, from the newest
+    back), in their private chat or a group the bot is in, to say `text`."""
+
+    pick: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -275,7 +295,9 @@ class Together:
     actions: tuple[Say | Send | Press, ...]
 
 
-Action = Say | Send | Press | Block | Unblock | Kick | Upgrade | Redeliver | Remind | Together
+Action = (
+    Say | Send | Press | Edit | Block | Unblock | Kick | Upgrade | Redeliver | Remind | Together
+)
 
 
 @dataclass(frozen=True)
@@ -327,6 +349,8 @@ def actions(people: Sequence[Person], places: Sequence[str]) -> st.SearchStrateg
         st.builds(Redeliver, st.integers(0, 3)),
     )
     reminders = st.builds(Remind, st.integers(0, 9), st.booleans())
+    # Mostly of the latest messages: those still being corrected.
+    edit = st.builds(Edit, st.one_of(st.integers(0, 2), st.integers(0, 1000)), EDIT_TEXTS)
     return st.one_of(
         st.builds(Say, person, place, TEXTS),
         st.builds(Say, person, place, st.sampled_from(STARTERS)),
@@ -339,6 +363,8 @@ def actions(people: Sequence[Person], places: Sequence[str]) -> st.SearchStrateg
         latest,
         st.builds(Press, person, place, older, st.integers(0, 1000)),
         st.builds(Press, person, place, st.just("forged"), st.integers(0, 1000), FORGED_DATA),
+        edit,
+        edit,
         rare,
         rare,
         reminders,
@@ -483,23 +509,44 @@ class RecordingEngine(Engine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handled: list[tuple[Incoming, list[Reply]]] = []
+        self.edits: list[EditAnswered] = []
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         replies = await super().handle(incoming)
         self.handled.append((incoming, replies))
         return replies
 
+    async def edited(self, incoming: Incoming, edit_key: str) -> list[Reply]:
+        replies = await super().edited(incoming, edit_key)
+        self.edits.append(EditAnswered(incoming, edit_key, replies))
+        return replies
+
+
+@dataclass(frozen=True)
+class EditAnswered:
+    incoming: Incoming
+    key: str
+    replies: list[Reply]
+
 
 class RecordingRenderer(Renderer):
     def __init__(self) -> None:
         super().__init__()
         self.private_texts: set[str] = set()
+        # Texts rendered for everyone as well: the same note may be private in a private
+        # chat and go to a group as it is (an edited log's), with nothing of anyone's in it.
+        self.public_texts: set[str] = set()
 
     def render(self, reply: Reply, platform: Platform) -> Rendered:
         rendered = super().render(reply, platform)
-        if reply.private and platform is Platform.TELEGRAM:
-            self.private_texts.add(rendered.text)
+        if platform is Platform.TELEGRAM:
+            texts = self.private_texts if reply.private else self.public_texts
+            texts.add(rendered.text)
         return rendered
+
+    def only_private(self, text: str) -> bool:
+        """Whether `text` (or part of it, sent on its own) was rendered only privately."""
+        return any(text in p and p not in self.public_texts for p in self.private_texts)
 
 
 class Records(logging.Handler):
@@ -552,6 +599,7 @@ class Delivered:
     shown: bool = False  # a press on a button the message shows (not one taken away)
     # A message or press in a forum: the topic its answers belong in (0: General).
     thread: int | None = None
+    edited: int | None = None  # an edit's: the id of the message edited
 
 
 @dataclass
@@ -570,6 +618,8 @@ class World:
     history: list[JSON] = field(default_factory=list)
     # Reps each person was told were logged, less what undo said it removed.
     told: dict[str, int] = field(default_factory=dict)
+    # The edits answered so far (by whose, and the edit's key), each once at most.
+    edits_answered: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def kicked(self) -> bool:
@@ -592,6 +642,24 @@ class World:
         if place in (GENERAL, TOPIC):
             messages = [m for m in messages if m.get("message_thread_id") == self.thread_of(place)]
         return messages
+
+
+def editable(world: World) -> list[JSON]:
+    """What people typed or sent so far (as it reads now, after any edit), oldest first,
+    where the bot is still there to see an edit: in private chats and the groups it is in
+    (not the group an upgrade replaced): text, or a photo's or voice message's caption. Not
+    a sticker, which has none, nor what they forwarded: no one may edit that."""
+    server = world.server
+    groups = {world.group.id, FORUM.id} - server.kicked
+    typed = [
+        message
+        for message in server.messages.values()
+        if message["from"]["id"] in server.people
+        and any(said in message for said in ("text", "photo", "voice"))
+        and "forward_origin" not in message
+        and (message["chat"]["type"] == "private" or message["chat"]["id"] in groups)
+    ]
+    return sorted(typed, key=lambda message: int(message["message_id"]))
 
 
 def readable(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -694,6 +762,23 @@ def pressed(world: World, press: Press) -> Delivered | None:
     )
 
 
+def edited(world: World, edit: Edit) -> list[Delivered]:
+    typed, text = editable(world), readable(edit.text)
+    if not typed or not text:
+        statistic("edit: nothing to edit")
+        return []
+    message = typed[-1 - edit.pick % len(typed)]
+    chat = message["chat"]
+    first = []
+    if chat["type"] == "private":
+        first = unblocked_to_write(world, world.server.people[int(chat["id"])])
+    thread = None
+    if chat["id"] == FORUM.id:  # in a topic, or else (0) in General
+        thread = message["message_thread_id"] if message.get("is_topic_message") else 0
+    update = world.server.edits(message, text)
+    return [*first, Delivered(update, thread=thread, edited=int(message["message_id"]))]
+
+
 def updates_for(world: World, action: Say | Send | Press) -> list[Delivered]:
     first: list[Delivered] = []
     if action.place == PRIVATE:
@@ -725,6 +810,8 @@ async def act(world: World, action: Action, fault: Fault | None) -> list[Deliver
     server = world.server
     if isinstance(action, Say | Send | Press):
         deliveries = updates_for(world, action)
+    elif isinstance(action, Edit):
+        deliveries = edited(world, action)
     elif isinstance(action, Together):
         deliveries = [d for each in action.actions for d in updates_for(world, each)]
     elif isinstance(action, Block):
@@ -857,7 +944,7 @@ def check_step(world: World, step: Step, deliveries: Sequence[Delivered], since:
         text = str(outcome.call.params.get("text", ""))
         assert APOLOGY not in text, (step, outcome.call)
         if outcome.call.method == "sendMessage" and int(outcome.call.params["chat_id"]) < 0:
-            assert not any(text in private for private in world.renderer.private_texts), (
+            assert not world.renderer.only_private(text), (
                 "a private answer was posted in a group",
                 step,
                 outcome.call,
@@ -958,6 +1045,7 @@ def tally(world: World, answered: Sequence[tuple[Incoming, list[Reply]]]) -> Non
                 # Every row about them is gone, the record of their events too: those
                 # events would be new if they came again.
                 world.history = [u for u in world.history if sender(u) != who]
+                world.edits_answered = {(w, k) for w, k in world.edits_answered if w != who}
 
 
 def statistic(text: str) -> None:
@@ -970,12 +1058,14 @@ def statistic(text: str) -> None:
 def describe(delivered: Delivered) -> str:
     """What kind of update it was, and where, for hypothesis's statistics."""
     update = delivered.update
-    kinds: tuple[str, ...] = ("message", "callback_query", "my_chat_member")
+    kinds: tuple[str, ...] = ("message", "edited_message", "callback_query", "my_chat_member")
     kind = next(k for k in kinds if k in update)
     body = update[kind]
     chat = (body.get("message") or {}).get("chat") or body.get("chat") or {}
     where = str(chat.get("type", "?"))
-    if kind == "callback_query" and not body["message"].get("date"):
+    if kind == "edited_message":
+        kind = "edit" if "text" in body else "caption edit"
+    elif kind == "callback_query" and not body["message"].get("date"):
         kind = "press on an inaccessible message"
     elif kind == "callback_query":
         kind = "press, forged" if delivered.forged else "press"
@@ -989,7 +1079,7 @@ def describe(delivered: Delivered) -> str:
 
 
 def sender(update: JSON) -> str | None:
-    for kind in ("message", "callback_query", "my_chat_member"):
+    for kind in ("message", "edited_message", "callback_query", "my_chat_member"):
         if kind in update:
             return str(update[kind]["from"]["id"])
     return None
@@ -1017,6 +1107,42 @@ def check_logs_acknowledged(
     raise AssertionError(("a log was never acknowledged", step, [o.call for o in outcomes]))
 
 
+def check_edits(
+    world: World,
+    step: Step,
+    deliveries: Sequence[Delivered],
+    edits: Sequence[EditAnswered],
+    outcomes: Sequence[Outcome],
+) -> None:
+    """An edit logs nothing and is answered once at most, with a note about the log it
+    can't change (in a group, only that), and a redelivered one not at all."""
+    for edit in edits:
+        templates = [reply.template for reply in edit.replies]
+        allowed = [[], [EDITED_LOG]]
+        if edit.incoming.chat.community is None:
+            allowed.append([EDITED_UNLOGGED])
+        assert templates in allowed, ("an edit was answered", step, templates)
+        assert not any(reply.logged for reply in edit.replies), ("an edit logged", step)
+        if edit.replies:
+            answered = (edit.incoming.chat.user_id, edit.key)
+            assert answered not in world.edits_answered, ("an edit answered twice", step)
+            world.edits_answered.add(answered)
+    for delivered in deliveries:
+        if delivered.edited is None:
+            continue
+        chat_id = str(delivered.update["edited_message"]["chat"]["id"])
+        notes = [
+            o
+            for o in outcomes
+            if o.done
+            and o.call.method == "sendMessage"
+            and str(o.call.params["chat_id"]) == chat_id
+            and (o.call.params.get("reply_parameters") or {}).get("message_id") == delivered.edited
+        ]
+        most = 0 if delivered.redelivery else 1
+        assert len(notes) <= most, ("an edit was answered more than once", step, notes)
+
+
 async def reps_in_db(core: Core) -> dict[str, int]:
     return {person: reps for (_, person), reps in (await reps_by_person(core)).items()}
 
@@ -1024,6 +1150,8 @@ async def reps_in_db(core: Core) -> dict[str, int]:
 async def play(world: World, step: Step) -> None:
     server, engine = world.server, world.engine
     calls, answered, logs = len(server.outcomes), len(engine.handled), len(world.logs.records)
+    edits = len(engine.edits)
+    reps_before = await reps_in_db(world.core) if isinstance(step.action, Edit) else None
     before = None
     if isinstance(step.action, Redeliver) and step.action.count > 0:
         again = world.history[-step.action.count :]
@@ -1050,8 +1178,13 @@ async def play(world: World, step: Step) -> None:
     check_whole_answers(step, deliveries, engine.handled[answered:], server.outcomes[calls:])
     new = engine.handled[answered:]
     check_logs_acknowledged(step, new, server.outcomes[calls:])
+    new_edits = engine.edits[edits:]
+    check_edits(world, step, deliveries, new_edits, server.outcomes[calls:])
+    if isinstance(step.action, Edit):
+        assert await reps_in_db(world.core) == reps_before, ("an edit changed the reps", step)
     if before is not None:
         assert all(replies == [] for _, replies in new), (step, new)
+        assert all(edit.replies == [] for edit in new_edits), (step, new_edits)
         after = await every_row(world.core)
         changed = {
             table: (sorted(set(before[table]) - set(rows)), sorted(set(rows) - set(before[table])))
@@ -1064,7 +1197,7 @@ async def play(world: World, step: Step) -> None:
         statistic(f"update: {describe(delivered)}")
     if step.fault is not None and any(o.injected for o in server.outcomes[calls:]):
         statistic(f"fault: {step.fault.method} {step.fault.kind}")
-    for _, replies in new:
+    for replies in [*(replies for _, replies in new), *(edit.replies for edit in new_edits)]:
         for reply in replies:
             statistic(f"reply: {reply.template}")  # --hypothesis-show-statistics lists them
     assert await reps_in_db(world.core) == {k: v for k, v in world.told.items() if v}, step
@@ -1103,6 +1236,23 @@ async def run(steps: Sequence[Step]) -> None:
             await store.close()
 
 
+# Edits of logs, in private, in a group and in a topic, of a caption too, and one delivered
+# again: the modest default run may draw few of them.
+EDITS_OF_LOGS = [
+    Step(Say(ALICE, PRIVATE, "done 15")),
+    Step(Edit(0, "done 20")),
+    Step(Redeliver(1)),
+    Step(Say(BOB, GROUP, "/done 15")),
+    Step(Edit(0, "🍑" * 2048)),
+    Step(Say(ALICE, PRIVATE, "hello")),
+    Step(Edit(0, "done 12 lunges")),
+    Step(Send(ALICE, PRIVATE, "photo", "done 5")),
+    Step(Edit(0, "done 50"), Fault("sendMessage", "500")),
+    Step(Say(CAROL, TOPIC, "done")),
+    Step(Edit(0, "\u202e\x00 done 30")),
+]
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -1112,5 +1262,6 @@ async def run(steps: Sequence[Step]) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(steps=conversations())
+@example(steps=EDITS_OF_LOGS)
 def test_random_telegram_conversations_never_break_the_adapter(steps: list[Step]) -> None:
     asyncio.run(run(steps))

@@ -251,12 +251,12 @@ def _detached(view: discord.ui.View) -> discord.ui.View:
 
 
 def replied_buttons(message: discord.Message, me: discord.abc.User) -> tuple[str, ...] | None:
-    """In a DM, the values of the buttons still pressable on the bot's message that
-    `message` replies to (none: ()); None when it replies to no message of the bot's that
-    Discord sent along (see Incoming)."""
+    """The values of the buttons still pressable on the bot's message that `message`
+    replies to (none: ()); None when it replies to no message of the bot's that Discord
+    sent along (see Incoming)."""
     reference = message.reference
     earlier = reference.resolved if reference is not None else None
-    if message.guild is not None or not isinstance(earlier, discord.Message):
+    if not isinstance(earlier, discord.Message):
         return None
     if earlier.author.id != me.id:
         return None

@@ -135,10 +135,10 @@ def message_key(message: Message) -> str:
 
 
 def replied_buttons(message: Message, me: User) -> tuple[str, ...] | None:
-    """In a private chat, the button values of the bot's message that `message` replies to
-    (none left: ()); None when it replies to no message of the bot's (see Incoming)."""
+    """The button values of the bot's message that `message` replies to (none left: ());
+    None when it replies to no message of the bot's (see Incoming)."""
     earlier = message.reply_to_message
-    if not is_private(message.chat) or earlier is None or earlier.from_user is None:
+    if earlier is None or earlier.from_user is None:
         return None
     if earlier.from_user.id != me.id:
         return None

@@ -555,9 +555,22 @@ class Engine:
             return await training.stats(turn)
         if said.word is Word.THANKS:  # a reply to the daily post, say
             return [THANKED]
+        if (button := self._typed_button(turn, said)) is not None:
+            return await self._run_action(turn, button)
         if (command := plain_command(said.text)) is not None:
             return await self._command(turn, command)
         return [_not_understood(turn, said.text, explain=True)]
+
+    def _typed_button(self, turn: Turn, said: Said) -> str | None:
+        """The button a "next" or "back" typed in a group means: the one it stands for on
+        the walk-through step it replies to (as in private, "yes" goes on too). Pressing
+        that button is what it does, so an older step's moves on from that step."""
+        replied = turn.incoming.replied_buttons
+        if not replied or said.word not in (Word.NEXT, Word.YES, Word.BACK):
+            return None
+        back = said.word is Word.BACK
+        shown = (walk.shown_button(replied, back) for walk in self._walks.values())
+        return next((button for button in shown if button is not None), None)
 
     async def _pressed(self, turn: Turn, value: str) -> list[Reply]:
         if value.startswith(f"{ACTION_PREFIX}:"):

@@ -63,6 +63,26 @@ class WalkFlow:
         prefix, suffix = f"{action(self.exercise.id).value}:", f":{BACK.value}"
         return any(c.value.startswith(prefix) and c.value.endswith(suffix) for c in offered)
 
+    def shown_button(self, shown: Sequence[str], back: bool) -> str | None:
+        """Among `shown` (the buttons of a message of this walk-through posted in a group,
+        see `shown_to_all`), the one a typed "next" (or with `back`, "back") stands for, if
+        it has one. A step's buttons carry the step they lead to: its Next the one after
+        it, its Back (none on the first step) the one before; a finish has only a Back."""
+        prefix = f"{action(self.exercise.id).value}:"
+        steps: list[tuple[int, str]] = []
+        for value in shown:
+            if not value.startswith(prefix):
+                continue
+            # "<walk-through id>:<step>", or a plain step on one posted before it had ids.
+            target = value.removeprefix(prefix).rpartition(":")[2]
+            if target == BACK.value:  # the finish's
+                return value if back else None
+            if target.isascii() and target.isdigit():
+                steps.append((int(target), value))
+        if not steps or (back and len(steps) < 2):
+            return None
+        return min(steps)[1] if back else max(steps)[1]
+
     def past_the_end(self, turn: Turn) -> list[Reply]:
         """Answers a "next" typed at the finish screen, offering its buttons again (the
         same "Done ✅", so pressing either logs once)."""

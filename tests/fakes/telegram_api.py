@@ -119,6 +119,12 @@ CHANNEL_BOT: JSON = {
 }
 
 
+def _as_replied(message: JSON) -> JSON:
+    """`message` as a reply carries it: Telegram leaves out what it replied to in turn (a
+    thread of replies would otherwise nest every message before it)."""
+    return {k: v for k, v in message.items() if k != "reply_to_message"}
+
+
 def _reply_thread(chat: JSON, replied: JSON) -> JSON:
     """In a supergroup, a reply belongs to the thread of the message it answers, or starts
     one there: it carries the thread's id (the first message's), though no topic but a
@@ -337,7 +343,7 @@ class Server:
             # In a topic, a message that replies to nothing replies to the topic's opening.
             reply_to = reply_to or self.topics[group.id][topic]
         if reply_to is not None:
-            message["reply_to_message"] = reply_to
+            message["reply_to_message"] = _as_replied(reply_to)
             message.update(_reply_thread(chat, reply_to))
         self.messages[(chat["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
@@ -369,13 +375,16 @@ class Server:
         ]
 
     def edits(self, message: JSON, text: str) -> JSON:
-        """The sender edits their `message` to say `text`: Telegram sends it again, whole,
-        as an edited message."""
-        content: JSON = {"text": text}
+        """The sender edits their `message` to say `text` (a photo's or a voice message's
+        caption, for one of those): Telegram sends it again, whole, as an edited message."""
+        said, marks = (
+            ("text", "entities") if "text" in message else ("caption", "caption_entities")
+        )
+        content: JSON = {said: text}
         entities = _entities_of(text)
         if entities:
-            content["entities"] = entities
-        kept = {k: v for k, v in message.items() if k not in ("text", "entities")}
+            content[marks] = entities
+        kept = {k: v for k, v in message.items() if k not in (said, marks)}
         # Seconds, as Telegram counts: a second edit within the same second still differs.
         latest = self.messages.get((message["chat"]["id"], message["message_id"]), message)
         edit_date = max(int(time.time()), int(latest.get("edit_date", 0)) + 1)
@@ -545,7 +554,7 @@ class Server:
         if reply_to:
             replied = self.messages.get((chat_id, int(reply_to["message_id"])))
             if replied is not None:
-                message["reply_to_message"] = replied
+                message["reply_to_message"] = _as_replied(replied)
         thread = self._thread(chat_id, params.get("message_thread_id"), replied)
         if thread is not None:
             message["message_thread_id"] = thread
@@ -789,9 +798,10 @@ def _formatted(params: Mapping[str, Any]) -> JSON:
 
 
 def _entities_of(text: str) -> list[JSON]:
-    """What Telegram marks in a typed message: a leading /command and @mentions."""
+    """What Telegram marks in a typed message: a leading /command (of Latin letters, digits
+    and underscores: "/𐀀" is none) and @mentions."""
     entities: list[JSON] = []
-    command = re.match(r"/\w+(@\w+)?", text)
+    command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
     if command:
         entities.append({"type": "bot_command", "offset": 0, "length": command.end()})
     for mention in re.finditer(r"(?<!\w)@\w{3,}", text):
