@@ -23,6 +23,8 @@ from bot.app import open_core
 from bot.config import ConfigError, Settings
 from bot.store import StoreError
 
+log = logging.getLogger(__name__)
+
 EXIT_USAGE = 2
 
 
@@ -187,8 +189,10 @@ class _StopSignals:
 
     def _signalled(self) -> None:
         if self._stop_chat is not None:
+            log.debug("stop signal: the chat ends after the message in hand")
             self._stop_chat()
         elif self._task is not None and not self._cancelled:
+            log.debug("stop signal: the start is called off")
             self._cancelled = True
             self._task.cancel()
 

@@ -20,6 +20,8 @@ import aiosqlite
 from bot.store.checkpoints import Checkpointer
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION, fingerprint
 
+log = logging.getLogger(__name__)
+
 # A write is a closure over SQL that a store module built; the engine collects the writes
 # of one message and `Database.apply` runs them in a single transaction. It runs on the
 # database's thread, so it is plain synchronous sqlite3.
@@ -135,6 +137,7 @@ class Database:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
         await self._conn.execute(f"PRAGMA busy_timeout = {OPENING_TRY_MS}")
+        waiting = False
         while True:
             try:
                 await self._refuse_unusable()
@@ -145,6 +148,9 @@ class Database:
             except sqlite3.OperationalError as exc:
                 if not _nobody_at_fault(exc) or loop.time() >= deadline:
                     raise
+                if not waiting:  # why glutebot is slow to start, for whoever debugs it
+                    log.debug("another process holds the database's lock; waiting for it")
+                    waiting = True
             # SQLite says "busy" without waiting where waiting could deadlock: no spinning.
             await asyncio.sleep(0.01)
         await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -267,6 +273,8 @@ class Database:
         # is SQL, and it sees the database as it was before its first run.
         writes = [write for job in batch for write in job.writes]
         async with self._write_lock:
+            # Then it may wait for another process's lock, which nothing else would show.
+            log.debug("committing the writes of %d callers", len(batch))
             await _on_db_thread(self._conn, _commit_writes, writes)
 
     def _wrote(self) -> None:
