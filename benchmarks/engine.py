@@ -113,6 +113,7 @@ async def measure(people: int, per_person: int) -> Run:
     async with fresh_core() as core:
         await drive(core, people, len(JOURNEY), run="warm")
         result = await drive(core, people, per_person)
+        await core.engine.close()  # lets go of the last answers sent, as on shutdown
         await _check_durable(core, people, {"warm": len(JOURNEY), "bench": per_person})
         return result
 

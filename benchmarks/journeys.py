@@ -121,7 +121,7 @@ class Person:
         if not replies or replies[0].template == "error":
             raise OffPath(f"{step} got {[r.template for r in replies]}")
         self._last = replies
-        await self.engine.answered(key)  # sent: the Telegram adapter lets the answer go
+        self.engine.answered(key)  # sent: the Telegram adapter lets the answer go
         return replies
 
     def _button(self, wanted: str) -> str:

@@ -40,5 +40,6 @@ async def open_core(
             on_schedule_change=on_schedule_change,
         )
         yield Core(store, renderer, engine)
+        await engine.close()
     finally:
         await store.close()

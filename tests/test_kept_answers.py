@@ -81,8 +81,9 @@ async def test_each_answer_cut_off_by_a_restart_goes_out_with_the_redelivery(
         clock.advance(minutes=1)
         async with open_core(db_path, clock=clock) as restarted:
             assert shown(restarted, chat, await restarted.engine.handle(incoming)) == before
-            await restarted.engine.answered(incoming.event_key)
+            restarted.engine.answered(incoming.event_key)
             assert await restarted.engine.handle(incoming) == []
+            await restarted.engine.close()
             assert await kept(restarted) == []
             rows_after = await restarted.store.db.fetchall("SELECT * FROM rep_logs")
         assert [tuple(row) for row in rows_after] == [tuple(row) for row in rows_before]
@@ -99,9 +100,20 @@ async def test_an_answer_sent_before_a_restart_is_not_sent_again(db_path: Path) 
     incoming = said(ANN, "done 12")
     async with open_core(db_path) as core:
         assert await core.engine.handle(incoming)
-        await core.engine.answered(incoming.event_key)
+        core.engine.answered(incoming.event_key)
     async with open_core(db_path) as restarted:
         assert await restarted.engine.handle(incoming) == []
+
+
+async def test_answers_sent_are_let_go_with_the_next_commit(core: Core) -> None:
+    """No write of its own: the next message's transaction takes it along."""
+    first, second = said(ANN, "done 12"), said(ANN, "/stats")
+    await core.engine.handle(first)
+    core.engine.answered(first.event_key)
+    assert len(await kept(core)) == 1
+    await core.engine.handle(second)
+    [left] = await kept(core)
+    assert [reply.template for reply in owed.decode(left)[1]] == ["stats"]
 
 
 async def test_a_platform_that_never_redelivers_keeps_no_answer(core: Core) -> None:
@@ -190,3 +202,13 @@ async def test_an_answer_that_cant_be_kept_is_still_given_and_stored(
     row = await core.store.db.fetchone("SELECT SUM(reps) FROM rep_logs")
     assert row is not None
     assert row[0] == 12
+
+
+async def test_an_answer_sent_again_after_a_restart_is_sent_once(db_path: Path) -> None:
+    """A second copy, while the first's answer is going out (or after), gets nothing."""
+    incoming = said(ANN, "done 12")
+    async with open_core(db_path) as core:
+        await core.engine.handle(incoming)
+    async with open_core(db_path) as restarted:
+        assert [reply.template for reply in await restarted.engine.handle(incoming)] == ["logged"]
+        assert await restarted.engine.handle(incoming) == []

@@ -499,10 +499,10 @@ class TelegramAdapter:
             # Given up on (logged): the update is confirmed all the same, and nothing will
             # ask for the answer again.
             if replies:
-                await self._core.engine.answered(incoming.event_key)
+                self._core.engine.answered(incoming.event_key)
             raise
         if replies:
-            await self._core.engine.answered(incoming.event_key)
+            self._core.engine.answered(incoming.event_key)
 
     async def _answer(self, incoming: Incoming, replies: list[Reply], said: Message) -> None:
         place = place_of(said)

@@ -132,6 +132,13 @@ class Engine:
         self._default_tz = default_tz
         # Names this process in the answers it keeps until they were sent (owed.py).
         self._run = secrets.token_hex(8)
+        # Events whose kept answers were sent since the last commit: they are let go with
+        # the next one, which saves each message a write (and a transaction of its own).
+        self._sent: list[str] = []
+        # Events whose answer, kept by the process before, this one has sent again: a copy
+        # of one gets nothing, as it would had this process committed it. Only the events a
+        # stop cut off come again, so few.
+        self._resent: set[str] = set()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -215,7 +222,9 @@ class Engine:
                 replies = [Reply(PRIVATE_CHAT_FIRST, {"asked": typed})]
             try:
                 if out_of_reach:
-                    await self._store.db.apply([self._event_mark(turn, replies)])
+                    await self._store.db.apply(
+                        [self._event_mark(turn, replies), *self._letting_go()]
+                    )
                 else:
                     await self._commit(turn, replies)
             except Exception as exc:
@@ -230,8 +239,8 @@ class Engine:
     def _owed_again(self, incoming: Incoming, kept: str | None) -> list[Reply]:
         """A redelivered event: nothing is done again, and mostly nothing is said. But
         the answer kept with it (owed.py) was committed before a restart and may never
-        have been sent, so it is sent now. One this process committed is being sent, or
-        was (a platform's duplicate)."""
+        have been sent, so it is sent now, once. One this process committed (or sent
+        again already) is being sent, or was: a platform's duplicate gets nothing."""
         if kept is None:
             return []
         try:
@@ -239,19 +248,33 @@ class Engine:
         except ValueError as exc:  # kept by another version, one this can't read
             log.warning("the answer kept for %s can't be read: %s", incoming.event_key, exc)
             return []
-        if run == self._run:
+        if run == self._run or incoming.event_key in self._resent:
             return []
+        self._resent.add(incoming.event_key)
         log.info("%s came again after a restart: its answer goes out now", incoming.event_key)
         return replies
 
-    async def answered(self, event_key: str) -> None:
-        """The adapter sent an event's answer (or gave up on it): it is no longer kept
-        for a redelivery after a restart (see Incoming.comes_again)."""
+    def answered(self, event_key: str) -> None:
+        """The adapter sent an event's answer (or gave up on it): it needn't be kept for a
+        redelivery after a restart any more (see Incoming.comes_again). It is let go with
+        the next commit, or on `close`. Until then a kill would leave it kept, which costs
+        nothing unless the platform delivers the event again: the adapter confirms an event
+        to the platform once answered, so only one a kill caught in between comes again,
+        and then its answer goes out twice."""
+        self._sent.append(event_key)
+
+    async def close(self) -> None:
+        """Lets go of the answers sent since the last commit."""
         try:
-            await self._store.db.apply([self._store.events.answered(event_key)])
+            await self._store.db.apply(self._letting_go())
         except Exception as exc:
-            # Kept, it goes out again only if the platform redelivers the event.
-            log_failure(log, exc, "could not note %s answered", event_key)
+            log_failure(log, exc, "could not let go of answers sent")
+
+    def _letting_go(self) -> list[Write]:
+        """The write that lets go of the answers sent since the last commit. Should its
+        transaction fail, they stay kept: see `answered`."""
+        sent, self._sent = self._sent, []
+        return [self._store.events.answered(sent)] if sent else []
 
     async def refuse(self, incoming: Incoming, refusal: Reply) -> list[Reply]:
         """An event an adapter answers itself, with `refusal`: a request the platform won't
@@ -409,7 +432,7 @@ class Engine:
             if in_private or conversation != turn.arrived_in:
                 writes.append(self._store.conversations.save(user_id, conversation, turn.now))
         writes.append(self._event_mark(turn, replies))
-        await self._store.db.apply(writes)
+        await self._store.db.apply([*writes, *self._letting_go()])
 
     def _event_mark(self, turn: Turn, replies: list[Reply]) -> Write:
         """The mark that makes a redelivery harmless; with the answer, for a platform that

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.store.db import Database, Write, sql_write
@@ -31,12 +33,15 @@ class EventStore:
             (fingerprint(event_key), user_id, now.isoformat(), owed),
         )
 
-    def answered(self, event_key: str) -> Write:
-        """The event's answer was sent: it is no longer kept."""
-        return sql_write(
-            "UPDATE events SET owed = NULL WHERE event_key = ? AND owed IS NOT NULL",
-            (fingerprint(event_key),),
-        )
+    def answered(self, event_keys: Sequence[str]) -> Write:
+        """These events' answers were sent: they are no longer kept."""
+        keys = [(fingerprint(key),) for key in event_keys]
+
+        def write(conn: sqlite3.Connection) -> None:
+            sql = "UPDATE events SET owed = NULL WHERE event_key = ? AND owed IS NOT NULL"
+            conn.executemany(sql, keys)
+
+        return write
 
     async def prune(self, now: datetime) -> None:
         await self._db.apply(
