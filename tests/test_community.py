@@ -19,6 +19,11 @@ GUILD = "900"
 _keys = itertools.count()
 
 
+def in_the_group(core: Core, user: str, name: str) -> Chat:
+    """`name` in a Telegram group (its id "-100")."""
+    return Chat(core, user=user, platform=Platform.TELEGRAM, community="-100", name=name)
+
+
 def member(core: Core, user: str, name: str) -> Chat:
     chat = Chat(core, user=user, platform=Platform.DISCORD, community=GUILD, name=name)
     chat.ref = ChatRef(Platform.DISCORD, user_id=user, chat_id="555", community=GUILD)
@@ -409,7 +414,7 @@ async def test_telegram_speaks_of_groups_and_the_private_chat_not_servers(core: 
         assert "direct message" not in said.text, command
     said = await private.say("/help")
     assert "/leaderboard" in said.text
-    group = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    group = in_the_group(core, "7", "Ann")
     for command in ("/setup 555 07:30 UTC daily", "/prompt"):
         said = await group.say(command)
         assert "Manage Server" not in said.text, command
@@ -478,7 +483,7 @@ async def test_finished_in_a_group_logs_only_when_said_to_the_bot(core: Core) ->
 
 
 async def test_setup_in_a_telegram_group_is_answered_there(core: Core) -> None:
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    ann = in_the_group(core, "7", "Ann")
     never_wrote_privately = Incoming(
         ann.ref, "tg-setup", text="/setup", private_reach=PrivateReach.IF_STARTED
     )
@@ -616,7 +621,7 @@ async def test_a_member_typing_setup_is_told_it_needs_manage_server(core: Core) 
 def private_and_group(core: Core) -> tuple[Chat, Chat]:
     """One person, in a private chat with the bot and in a Telegram group."""
     private = Chat(core, user="7", platform=Platform.TELEGRAM, name="Ann")
-    group = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    group = in_the_group(core, "7", "Ann")
     return private, group
 
 
@@ -695,11 +700,11 @@ async def test_done_in_a_group_logs_the_session_and_leaves_a_private_walk_throug
 async def test_a_walk_through_finished_in_a_group_names_no_ones_own_target(
     core: Core, clock: FakeClock
 ) -> None:
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    bob = in_the_group(core, "8", "Bob")
     for _ in range(2):  # two full sessions: Bob's bridge target is 24 now
         await bob.say("done")
         clock.advance(days=1)
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
+    ann = in_the_group(core, "7", "Ann")
     await bob.say("/bridge")
     for _ in range(5):
         said = await bob.tap("Next ➡")
@@ -721,8 +726,8 @@ async def test_a_walk_through_finished_in_a_group_names_no_ones_own_target(
 async def test_a_group_walk_through_gone_back_over_keeps_one_done(core: Core) -> None:
     """Its finish, Back, then Next again: both finishes are on show, and Ann presses the
     Done of each. One walk-through, one log: its id is on every one of its buttons."""
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    ann = in_the_group(core, "7", "Ann")
+    bob = in_the_group(core, "8", "Bob")
     said = await bob.say("/lunge")
     while "exercise/finish" not in said.templates:
         said = await bob.tap("Next ➡")
@@ -782,8 +787,8 @@ async def test_a_walk_through_opened_again_the_next_day_logs_that_days_session(
 async def test_two_walk_throughs_opened_from_one_learn_menu_in_a_group_log_once(
     core: Core,
 ) -> None:
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    ann = in_the_group(core, "7", "Ann")
+    bob = in_the_group(core, "8", "Bob")
     menu = await ann.say("/learn")
     first = await walked_to_the_finish(ann, menu, "Glute bridge")
     second = await walked_to_the_finish(bob, menu, "Glute bridge")
@@ -803,8 +808,8 @@ async def typed_in_reply(chat: Chat, text: str, to: Said) -> Said:
 async def test_next_and_back_typed_in_reply_to_a_group_step_press_its_buttons(
     core: Core,
 ) -> None:
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    ann = in_the_group(core, "7", "Ann")
+    bob = in_the_group(core, "8", "Bob")
     step_one = await ann.say("/bridge")
     step_two = await typed_in_reply(bob, "next", step_one)
     assert "step 2 of 5" in step_two.text
@@ -825,7 +830,7 @@ async def test_next_and_back_typed_in_reply_to_a_group_step_press_its_buttons(
 async def test_next_in_reply_to_a_message_that_is_no_walk_through_step_is_not_a_step(
     core: Core,
 ) -> None:
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    bob = in_the_group(core, "8", "Bob")
     workout = await bob.say("/workout")  # its "How to do a bridge" starts one, steps none
     assert "not_understood" in (await typed_in_reply(bob, "next", workout)).templates
     not_a_reply = Incoming(bob.ref, "tg:chatter", text="next", addressed=False)
@@ -835,8 +840,8 @@ async def test_next_in_reply_to_a_message_that_is_no_walk_through_step_is_not_a_
 async def test_next_in_reply_to_a_group_step_after_a_warning_sign_holds_back_as_its_button(
     core: Core,
 ) -> None:
-    ann = Chat(core, user="7", platform=Platform.TELEGRAM, community="-100", name="Ann")
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    ann = in_the_group(core, "7", "Ann")
+    bob = in_the_group(core, "8", "Bob")
     step_one = await ann.say("/bridge")
     await Chat(core, user="8", platform=Platform.TELEGRAM).say("my leg is going numb")
     typed = await typed_in_reply(bob, "next", step_one)
@@ -849,7 +854,7 @@ async def test_next_in_reply_to_a_group_step_after_a_warning_sign_holds_back_as_
 async def test_a_typed_next_to_a_group_step_from_before_steps_had_ids_goes_on(
     core: Core,
 ) -> None:
-    bob = Chat(core, user="8", platform=Platform.TELEGRAM, community="-100", name="Bob")
+    bob = in_the_group(core, "8", "Bob")
     step_three = ("do:bridge:3", "do:bridge:1")  # its Next and its Back
     next_to_it = Incoming(bob.ref, "tg:old", text="next", replied_buttons=step_three)
     assert "step 4 of 5" in (await bob.send(next_to_it)).text
