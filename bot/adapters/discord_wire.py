@@ -15,7 +15,7 @@ import discord
 from bot.adapters.send_watch import note_leaving
 from bot.engine.turn import lasting_done
 from bot.model import ChatRef, Delivery, Platform, Unreadable
-from bot.parse import Command, parse
+from bot.parse import Command, Word, parse
 from bot.render import Button
 from bot.schedule_words import is_off, setup_words
 
@@ -45,7 +45,7 @@ STRUCK = re.compile(r"(?<![\w\\])~~(?=\S)(.+?)(?<=\S)~~(?!\w)", re.DOTALL)
 LINE_STYLE = re.compile(r"^[ \t]*(?:#{1,3}|-#)[ \t]+", re.MULTILINE)
 QUOTED = re.compile(r"^[ \t]*(?:>>>[ \t][\s\S]*|>[ \t][^\n]*)", re.MULTILINE)
 # A message that only mentions the bot says hello (as on Telegram).
-HELLO = "hello"
+HELLO = Word.HELLO.value
 # The channel as the engine reads it from /setup's first word (bot/engine/community.py).
 
 
